@@ -1,0 +1,411 @@
+"""Datasets for the benchmark: small 2-D toy problems plus user-supplied CSV files.
+
+Every dataset is a classification problem returned as a `Dataset` of float32 features and int64
+labels, already split into train and test. Everything is a pure function of the arguments: the same
+`data_seed` gives bit-identical tensors, so a run id can name its data by
+(name, arguments, `dataset_fingerprint(name)`).
+
+The builtin problems, from easiest to hardest for a small MLP:
+
+    blobs         two Gaussian blobs, linearly separable: the negative control
+    circles       scikit-learn's make_circles (inner ring vs outer ring)
+    moons         scikit-learn's make_moons (two interleaved half circles)
+    xor           opposite quadrants share a class
+    spirals[K]    K interleaved spiral arms, K classes (plain `spirals` is 3 arms, K in 2..8)
+    checkerboard  4x4 board on [-2, 2]^2
+
+A name ending in `.csv` is read as a file instead, see `_load_csv` for the format.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import math
+import numbers
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from sklearn.datasets import make_circles, make_moons
+from sklearn.model_selection import train_test_split
+
+# Bump whenever any builtin generator would produce different numbers for the same arguments:
+# it is part of every run id, so old results are never mixed with data they were not trained on.
+GENERATOR_VERSION: str = "1"
+
+BUILTIN_DATASETS: tuple[str, ...] = ("circles", "moons", "xor", "spirals", "blobs", "checkerboard")
+
+# `spirals` is 3 arms; `spirals2` .. `spirals8` choose the number of arms (= classes) explicitly.
+_SPIRALS_RE = re.compile(r"spirals([2-8])?")
+_DEFAULT_SPIRAL_ARMS = 3
+_SPIRAL_VARIANTS: tuple[str, ...] = tuple(f"spirals{k}" for k in range(2, 9))
+
+# Geometry constants of the hand-written generators.
+_XOR_MARGIN = 0.1  # |x|, |y| >= 0.1 before noise, so noise=0 xor is cleanly separable by the axes
+_BLOB_CENTERS = np.array([[-1.0, -1.0], [1.0, 1.0]])
+_BLOB_STD = 0.3
+_BLOB_MAX_RADIUS = 3 * _BLOB_STD  # truncate at 3 std: the centres are sqrt(2) from the boundary
+_BOARD_HALF_WIDTH = 2.0  # the board is [-2, 2]^2 with unit cells, i.e. 4x4
+
+
+class DatasetError(ValueError):
+    """A bad dataset name, argument or file; the message says what is wrong and what is allowed."""
+
+
+@dataclass(frozen=True, eq=False)  # eq=False: comparing tensors field by field is ambiguous
+class Dataset:
+    name: str
+    X_train: torch.Tensor = field(repr=False)  # (n_train, n_features) float32
+    y_train: torch.Tensor = field(repr=False)  # (n_train,) int64, classes 0..n_classes-1
+    X_test: torch.Tensor = field(repr=False)  # (n_test, n_features) float32
+    y_test: torch.Tensor = field(repr=False)  # (n_test,) int64, never label-noised
+    n_classes: int
+
+    @property
+    def n_features(self) -> int:
+        return self.X_train.shape[1]
+
+
+# -----------------------------------------------------------------------------
+# names
+
+
+def is_csv(name: str) -> bool:
+    """True when `name` is a path to a CSV file rather than a builtin dataset name."""
+    return isinstance(name, str) and name.lower().endswith(".csv")
+
+
+def _spiral_arms(name: str) -> int | None:
+    """Number of arms for a `spirals`/`spiralsK` name, None for any other name."""
+    m = _SPIRALS_RE.fullmatch(name)
+    if m is None:
+        return None
+    return int(m.group(1)) if m.group(1) else _DEFAULT_SPIRAL_ARMS
+
+
+def validate_dataset_name(name: str) -> None:
+    """Raise DatasetError unless `name` is a builtin dataset, `spirals2`..`spirals8`, or an existing
+    `.csv` file. Only the file's existence is checked here: its contents are checked on load."""
+    if not isinstance(name, str):
+        raise DatasetError(f"dataset name must be a string, got {type(name).__name__} {name!r}")
+    if is_csv(name):
+        if not Path(name).is_file():
+            raise DatasetError(f"dataset file {name!r} not found (relative to {Path.cwd()})")
+        return
+    if name in BUILTIN_DATASETS or _spiral_arms(name) is not None:
+        return
+    known = list(BUILTIN_DATASETS) + list(_SPIRAL_VARIANTS)
+    msg = (
+        f"unknown dataset {name!r}; allowed: {', '.join(BUILTIN_DATASETS)}, "
+        f"spirals2..spirals8 (number of arms), or a path ending in .csv"
+    )
+    close = difflib.get_close_matches(name, known, n=3)
+    if close:
+        msg += f". Did you mean {' or '.join(repr(c) for c in close)}?"
+    raise DatasetError(msg)
+
+
+def n_classes_of(name: str) -> int:
+    """Number of classes of a dataset without generating it (a CSV file is read for its labels)."""
+    validate_dataset_name(name)
+    if is_csv(name):
+        _, y = _load_csv(name)
+        return int(y.max()) + 1
+    arms = _spiral_arms(name)
+    return arms if arms is not None else 2
+
+
+def dataset_fingerprint(name: str) -> str:
+    """What identifies the data behind a name: builtins are fixed by the generator code, so their
+    fingerprint is GENERATOR_VERSION; a CSV file is identified by its bytes ("csv:" + 16 hex of
+    sha256), so editing the file changes the run ids trained on it."""
+    validate_dataset_name(name)
+    if is_csv(name):
+        digest = hashlib.sha256(Path(name).read_bytes()).hexdigest()
+        return "csv:" + digest[:16]
+    return GENERATOR_VERSION
+
+
+# -----------------------------------------------------------------------------
+# builtin generators
+# Each takes (n_samples, noise, data_seed) and returns X (n, 2) float64 and y (n,) int64, with
+# per-class counts differing by at most 1 and the rows shuffled.
+
+
+def _class_counts(n: int, k: int) -> list[int]:
+    """Split n samples over k classes as evenly as possible (the first n % k classes get one more)."""
+    return [n // k + (1 if j < n % k else 0) for j in range(k)]
+
+
+def _finish(
+    xs: list[np.ndarray], noise: float, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """Stack per-class points xs[j] (n_j, 2) into X (n, 2), y (n,), add noise, shuffle rows."""
+    X = np.concatenate(xs)
+    y = np.concatenate([np.full(len(x), j, dtype=np.int64) for j, x in enumerate(xs)])
+    # noise is added after labelling, so it blurs the class boundary instead of moving it
+    X = X + rng.normal(scale=noise, size=X.shape)
+    perm = rng.permutation(len(X))
+    return X[perm], y[perm]
+
+
+def _make_circles(n: int, noise: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    X, y = make_circles(n, noise=noise, random_state=seed)  # outer ring is class 0, factor 0.8
+    return X, y.astype(np.int64)
+
+
+def _make_moons(n: int, noise: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    X, y = make_moons(n, noise=noise, random_state=seed)
+    return X, y.astype(np.int64)
+
+
+def _make_xor(n: int, noise: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    # class 0 lives in quadrants I and III (x*y > 0), class 1 in II and IV (x*y < 0)
+    rng = np.random.default_rng(seed)
+    xs = []
+    for j, n_j in enumerate(_class_counts(n, 2)):
+        mag = rng.uniform(_XOR_MARGIN, 1.0, size=(n_j, 2))  # (n_j, 2) distance from each axis
+        sign = rng.choice([-1.0, 1.0], size=(n_j, 1))  # (n_j, 1) which of the two quadrants
+        quadrant = np.array([1.0, 1.0]) if j == 0 else np.array([1.0, -1.0])
+        xs.append(mag * sign * quadrant)
+    return _finish(xs, noise, rng)
+
+
+def _make_spirals(n: int, noise: float, seed: int, arms: int) -> tuple[np.ndarray, np.ndarray]:
+    # arm j: points at radius r in (0, 1], angle 2*pi*r (one full turn out to r=1) + 2*pi*j/arms
+    rng = np.random.default_rng(seed)
+    xs = []
+    for j, n_j in enumerate(_class_counts(n, arms)):
+        r = 1.0 - rng.random(n_j)  # (n_j,) in (0, 1]
+        theta = 2 * np.pi * r + 2 * np.pi * j / arms
+        xs.append(np.stack([r * np.cos(theta), r * np.sin(theta)], axis=1))
+    return _finish(xs, noise, rng)
+
+
+def _make_blobs(n: int, noise: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    # Gaussian blobs truncated at 3 std (rejection sampling), so that with noise=0 the classes are
+    # separated by the line x + y = 0 with a margin of sqrt(2) - 0.9 ~ 0.5 for every seed.
+    rng = np.random.default_rng(seed)
+    xs = []
+    for center, n_j in zip(_BLOB_CENTERS, _class_counts(n, 2), strict=True):
+        offsets = np.empty((0, 2))
+        while len(offsets) < n_j:
+            draw = rng.normal(scale=_BLOB_STD, size=(n_j, 2))
+            keep = np.linalg.norm(draw, axis=1) <= _BLOB_MAX_RADIUS
+            offsets = np.concatenate([offsets, draw[keep]])
+        xs.append(center + offsets[:n_j])
+    return _finish(xs, noise, rng)
+
+
+def _make_checkerboard(n: int, noise: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    # label = (floor(x) + floor(y)) mod 2 on [-2, 2]^2. Each colour covers exactly half the board,
+    # so a uniform sample is only balanced on average: oversample, then keep n_j of each colour.
+    rng = np.random.default_rng(seed)
+    counts = _class_counts(n, 2)
+    pts = np.empty((0, 2))
+    labels = np.empty(0, dtype=np.int64)
+    while any((labels == j).sum() < n_j for j, n_j in enumerate(counts)):
+        draw = rng.uniform(-_BOARD_HALF_WIDTH, _BOARD_HALF_WIDTH, size=(2 * n + 64, 2))
+        pts = np.concatenate([pts, draw])
+        labels = np.concatenate([labels, np.floor(draw).sum(axis=1).astype(np.int64) % 2])
+    xs = [pts[labels == j][:n_j] for j, n_j in enumerate(counts)]
+    return _finish(xs, noise, rng)
+
+
+_Generator = Callable[[int, float, int], tuple[np.ndarray, np.ndarray]]
+_GENERATORS: dict[str, _Generator] = {
+    "circles": _make_circles,
+    "moons": _make_moons,
+    "xor": _make_xor,
+    "blobs": _make_blobs,
+    "checkerboard": _make_checkerboard,
+}
+
+
+# -----------------------------------------------------------------------------
+# CSV files
+
+
+def _load_csv(path: str) -> tuple[np.ndarray, np.ndarray]:
+    """Read a CSV dataset into X (n, d) float64 and y (n,) int64.
+
+    Format: a header row `x1,x2,...,xd,label` (feature columns named x1..xd in order, then `label`;
+    d >= 1), then one sample per row. Feature values must be finite numbers. Labels may be numbers
+    or strings; the distinct labels are sorted (numerically when they are all numbers) and mapped to
+    0..k-1, and there must be at least 2 of them. Row numbers in error messages count data rows
+    from 1, not counting the header.
+    """
+    where = f"dataset file {path!r}"
+    try:
+        # dtype=str with no NA conversion: every cell arrives as written, so we can say which
+        # cell is bad instead of letting pandas silently turn it into NaN or an object column.
+        df = pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True)
+    except FileNotFoundError:
+        raise DatasetError(f"{where} not found (relative to {Path.cwd()})") from None
+    except pd.errors.EmptyDataError:
+        raise DatasetError(f"{where} is empty; expected a header row x1,...,xd,label") from None
+    except (pd.errors.ParserError, UnicodeDecodeError) as e:
+        raise DatasetError(f"{where} could not be parsed as CSV: {e}") from None
+    columns = [str(c).strip() for c in df.columns]
+    df.columns = columns
+
+    if "label" not in columns:
+        raise DatasetError(f"{where} has no 'label' column; columns are {columns}")
+    features = columns[:-1]
+    expected = [f"x{i}" for i in range(1, len(features) + 1)]
+    if columns[-1] != "label" or not features or features != expected:
+        raise DatasetError(
+            f"{where} has columns {columns}; expected feature columns x1..xd in order followed by "
+            f"a last column 'label', e.g. ['x1', 'x2', 'label']"
+        )
+    if len(df) == 0:
+        raise DatasetError(f"{where} has a header but no data rows")
+
+    # features: (n, d) float64; pandas fills cells missing from short rows with NaN
+    X = np.empty((len(df), len(features)))
+    for col_idx, col in enumerate(features):
+        values = pd.to_numeric(df[col], errors="coerce").to_numpy(dtype=np.float64)
+        bad = np.flatnonzero(~np.isfinite(values))
+        if len(bad):
+            row = bad[0]
+            raise DatasetError(
+                f"{where}: row {row + 1}, column {col!r}: {df[col].iloc[row]!r} is not a finite "
+                f"number ({len(bad)} bad value(s) in this column)"
+            )
+        X[:, col_idx] = values
+
+    # labels: strings as written; sort numerically if they all parse as numbers
+    raw = df["label"].fillna("").str.strip()
+    missing = np.flatnonzero((raw == "").to_numpy())
+    if len(missing):
+        raise DatasetError(f"{where}: row {missing[0] + 1} has an empty 'label'")
+    numeric = pd.to_numeric(raw, errors="coerce")
+    keys = numeric.to_numpy(dtype=np.float64) if numeric.notna().all() else raw.to_numpy(dtype=str)
+    classes, y = np.unique(keys, return_inverse=True)  # classes sorted, y (n,) in 0..k-1
+    if len(classes) < 2:
+        raise DatasetError(
+            f"{where} has {len(classes)} distinct label(s) {list(raw.unique())}; "
+            f"a classification dataset needs at least 2"
+        )
+    return X, y.astype(np.int64)
+
+
+# -----------------------------------------------------------------------------
+# the public entry point
+
+
+def _is_int(v: object) -> bool:
+    return isinstance(v, numbers.Integral) and not isinstance(v, bool)
+
+
+def _check_args(
+    n_samples: int, noise: float, label_noise: float, data_seed: int, test_size: float
+) -> None:
+    if not _is_int(n_samples):
+        raise DatasetError(f"n_samples must be an integer, got {n_samples!r}")
+    if not (isinstance(noise, numbers.Real) and math.isfinite(noise) and noise >= 0):
+        raise DatasetError(f"noise must be a finite number >= 0 (a std dev), got {noise!r}")
+    if not (isinstance(label_noise, numbers.Real) and 0 <= label_noise < 1):
+        raise DatasetError(f"label_noise must be a fraction in [0, 1), got {label_noise!r}")
+    if not (isinstance(test_size, numbers.Real) and 0 < test_size < 1):
+        raise DatasetError(f"test_size must be a fraction in (0, 1), got {test_size!r}")
+    if not (_is_int(data_seed) and 0 <= data_seed < 2**32):
+        raise DatasetError(f"data_seed must be an integer in [0, 2**32), got {data_seed!r}")
+
+
+def _flip_labels(y: np.ndarray, n_classes: int, fraction: float, data_seed: int) -> np.ndarray:
+    """Return a copy of y (n,) with round(fraction * n) labels, chosen at random, each changed to a
+    different class chosen uniformly at random."""
+    # a generator of its own (not the data generator's), so turning label noise on or off changes
+    # only the flipped labels and nothing else
+    rng = np.random.default_rng([data_seed, 1])
+    n_flip = round(fraction * len(y))
+    idx = rng.choice(len(y), size=n_flip, replace=False)
+    y = y.copy()
+    # adding 1..k-1 modulo k always lands on another class, each equally likely
+    y[idx] = (y[idx] + rng.integers(1, n_classes, size=n_flip)) % n_classes
+    return y
+
+
+def make_dataset(
+    name: str,
+    n_samples: int = 1000,
+    noise: float = 0.03,
+    label_noise: float = 0.0,
+    data_seed: int = 42,
+    test_size: float = 0.2,
+    stratify: bool = True,
+) -> Dataset:
+    """Generate (or load) a dataset and split it into train and test.
+
+    Args:
+        name: a builtin name (see BUILTIN_DATASETS; also `spirals2`..`spirals8`) or a path to a
+            `.csv` file, relative to the working directory or absolute.
+        n_samples: total number of points before the split, at least 2 per class. Ignored for CSV
+            files, which always use every row.
+        noise: standard deviation of Gaussian noise added to every coordinate (scikit-learn's
+            meaning). For CSV files too: pass noise=0 to use the file's features as they are.
+        label_noise: fraction in [0, 1) of the TRAINING labels (after the split) changed to a
+            different class chosen at random. Test labels are never flipped, so test accuracy
+            measures how well the true function was learned, not how well the noise was memorised.
+            label_noise=0 gives data bit-identical to not flipping at all.
+        data_seed: seeds the generator, the split and the label flips; same seed, same tensors.
+        test_size: fraction in (0, 1) of the points held out for testing.
+        stratify: keep the class proportions equal in train and test.
+
+    With stratify=False, `make_dataset("circles", 1000, 0.03, data_seed=42, test_size=0.2)` gives
+    exactly the tensors of the original notebook (make_circles, then train_test_split).
+    """
+    validate_dataset_name(name)
+    _check_args(n_samples, noise, label_noise, data_seed, test_size)
+    n_samples, data_seed = int(n_samples), int(data_seed)
+
+    # 1. the clean data: X (n, d) float64, y (n,) int64
+    if is_csv(name):
+        X, y = _load_csv(name)
+        if noise > 0:  # skipped at 0 so that the file's values come through exactly
+            X = X + np.random.default_rng([data_seed, 2]).normal(scale=noise, size=X.shape)
+    else:
+        arms = _spiral_arms(name)
+        n_classes = arms if arms is not None else 2
+        if n_samples < 2 * n_classes:
+            raise DatasetError(
+                f"n_samples={n_samples} is too small for {name!r}: need at least 2 per class, "
+                f"i.e. n_samples >= {2 * n_classes}"
+            )
+        if arms is not None:
+            X, y = _make_spirals(n_samples, noise, data_seed, arms)
+        else:
+            X, y = _GENERATORS[name](n_samples, noise, data_seed)
+    n_classes = int(y.max()) + 1
+
+    # 2. the split. Done on float64 numpy arrays and cast afterwards: train_test_split draws the
+    # same permutation whatever the array type, and casting is elementwise, so this matches the
+    # notebook, which cast to float32 torch tensors first and then split.
+    try:
+        X_train, X_test, y_train, y_test = train_test_split(
+            X, y, test_size=test_size, random_state=data_seed, stratify=y if stratify else None
+        )
+    except ValueError as e:  # e.g. too few samples for a stratified split over every class
+        raise DatasetError(
+            f"cannot split {name!r} ({len(y)} samples, {n_classes} classes, "
+            f"test_size={test_size}, stratify={stratify}): {e}"
+        ) from None
+
+    # 3. label noise on the training labels only
+    if label_noise > 0:
+        y_train = _flip_labels(y_train, n_classes, label_noise, data_seed)
+
+    return Dataset(
+        name=name,
+        X_train=torch.from_numpy(X_train).float(),  # (n_train, d) float32
+        y_train=torch.from_numpy(y_train).long(),  # (n_train,) int64
+        X_test=torch.from_numpy(X_test).float(),  # (n_test, d) float32
+        y_test=torch.from_numpy(y_test).long(),  # (n_test,) int64
+        n_classes=n_classes,
+    )

@@ -1,0 +1,321 @@
+"""Grid files -> validated run specs.
+
+A grid file (TOML) is the whole description of an experiment:
+
+    name = "example"
+    description = "What this grid asks."
+    plugins = ["my_activations.py"]         # optional, relative to the grid file
+
+    [grid]                                  # axes: a list of values or a single value
+    dataset = ["circles", "moons"]
+    activation = ["none", "relu"]
+    depth = [1, 2, 4]
+    seed = { range = [0, 5] }               # 0, 1, 2, 3, 4
+
+    [[exclude]]                             # drop every combination matching all keys
+    activation = "none"
+    depth = [2, 4]
+
+The runs are the Cartesian product of the axes, minus the excluded combinations. An axis the
+file omits takes its default from `bench.spec.RunSpec` (the seed notebook's setup), except
+`activation`, which defaults to none and relu. Everything is validated before any training,
+and errors name the file, the key and the value and say what is allowed.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import importlib.resources
+import itertools
+import math
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bench.data import DatasetError, dataset_fingerprint, is_csv, validate_dataset_name
+from bench.model import INIT_SCHEMES, OPTIMIZERS
+from bench.registry import ActivationError, get_activation, load_plugin_file
+from bench.spec import AXES, DEFAULTS, RunSpec
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+TOP_LEVEL_KEYS = ("name", "description", "plugins", "grid", "exclude")
+DEFAULT_ACTIVATIONS = ("none", "relu")
+
+
+class GridError(ValueError):
+    """A problem with a grid file, phrased for the person who wrote it."""
+
+
+# --------------------------------------------------------------------------- axis checks
+
+# Each axis: (type, check on one value returning an error phrase or None, what is allowed).
+_Check = Callable[[object], str | None]
+
+
+def _int_at_least(low: int) -> tuple[type, _Check, str]:
+    return (int, lambda v: None if v >= low else "too small", f"an integer >= {low}")
+
+
+def _float_in(low: float, high: float, low_open=False, high_open=False) -> tuple:
+    def check(v):
+        if not math.isfinite(v):
+            return "not finite"
+        if v < low or (low_open and v == low) or v > high or (high_open and v == high):
+            return "out of range"
+        return None
+
+    lo, hi = ("(" if low_open else "["), (")" if high_open else "]")
+    return (float, check, f"a number in {lo}{low}, {high}{hi}")
+
+
+def _choice(options: tuple[str, ...]) -> tuple:
+    return (
+        str,
+        lambda v: None if v.lower() in options else "unknown",
+        f"one of {', '.join(options)}",
+    )
+
+
+AXIS_RULES: dict[str, tuple] = {
+    "dataset": (str, None, "a built-in dataset name or a path to a .csv file"),
+    "n_samples": _int_at_least(4),
+    "noise": _float_in(0.0, math.inf),
+    "label_noise": _float_in(0.0, 1.0, high_open=True),
+    "test_size": _float_in(0.0, 1.0, low_open=True, high_open=True),
+    "data_seed": _int_at_least(0),
+    "stratify": (bool, None, "true or false"),
+    "activation": (str, None, "a registered activation name (see `nonlinbench list-activations`)"),
+    "depth": _int_at_least(0),
+    "width": _int_at_least(1),
+    "init": _choice(INIT_SCHEMES),
+    "optimizer": _choice(OPTIMIZERS),
+    "lr": _float_in(0.0, math.inf, low_open=True),
+    "epochs": _int_at_least(1),
+    "batch_size": _int_at_least(0),
+    "eval_every": _int_at_least(1),
+    "seed": _int_at_least(0),
+    "target_acc": _float_in(0.0, 1.0, low_open=True),
+}
+assert set(AXIS_RULES) == set(AXES), "every RunSpec field needs a validation rule"
+
+
+def _type_name(kind: type) -> str:
+    return {int: "an integer", float: "a number", str: "a string", bool: "true or false"}[kind]
+
+
+@dataclass(frozen=True)
+class Grid:
+    name: str
+    description: str
+    axes: dict[str, list]  # axis -> resolved values (canonical names, typed)
+    excludes: list[dict[str, list]] = field(default_factory=list)
+    plugins: tuple[str, ...] = ()  # absolute paths of plugin files the grid needs
+    source: str = ""  # the file's path, or "builtin:<name>"
+    text: str = ""  # the file's contents, stored in the manifest
+
+    @property
+    def hash(self) -> str:
+        return hashlib.sha256(self.text.encode()).hexdigest()[:16]
+
+    def specs(self) -> list[RunSpec]:
+        """The Cartesian product of the axes, minus excluded combinations, deduplicated."""
+        names = list(self.axes)
+        seen, specs = set(), []
+        for values in itertools.product(*(self.axes[n] for n in names)):
+            combo = dict(zip(names, values, strict=True))
+            if any(all(combo[k] in vs for k, vs in ex.items()) for ex in self.excludes):
+                continue
+            spec = RunSpec(**combo)
+            if spec not in seen:
+                seen.add(spec)
+                specs.append(spec)
+        return specs
+
+    def size(self) -> int:
+        return len(self.specs())
+
+
+def run_ids(specs: list[RunSpec]) -> list[str]:
+    fingerprints: dict[str, str] = {}
+    ids = []
+    for spec in specs:
+        if spec.dataset not in fingerprints:
+            fingerprints[spec.dataset] = dataset_fingerprint(spec.dataset)
+        ids.append(spec.run_id(fingerprints[spec.dataset]))
+    return ids
+
+
+# --------------------------------------------------------------------------- loading
+
+
+def builtin_grids() -> list[str]:
+    folder = importlib.resources.files("bench") / "grids"
+    return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".toml"))
+
+
+def load_grid(name_or_path: str | Path) -> Grid:
+    """A built-in grid by name (seed, quick, default, full) or a grid file by path."""
+    text_path = Path(name_or_path)
+    if str(name_or_path) in builtin_grids():
+        resource = importlib.resources.files("bench") / "grids" / f"{name_or_path}.toml"
+        return parse_grid(resource.read_text(), source=f"builtin:{name_or_path}", base=None)
+    if text_path.is_file():
+        return parse_grid(text_path.read_text(), source=str(text_path), base=text_path.parent)
+    known = builtin_grids()
+    close = difflib.get_close_matches(str(name_or_path), known, n=1)
+    hint = f" (did you mean '{close[0]}'?)" if close else ""
+    raise GridError(
+        f"no grid named '{name_or_path}'{hint}: give a built-in grid ({', '.join(known)}) "
+        "or the path to a .toml grid file"
+    )
+
+
+def parse_grid(text: str, source: str = "<string>", base: Path | None = None) -> Grid:
+    where = f"grid {source}"
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise GridError(f"{where} is not valid TOML: {exc}") from None
+
+    for key in raw:
+        if key not in TOP_LEVEL_KEYS:
+            raise GridError(_unknown(where, key, TOP_LEVEL_KEYS, "top-level key"))
+    name = raw.get("name")
+    if not isinstance(name, str) or not name.strip() or "/" in name:
+        raise GridError(f"{where}: key 'name' must be a non-empty string without '/'; got {name!r}")
+    description = raw.get("description", "")
+    if not isinstance(description, str):
+        raise GridError(f"{where}: key 'description' must be a string; got {description!r}")
+
+    # Plugins first: the activation axis may name what they register.
+    plugins = raw.get("plugins", [])
+    if isinstance(plugins, str):
+        plugins = [plugins]
+    if not isinstance(plugins, list) or not all(isinstance(p, str) for p in plugins):
+        raise GridError(f"{where}: key 'plugins' must be a list of file paths; got {plugins!r}")
+    resolved_plugins = []
+    for plugin in plugins:
+        path = Path(plugin) if base is None or Path(plugin).is_absolute() else base / plugin
+        try:
+            load_plugin_file(path)
+        except ActivationError as exc:
+            raise GridError(f"{where}: key 'plugins' value {plugin!r}: {exc}") from None
+        resolved_plugins.append(str(path.resolve()))
+
+    table = raw.get("grid", {})
+    if not isinstance(table, dict):
+        raise GridError(f"{where}: 'grid' must be a table of axes, e.g. [grid] depth = [1, 2]")
+    axes: dict[str, list] = {}
+    for axis in AXES:
+        if axis in table:
+            axes[axis] = _axis_values(where, f"grid.{axis}", axis, table[axis])
+        elif axis == "activation":
+            axes[axis] = list(DEFAULT_ACTIVATIONS)
+        else:
+            axes[axis] = [DEFAULTS[axis]]
+    for key in table:
+        if key not in AXES:
+            raise GridError(_unknown(where, f"grid.{key}", AXES, "axis", bare=key))
+
+    excludes_raw = raw.get("exclude", [])
+    if not isinstance(excludes_raw, list) or not all(isinstance(e, dict) for e in excludes_raw):
+        raise GridError(f"{where}: 'exclude' must be [[exclude]] tables of axis = value(s)")
+    excludes = []
+    for i, ex in enumerate(excludes_raw):
+        if not ex:
+            raise GridError(
+                f"{where}: [[exclude]] number {i + 1} is empty; it would drop every run"
+            )
+        resolved = {}
+        for key, value in ex.items():
+            if key not in AXES:
+                raise GridError(_unknown(where, f"exclude[{i}].{key}", AXES, "axis", bare=key))
+            resolved[key] = _axis_values(where, f"exclude[{i}].{key}", key, value)
+        excludes.append(resolved)
+
+    grid = Grid(
+        name=name,
+        description=description,
+        axes=axes,
+        excludes=excludes,
+        plugins=tuple(resolved_plugins),
+        source=source,
+        text=text,
+    )
+    if not grid.specs():
+        raise GridError(f"{where}: the [[exclude]] tables drop every run; nothing to train")
+    return grid
+
+
+def _unknown(where: str, key: str, allowed, what: str, bare: str | None = None) -> str:
+    close = difflib.get_close_matches(bare or key, list(allowed), n=1)
+    hint = f" (did you mean '{close[0]}'?)" if close else ""
+    return f"{where}: unknown {what} '{key}'{hint}; allowed: {', '.join(allowed)}"
+
+
+def _axis_values(where: str, key: str, axis: str, raw) -> list:
+    """Validates one axis (a value, a list, or {range = [start, stop(, step)]})."""
+    if isinstance(raw, dict):
+        if set(raw) != {"range"} or not isinstance(raw["range"], list):
+            raise GridError(
+                f"{where}: key '{key}' value {raw!r}: a table must be {{ range = [start, stop] }}"
+            )
+        bounds = raw["range"]
+        if not (2 <= len(bounds) <= 3) or not all(_is_int(b) for b in bounds):
+            raise GridError(
+                f"{where}: key '{key}' value {raw!r}: range takes 2 or 3 integers [start, stop, step]"
+            )
+        raw = list(range(*bounds))
+    values = raw if isinstance(raw, list) else [raw]
+    if not values:
+        raise GridError(f"{where}: key '{key}' is an empty list; give at least one value")
+    kind, check, allowed = AXIS_RULES[axis]
+    out = []
+    for value in values:
+        value = _coerce(value, kind)
+        if value is None:
+            got = values if len(values) > 1 else raw
+            raise GridError(
+                f"{where}: key '{key}' value {got!r} has the wrong type: "
+                f"expected {_type_name(kind)} ({allowed})"
+            )
+        if check is not None and check(value) is not None:
+            raise GridError(f"{where}: key '{key}' value {value!r} is not allowed: {allowed}")
+        if axis == "dataset":
+            try:
+                validate_dataset_name(value)
+            except DatasetError as exc:
+                raise GridError(f"{where}: key '{key}' value {value!r}: {exc}") from None
+            value = str(Path(value).resolve()) if is_csv(value) else value.lower()
+        elif axis == "activation":
+            try:
+                value = get_activation(value).name
+            except ActivationError as exc:
+                raise GridError(f"{where}: key '{key}': {exc}") from None
+        elif kind is str:
+            value = value.lower()
+        out.append(value)
+    return list(dict.fromkeys(out))  # drop repeats, keep order
+
+
+def _is_int(v) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _coerce(value, kind: type):
+    """The value as `kind`, or None when its type is wrong (a float never becomes an int)."""
+    if kind is bool:
+        return value if isinstance(value, bool) else None
+    if kind is int:
+        return value if _is_int(value) else None
+    if kind is float:
+        return (
+            float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+        )
+    return value if isinstance(value, str) else None

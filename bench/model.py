@@ -1,0 +1,226 @@
+"""The one-model reference: an MLP and a plain training loop, one model at a time.
+
+This file is the readable definition of what nonlinbench computes. The batched engine
+(`bench.engine`) trains thousands of these at once and is tested against this loop.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from bench.registry import Activation, get_activation
+
+INIT_SCHEMES = ("pytorch", "glorot", "kaiming")
+OPTIMIZERS = ("sgd", "adam")
+ADAM_BETAS = (0.9, 0.999)
+ADAM_EPS = 1e-8
+
+
+def layer_sizes(in_features: int, out_features: int, depth: int, width: int) -> list[int]:
+    """[in, width, ..., width, out] with `depth` hidden layers."""
+    return [in_features, *([width] * depth), out_features]
+
+
+def output_size(n_classes: int) -> int:
+    """One logit for two classes (BCE-with-logits), one per class otherwise (cross-entropy)."""
+    return 1 if n_classes == 2 else n_classes
+
+
+def init_parameters(
+    sizes: list[int], init: str, glorot_factor: float, seed: int
+) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """Initial (weight (out, in), bias (out,)) per layer, drawn from a generator seeded by `seed`.
+
+    Draws happen layer by layer, weight then bias, on the CPU, so a run's initial weights
+    depend only on its seed and architecture: never on which batch or device it lands on.
+    - pytorch: nn.Linear's default, U(-1/sqrt(fan_in), 1/sqrt(fan_in)) for weights and biases.
+    - glorot: scikit-learn's MLP, U(-b, b) with b = sqrt(factor / (fan_in + fan_out)), factor 6
+      (2 for the logistic activation), for weights and biases.
+    - kaiming: He normal weights N(0, 2 / fan_in), zero biases.
+    """
+    generator = torch.Generator().manual_seed(seed)
+    params = []
+    for fan_in, fan_out in zip(sizes[:-1], sizes[1:], strict=True):
+        if init == "pytorch":
+            w_bound = b_bound = 1.0 / math.sqrt(fan_in)
+        elif init == "glorot":
+            w_bound = b_bound = math.sqrt(glorot_factor / (fan_in + fan_out))
+        elif init == "kaiming":
+            weight = torch.randn(fan_out, fan_in, generator=generator) * math.sqrt(2.0 / fan_in)
+            params.append((weight, torch.zeros(fan_out)))
+            continue
+        else:
+            raise ValueError(f"unknown init '{init}'; allowed: {', '.join(INIT_SCHEMES)}")
+        weight = (torch.rand(fan_out, fan_in, generator=generator) * 2 - 1) * w_bound
+        bias = (torch.rand(fan_out, generator=generator) * 2 - 1) * b_bound
+        params.append((weight, bias))
+    return params
+
+
+def make_activation_modules(activation: Activation, depth: int, seed: int) -> list[nn.Module]:
+    """One activation module per hidden layer; any random init inside them is seeded by `seed`."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return [activation.make() for _ in range(depth)]
+
+
+class MLP(nn.Module):
+    """in -> [Linear -> activation] x depth -> Linear -> out. depth 0 is logistic regression."""
+
+    def __init__(
+        self,
+        in_features: int,
+        out_features: int,
+        depth: int,
+        width: int,
+        activation: str | Activation = "relu",
+        init: str = "pytorch",
+        seed: int = 0,
+    ):
+        super().__init__()
+        self.activation = get_activation(activation)
+        sizes = layer_sizes(in_features, out_features, depth, width)
+        acts = make_activation_modules(self.activation, depth, seed)
+        layers: list[nn.Module] = []
+        for i, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
+            layers.append(nn.Linear(fan_in, fan_out))
+            if i < depth:
+                layers.append(acts[i])
+        self.net = nn.Sequential(*layers)
+        self.reset_parameters(init, seed)
+
+    @property
+    def linears(self) -> list[nn.Linear]:
+        return [m for m in self.net if isinstance(m, nn.Linear)]
+
+    def reset_parameters(self, init: str, seed: int) -> None:
+        sizes = [self.linears[0].in_features] + [lin.out_features for lin in self.linears]
+        params = init_parameters(sizes, init, self.activation.glorot_factor, seed)
+        with torch.no_grad():
+            for linear, (weight, bias) in zip(self.linears, params, strict=True):
+                linear.weight.copy_(weight)
+                linear.bias.copy_(bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)  # (samples, out)
+
+
+def loss_fn(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Mean BCE-with-logits for one output, cross-entropy for several. logits (n, out), y (n,)."""
+    if logits.shape[-1] == 1:
+        return F.binary_cross_entropy_with_logits(logits.squeeze(-1), y.float())
+    return F.cross_entropy(logits, y)
+
+
+def predict(logits: torch.Tensor) -> torch.Tensor:
+    """Class labels from logits (..., out)."""
+    if logits.shape[-1] == 1:
+        return (logits.squeeze(-1) > 0).long()
+    return logits.argmax(-1)
+
+
+def shuffle_order(seeds: torch.Tensor, epoch: int, n: int) -> torch.Tensor:
+    """Per-model mini-batch order for one epoch: (models, n) permutations of range(n).
+
+    A counter-based hash of (seed, epoch, index) sorted per row, so each model shuffles with
+    its own stream and a run's order never depends on which other runs share its batch.
+    seeds: (models,) int64.
+    """
+    index = torch.arange(n, dtype=torch.int64, device=seeds.device)
+    x = seeds[:, None] * 0x9E3779B1 + (epoch + 1) * 0x85EBCA77 + index[None, :] * 0xC2B2AE3D
+    # Three rounds of xorshift-multiply (splitmix-style) mixing on wrapping int64.
+    for mult in (0x7FEB352D, 0x846CA68B, 0x2C1B3C6D):
+        x = (x ^ (x >> 16)) * mult
+        x = x & 0xFFFFFFFFFFFF  # keep 48 bits so products stay far from int64 overflow
+    return torch.argsort(x, dim=1, stable=True)
+
+
+def batches(n: int, batch_size: int) -> list[slice]:
+    """Slices of one epoch; full batch when batch_size is 0 or covers every sample."""
+    if batch_size <= 0 or batch_size >= n:
+        return [slice(0, n)]
+    return [slice(start, min(start + batch_size, n)) for start in range(0, n, batch_size)]
+
+
+@dataclass
+class History:
+    epoch: list[int] = field(default_factory=list)
+    train_loss: list[float] = field(default_factory=list)
+    test_loss: list[float] = field(default_factory=list)
+    train_acc: list[float] = field(default_factory=list)
+    test_acc: list[float] = field(default_factory=list)
+    diverged_epoch: int | None = None  # first epoch whose training loss was not finite
+
+
+def eval_epochs(epochs: int, eval_every: int) -> list[int]:
+    """Epochs at which curves are recorded: 0 (initialisation), every eval_every, and the last."""
+    points = list(range(0, epochs + 1, max(eval_every, 1)))
+    return points if points[-1] == epochs else [*points, epochs]
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, X: torch.Tensor, y: torch.Tensor) -> tuple[float, float]:
+    logits = model(X)
+    return loss_fn(logits, y).item(), (predict(logits) == y).float().mean().item()
+
+
+def train_reference(
+    model: MLP,
+    X_train: torch.Tensor,
+    y_train: torch.Tensor,
+    X_test: torch.Tensor,
+    y_test: torch.Tensor,
+    *,
+    optimizer: str = "sgd",
+    lr: float = 0.1,
+    epochs: int = 1000,
+    batch_size: int = 0,
+    eval_every: int = 10,
+    seed: int = 0,
+) -> History:
+    """Trains one model in place, the plain way; returns its learning curves."""
+    if optimizer == "sgd":
+        opt = torch.optim.SGD(model.parameters(), lr=lr)
+    elif optimizer == "adam":
+        opt = torch.optim.Adam(model.parameters(), lr=lr, betas=ADAM_BETAS, eps=ADAM_EPS)
+    else:
+        raise ValueError(f"unknown optimizer '{optimizer}'; allowed: {', '.join(OPTIMIZERS)}")
+    history = History()
+    record_at = set(eval_epochs(epochs, eval_every))
+    seeds = torch.tensor([seed])
+
+    def record(epoch: int) -> None:
+        model.eval()
+        for split, (X, y) in {"train": (X_train, y_train), "test": (X_test, y_test)}.items():
+            loss, acc = evaluate(model, X, y)
+            getattr(history, f"{split}_loss").append(loss)
+            getattr(history, f"{split}_acc").append(acc)
+        history.epoch.append(epoch)
+
+    record(0)
+    for epoch in range(1, epochs + 1):
+        model.train()
+        # 1. Order the samples: as stored for full batch, shuffled per epoch for mini-batches.
+        slices = batches(len(X_train), batch_size)
+        order = shuffle_order(seeds, epoch, len(X_train))[0] if len(slices) > 1 else None
+        for batch in slices:
+            idx = order[batch] if order is not None else batch
+            # 2. Forward, loss, backward, step.
+            loss = loss_fn(model(X_train[idx]), y_train[idx])
+            if not torch.isfinite(loss):
+                # 3. A diverged model is frozen where it stands and flagged.
+                history.diverged_epoch = epoch
+                break
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+        if history.diverged_epoch is not None:
+            break
+        if epoch in record_at:
+            record(epoch)
+    return history

@@ -1,0 +1,396 @@
+"""Schedules a grid's runs: plan, resume, execute chunks (in-process, joblib or Dask), store.
+
+    grid -> specs + run ids -> skip stored -> groups -> chunks (tasks) -> engine -> shards
+
+Every finished chunk becomes one shard on disk as soon as it arrives, so a crash loses at
+most the chunks in flight; whatever happens, the run ends by merging shards into the main
+tables.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import joblib
+import numpy as np
+import pandas as pd
+import torch
+from tqdm.auto import tqdm
+
+import bench
+from bench import engine, registry
+from bench.data import Dataset
+from bench.grid import Grid, run_ids
+from bench.registry import Activation, get_activation
+from bench.spec import AXES, RunSpec
+from bench.store import Store
+
+BACKENDS = ("local", "dask")
+
+
+# --------------------------------------------------------------------------- planning
+
+
+@dataclass
+class Task:
+    """One chunk: runs of one group that train together as one stacked program."""
+
+    specs: list[RunSpec]
+    run_ids: list[str]
+    surfaces_for: frozenset[str]
+    activation: Activation  # travels with the task so workers know plugin activations
+    cost: float = 0.0  # relative cost, for ordering and estimates
+
+    def __len__(self) -> int:
+        return len(self.specs)
+
+
+@dataclass
+class Plan:
+    grid: Grid
+    total: int  # runs in the grid
+    stored: int  # already stored, skipped
+    groups: int  # groups among the runs still to train
+    tasks: list[Task] = field(default_factory=list)
+
+    @property
+    def pending(self) -> int:
+        return sum(len(t) for t in self.tasks)
+
+
+def surface_runs(specs: list[RunSpec], ids: list[str]) -> set[str]:
+    """One run per (dataset, noise, activation, depth, width): the first in grid order."""
+    chosen: dict[tuple, str] = {}
+    for spec, rid in zip(specs, ids, strict=True):
+        chosen.setdefault((spec.dataset, spec.noise, spec.activation, spec.depth, spec.width), rid)
+    return set(chosen.values())
+
+
+def run_cost(spec: RunSpec, data: Dataset) -> float:
+    """Proportional to the work of one model: epochs x samples x (units + inputs)."""
+    units = spec.depth * spec.width + data.n_classes + data.n_features
+    samples = len(data.X_train) + len(data.X_test) / max(spec.eval_every, 1)
+    return spec.epochs * samples * units
+
+
+def make_plan(
+    grid: Grid,
+    store: Store,
+    device: torch.device,
+    *,
+    fresh: bool = False,
+    max_chunk: int | None = None,
+) -> Plan:
+    specs = grid.specs()
+    ids = run_ids(specs)
+    stored = set() if fresh else store.stored_ids()
+    with_surface = surface_runs(specs, ids)
+    datasets: dict[tuple, Dataset] = {}
+    groups: dict[tuple, list[int]] = {}
+    for i, (spec, rid) in enumerate(zip(specs, ids, strict=True)):
+        if rid in stored:
+            continue
+        key = engine.data_key(spec)
+        if key not in datasets:
+            datasets[key] = engine.load_data(spec)
+        groups.setdefault(engine.group_key(spec, datasets[key]), []).append(i)
+    tasks = []
+    for members in groups.values():
+        spec0 = specs[members[0]]
+        data0 = datasets[engine.data_key(spec0)]
+        size = engine.chunk_size(spec0, data0, device, max_chunk)
+        activation = get_activation(spec0.activation)
+        for start in range(0, len(members), size):
+            part = members[start : start + size]
+            part_ids = [ids[i] for i in part]
+            tasks.append(
+                Task(
+                    specs=[specs[i] for i in part],
+                    run_ids=part_ids,
+                    surfaces_for=frozenset(with_surface.intersection(part_ids)),
+                    activation=activation,
+                    cost=run_cost(spec0, data0) * len(part),
+                )
+            )
+    tasks.sort(key=lambda t: -t.cost)  # largest first: better load balance across workers
+    n_stored = sum(rid in stored for rid in ids)
+    return Plan(grid=grid, total=len(specs), stored=n_stored, groups=len(groups), tasks=tasks)
+
+
+def calibrate(device: torch.device, threads: int | None = None) -> tuple[float, float]:
+    """Measures (seconds per chunk-epoch, seconds per unit of `run_cost`) on this device."""
+    if threads:
+        torch.set_num_threads(threads)
+    spec = RunSpec(n_samples=400, width=16, depth=2, epochs=30, eval_every=10)
+    data = engine.load_data(spec)
+    timings = {}
+    for models in (1, 32):
+        specs = [RunSpec(**{**spec.to_dict(), "seed": s}) for s in range(models)]
+        ids = [str(s) for s in range(models)]
+        start = time.perf_counter()
+        engine.train_chunk(
+            specs, ids, device, measure=False, datasets={engine.data_key(spec): data}
+        )
+        timings[models] = time.perf_counter() - start
+    per_chunk_epoch = timings[1] / spec.epochs
+    per_cost = max(timings[32] - timings[1], 1e-9) / (31 * run_cost(spec, data))
+    return per_chunk_epoch, per_cost
+
+
+def estimate_seconds(plan: Plan, device: torch.device, jobs: int = 1) -> float:
+    per_chunk_epoch, per_cost = calibrate(device)
+    total = sum(t.specs[0].epochs * per_chunk_epoch + t.cost * per_cost for t in plan.tasks)
+    return total / max(jobs, 1)
+
+
+# --------------------------------------------------------------------------- execution
+
+
+@dataclass
+class TaskOutcome:
+    runs: pd.DataFrame
+    curves: pd.DataFrame
+    surfaces: pd.DataFrame
+
+
+def _spec_frame(task: Task) -> pd.DataFrame:
+    frame = pd.DataFrame([s.to_dict() for s in task.specs], columns=list(AXES))
+    frame.insert(0, "run_id", task.run_ids)
+    return frame
+
+
+def execute_task(task: Task, device: str, threads: int | None) -> TaskOutcome:
+    """Trains one chunk; never raises for a failing run: the error goes into its rows.
+
+    Module-level so joblib (loky) and Dask can ship it to other processes and machines.
+    """
+    if threads:
+        torch.set_num_threads(threads)
+    registry.ensure_registered(task.activation)
+    resolved = engine.resolve_device(device)
+    frame = _spec_frame(task)
+    try:
+        result = engine.train_chunk(
+            task.specs, task.run_ids, resolved, surfaces_for=task.surfaces_for
+        )
+        runs = frame.merge(result.runs, on="run_id", how="left")
+        runs["error"] = ""
+        curves, surfaces = result.curves, result.surfaces
+    except Exception as exc:  # a group that raises is recorded as failed, the grid goes on
+        runs = frame
+        runs["diverged"] = False
+        runs["error"] = f"{type(exc).__name__}: {exc}".strip()[:2000]
+        curves, surfaces = pd.DataFrame(), pd.DataFrame()
+    runs["device"] = engine.device_label(resolved)
+    runs["engine_version"] = engine.ENGINE_VERSION
+    runs["nonlinbench_version"] = bench.__version__
+    if len(surfaces):
+        keep = frame.set_index("run_id")[
+            ["dataset", "noise", "activation", "depth", "width", "seed"]
+        ]
+        surfaces = surfaces.join(keep, on="run_id")
+    return TaskOutcome(runs=runs, curves=curves, surfaces=surfaces)
+
+
+def _dask_results(
+    tasks: list[Task], device: str, threads: int | None, scheduler: str
+) -> Iterator[TaskOutcome]:
+    try:
+        from dask.distributed import Client
+    except ImportError:
+        raise RuntimeError(
+            "the dask backend needs the distributed extra: pip install 'nonlinbench[distributed]'"
+        ) from None
+    with Client(scheduler, timeout=30) as client, joblib.parallel_config(backend="dask"):
+        _ = client  # joblib's Dask backend uses the active client
+        yield from joblib.Parallel(n_jobs=-1, return_as="generator_unordered")(
+            joblib.delayed(execute_task)(t, device, threads) for t in tasks
+        )
+
+
+def _local_results(
+    tasks: list[Task], device: str, threads: int | None, jobs: int
+) -> Iterator[TaskOutcome]:
+    if jobs <= 1:
+        for task in tasks:
+            yield execute_task(task, device, threads)
+        return
+    yield from joblib.Parallel(n_jobs=jobs, backend="loky", return_as="generator_unordered")(
+        joblib.delayed(execute_task)(t, device, threads) for t in tasks
+    )
+
+
+@dataclass
+class RunSummary:
+    total: int
+    trained: int
+    skipped: int
+    diverged: int
+    failed: int
+    wall_s: float
+    interrupted: bool = False
+    corrupt_shards: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.failed == 0 and not self.interrupted
+
+    def line(self) -> str:
+        state = "interrupted: " if self.interrupted else ""
+        return (
+            f"{state}trained {self.trained}, skipped {self.skipped} (already stored), "
+            f"diverged {self.diverged}, failed {self.failed} of {self.total} runs "
+            f"in {self.wall_s:.1f} s"
+        )
+
+
+def git_commit() -> str | None:
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+            cwd=Path(__file__).resolve().parent,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None if out.returncode == 0 else None
+
+
+def base_manifest(grid: Grid, device: torch.device, command: str) -> dict:
+    return {
+        "grid": {
+            "name": grid.name,
+            "description": grid.description,
+            "source": grid.source,
+            "hash": grid.hash,
+            "text": grid.text,
+            "plugins": list(grid.plugins),
+        },
+        "grid_hash": grid.hash,
+        "versions": {
+            "nonlinbench": bench.__version__,
+            "engine": engine.ENGINE_VERSION,
+            "torch": torch.__version__,
+            "python": platform.python_version(),
+            "numpy": np.__version__,
+            "pandas": pd.__version__,
+        },
+        "device": engine.device_label(device),
+        "platform": platform.platform(),
+        "cpu_count": os.cpu_count(),
+        "git_commit": git_commit(),
+        "command": command,
+    }
+
+
+def default_jobs(device: torch.device) -> int:
+    return 1 if device.type != "cpu" else max(1, os.cpu_count() or 1)
+
+
+def run_grid(
+    grid: Grid,
+    out: str | Path,
+    *,
+    device: str = "auto",
+    backend: str = "local",
+    jobs: int | None = None,
+    threads: int | None = None,
+    fresh: bool = False,
+    quiet: bool = False,
+    scheduler: str | None = None,
+    max_chunk: int | None = None,
+    command: str = "",
+) -> RunSummary:
+    t0 = time.perf_counter()
+    resolved = engine.resolve_device(device)
+    store = Store(out)
+    if fresh:
+        store.clear()
+    merge = store.merge()  # whatever a killed run left behind
+    if merge.corrupt and not quiet:
+        print(
+            f"warning: {len(merge.corrupt)} corrupt shard(s) set aside in {store.shards}/corrupt; "
+            "their runs will be trained again",
+            file=sys.stderr,
+        )
+    plan = make_plan(grid, store, resolved, max_chunk=max_chunk)
+    if backend == "local":
+        jobs = 1 if resolved.type != "cpu" else (jobs or default_jobs(resolved))
+        if threads is None and resolved.type == "cpu":
+            threads = max(1, (os.cpu_count() or 1) // jobs)  # divide cores, don't oversubscribe
+    manifest = base_manifest(grid, resolved, command)
+    manifest.update(
+        started=pd.Timestamp.now("UTC").isoformat(), backend=backend, jobs=jobs, threads=threads
+    )
+    store.write_manifest(manifest)
+
+    summary = RunSummary(
+        total=plan.total,
+        trained=0,
+        skipped=plan.stored,
+        diverged=0,
+        failed=0,
+        wall_s=0.0,
+        corrupt_shards=merge.corrupt,
+    )
+    if not plan.tasks:
+        if not quiet:
+            print(
+                f"all {plan.total} runs of grid '{grid.name}' are already stored in {out}; "
+                "nothing to train (use --fresh to start over)",
+                file=sys.stderr,
+            )
+    else:
+        if backend == "dask":
+            if not scheduler:
+                raise ValueError("--backend dask needs --scheduler tcp://HOST:PORT")
+            results = _dask_results(plan.tasks, device, threads, scheduler)
+        elif backend == "local":
+            if threads:
+                torch.set_num_threads(threads)
+            results = _local_results(plan.tasks, device, threads, jobs or 1)
+        else:
+            raise ValueError(f"unknown backend '{backend}'; allowed: {', '.join(BACKENDS)}")
+        bar = tqdm(
+            total=plan.pending,
+            unit="run",
+            desc=f"{grid.name}",
+            disable=quiet,
+            file=sys.stderr,
+            dynamic_ncols=True,
+        )
+        try:
+            for outcome in results:
+                store.write_shard(outcome.runs, outcome.curves, outcome.surfaces)
+                failed = int((outcome.runs["error"] != "").sum())
+                summary.failed += failed
+                summary.trained += len(outcome.runs) - failed
+                summary.diverged += int(outcome.runs["diverged"].fillna(False).sum())
+                bar.update(len(outcome.runs))
+        except KeyboardInterrupt:
+            summary.interrupted = True
+        finally:
+            bar.close()
+            close = getattr(results, "close", None)
+            if close:
+                close()
+            store.merge()
+    summary.wall_s = time.perf_counter() - t0
+    manifest.update(
+        finished=pd.Timestamp.now("UTC").isoformat(),
+        summary={
+            k: getattr(summary, k)
+            for k in ("total", "trained", "skipped", "diverged", "failed", "wall_s", "interrupted")
+        },
+    )
+    store.write_manifest(manifest)
+    return summary

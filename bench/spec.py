@@ -1,0 +1,46 @@
+"""RunSpec: the fully resolved settings of one training run, and its stable id."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, fields
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    # Data: which toy problem, how much of it and how noisy. Defaults are the seed notebook's.
+    dataset: str = "circles"  # a built-in dataset name or a path to a CSV file
+    n_samples: int = 1000  # points generated before the train/test split
+    noise: float = 0.03  # std of Gaussian noise added to the coordinates (scikit-learn's meaning)
+    label_noise: float = 0.0  # fraction of training labels flipped to another class
+    test_size: float = 0.2  # fraction of points held out for testing
+    data_seed: int = 42  # seeds the data generator and the split
+    stratify: bool = True  # stratified split; the seed grid turns it off to match the notebook
+    # Model.
+    activation: str = "relu"  # canonical registry name
+    depth: int = 2  # hidden layers; 0 is logistic / softmax regression
+    width: int = 10  # units per hidden layer
+    init: str = "pytorch"  # pytorch | glorot | kaiming
+    # Training.
+    optimizer: str = "sgd"  # sgd | adam
+    lr: float = 0.1
+    epochs: int = 1000
+    batch_size: int = 0  # 0 (or >= the training set) is full batch, the notebook's way
+    eval_every: int = 10  # epochs between evaluations stored as learning curves
+    seed: int = 0  # seeds the initial weights (and mini-batch order)
+    target_acc: float = 0.95  # test accuracy that defines epochs_to_target
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def run_id(self, dataset_fingerprint: str) -> str:
+        """A stable hash of the resolved settings and of the data generator's version."""
+        payload = json.dumps(
+            {"spec": self.to_dict(), "data": dataset_fingerprint}, sort_keys=True, default=str
+        )
+        return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+
+AXES: tuple[str, ...] = tuple(f.name for f in fields(RunSpec))
+DEFAULTS: dict = RunSpec().to_dict()
