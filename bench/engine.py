@@ -223,9 +223,17 @@ class StackedMLP:
 
 
 def build_stacked(
-    specs: Sequence[RunSpec], in_features: int, out_features: int, device: torch.device
+    specs: Sequence[RunSpec],
+    in_features: int,
+    out_features: int,
+    device: torch.device | str,
+    dtype: torch.dtype = torch.float32,
 ) -> StackedMLP:
-    """Initial parameters of each run, drawn from its own seed, stacked on the model axis."""
+    """Initial parameters of each run, drawn from its own seed, stacked on the model axis.
+
+    float32 is the benchmark's precision; float64 exists to check, against the reference
+    loop, that the engine computes the same algorithm (rounding differences then stay ~1e-15).
+    """
     spec0 = specs[0]
     activation = get_activation(spec0.activation)
     sizes = layer_sizes(in_features, out_features, spec0.depth, spec0.width)
@@ -239,8 +247,8 @@ def build_stacked(
     for layer in range(len(sizes) - 1):
         w = torch.stack([per_seed[s.seed][layer][0] for s in specs])  # (models, out, in)
         b = torch.stack([per_seed[s.seed][layer][1][:, None] for s in specs])  # (models, out, 1)
-        weights.append(w.contiguous().to(device).requires_grad_())
-        biases.append(b.to(device).requires_grad_())
+        weights.append(w.contiguous().to(device, dtype).requires_grad_())
+        biases.append(b.to(device, dtype).requires_grad_())
     net = StackedMLP(weights=weights, biases=biases, activation=activation)
     if activation.function is None:
         modules = [make_activation_modules(activation, spec0.depth, s.seed) for s in specs]
@@ -248,10 +256,10 @@ def build_stacked(
             layer_modules = [m[layer] for m in modules]
             params, buffers = stack_module_state(layer_modules)
             net.act_params.append(
-                {k: v.detach().to(device).requires_grad_() for k, v in params.items()}
+                {k: v.detach().to(device, dtype).requires_grad_() for k, v in params.items()}
             )
             net.act_buffers.append({k: v.to(device) for k, v in buffers.items()})
-            net.act_templates.append(layer_modules[0])
+            net.act_templates.append(layer_modules[0].to(dtype))
     return net
 
 
@@ -334,15 +342,18 @@ class ChunkResult:
 
 
 def _stack_data(
-    specs: Sequence[RunSpec], datasets: dict[tuple, Dataset], device: torch.device
+    specs: Sequence[RunSpec],
+    datasets: dict[tuple, Dataset],
+    device: torch.device | str,
+    dtype: torch.dtype = torch.float32,
 ) -> tuple[torch.Tensor, ...]:
     """Per-model data: X (models, in, samples), y (models, samples)."""
     keys = list(dict.fromkeys(data_key(s) for s in specs))
     index = torch.tensor([keys.index(data_key(s)) for s in specs])
     unique = [datasets[k] for k in keys]
-    X_train = torch.stack([d.X_train.T for d in unique])[index].contiguous().to(device)
+    X_train = torch.stack([d.X_train.T for d in unique])[index].contiguous().to(device, dtype)
     y_train = torch.stack([d.y_train for d in unique])[index].to(device)
-    X_test = torch.stack([d.X_test.T for d in unique])[index].contiguous().to(device)
+    X_test = torch.stack([d.X_test.T for d in unique])[index].contiguous().to(device, dtype)
     y_test = torch.stack([d.y_test for d in unique])[index].to(device)
     return X_train, y_train, X_test, y_test
 

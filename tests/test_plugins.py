@@ -1,0 +1,252 @@
+"""The three plugin routes (decorator, local file, entry point) and broken plugins."""
+
+import importlib.metadata
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+import torch
+from torch import nn
+
+import bench
+from bench import registry
+from bench.cli import main
+from bench.engine import train_chunk
+from bench.registry import ActivationError, get_activation, load_plugin_file
+from bench.spec import RunSpec
+
+ROOT = Path(__file__).resolve().parent.parent
+PACKAGE = ROOT / "examples" / "plugin-package"
+
+
+@pytest.fixture
+def clean_registry():
+    """Restores the registry after a test that adds to it."""
+    saved = dict(registry._registry), dict(registry._aliases), list(registry._plugin_failures)
+    files = set(registry._loaded_files)
+    yield
+    registry._registry.clear(), registry._registry.update(saved[0])
+    registry._aliases.clear(), registry._aliases.update(saved[1])
+    registry._plugin_failures[:] = saved[2]
+    registry._loaded_files.clear(), registry._loaded_files.update(files)
+
+
+def write(path: Path, code: str) -> Path:
+    path.write_text(textwrap.dedent(code))
+    return path
+
+
+# --------------------------------------------------------------------------- route (a)
+
+
+def test_decorator_registers_an_elementwise_function(clean_registry):
+    @bench.register_activation("cube_root", aliases=("cbrt",))
+    def cube_root(x):
+        """sign(x) |x|^(1/3)."""
+        return torch.sign(x) * x.abs() ** (1 / 3)
+
+    activation = get_activation("CBRT")
+    assert activation.name == "cube_root" and not activation.learnable
+    assert activation.description == "sign(x) |x|^(1/3)."
+    assert activation.source == f"python:{__name__}"
+    torch.testing.assert_close(
+        activation.make()(torch.tensor([8.0, -27.0])), torch.tensor([2.0, -3.0])
+    )
+
+
+def test_decorator_registers_a_module_with_learnable_parameters(clean_registry):
+    @bench.register_activation("slope_relu")
+    class SlopeReLU(nn.Module):
+        """ReLU with a learnable negative slope."""
+
+        def __init__(self):
+            super().__init__()
+            self.slope = nn.Parameter(torch.tensor(0.1))
+
+        def forward(self, x):
+            return torch.where(x > 0, x, self.slope * x)
+
+    activation = get_activation("slope_relu")
+    assert activation.learnable
+    first, second = activation.make(), activation.make()
+    assert first.slope is not second.slope  # one module (and parameter) per layer
+    result = train_chunk([RunSpec(activation="slope_relu", epochs=5, n_samples=100)], ["r"], "cpu")
+    assert result.runs.loc[0, "n_params"] == 151 + 2  # 2->10->10->1 weights and biases, plus one slope per hidden layer
+
+
+def test_registering_a_taken_name_fails_and_names_both_sources(clean_registry):
+    with pytest.raises(ActivationError, match="'relu' .* already registered .*builtin"):
+        bench.register_activation("relu")(lambda x: x)
+
+
+def test_registering_something_not_callable_fails_clearly(clean_registry):
+    with pytest.raises(ActivationError, match="not a function or an nn.Module subclass"):
+        bench.register_activation("number")(3.0)
+    with pytest.raises(ActivationError, match="must be elementwise"):
+        bench.register_activation("reducer")(lambda x: x.sum())
+    assert "number" not in registry._registry and "reducer" not in registry._registry
+
+
+# --------------------------------------------------------------------------- route (b)
+
+
+def test_plugin_file_registers_its_activations_with_the_file_as_source(clean_registry):
+    names = load_plugin_file(ROOT / "examples" / "my_activations.py")
+    assert names == ["bent_identity", "learnable_prelu"]
+    assert get_activation("learnable_prelu").learnable
+    assert get_activation("bent_identity").source.endswith("my_activations.py")
+
+
+def test_list_activations_shows_plugin_files(clean_registry, capsys):
+    plugin = ROOT / "examples" / "my_activations.py"
+    assert main(["list-activations", "--plugin", str(plugin)]) == 0
+    out = capsys.readouterr().out
+    line = next(line for line in out.splitlines() if line.startswith("learnable_prelu"))
+    assert str(plugin) in line and " yes " in line
+    assert any(line.startswith("relu ") and "builtin" in line for line in out.splitlines())
+
+
+def test_a_plugin_file_that_fails_to_import_is_named_and_leaves_the_registry_usable(
+    clean_registry, tmp_path
+):
+    broken = write(
+        tmp_path / "broken.py",
+        """
+        import bench
+        @bench.register_activation("half_registered")
+        def f(x):
+            return x
+        raise RuntimeError("oops in the plugin")
+        """,
+    )
+    with pytest.raises(ActivationError, match=r"broken.py failed to import: RuntimeError: oops"):
+        load_plugin_file(broken)
+    assert "half_registered" not in registry._registry  # rolled back
+    assert get_activation("relu").name == "relu"
+
+
+def test_a_plugin_file_registering_a_duplicate_is_reported_with_its_path(clean_registry, tmp_path):
+    dup = write(
+        tmp_path / "dup.py",
+        """
+        import bench
+        bench.register_activation("tanh")(lambda x: x)
+        """,
+    )
+    with pytest.raises(ActivationError, match=r"'tanh' from .*dup.py is already registered"):
+        load_plugin_file(dup)
+
+
+def test_cli_reports_a_broken_plugin_without_a_traceback(clean_registry, tmp_path, capsys):
+    broken = write(tmp_path / "bad.py", "import does_not_exist\n")
+    assert main(["list-activations", "--plugin", str(broken)]) == 2
+    err = capsys.readouterr().err
+    assert "bad.py failed to import: ModuleNotFoundError" in err
+    assert "Traceback" not in err
+    assert main(["list-activations", "--plugin", str(tmp_path / "missing.py")]) == 2
+    assert "does not exist" in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------- route (c)
+
+
+def fake_distribution(tmp_path: Path, entry_points: str, name="demo-acts", version="1.2.3"):
+    """An installed-looking distribution on sys.path: a dist-info with entry_points.txt."""
+    dist = tmp_path / f"{name.replace('-', '_')}-{version}.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n")
+    (dist / "entry_points.txt").write_text(f"[nonlinbench.activations]\n{entry_points}\n")
+    return dist
+
+
+def test_entry_point_plugin_is_listed_as_package_version_and_usable(
+    clean_registry, tmp_path, monkeypatch
+):
+    # The example package's source, made "installed" by a dist-info on sys.path.
+    monkeypatch.syspath_prepend(str(PACKAGE / "src"))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    fake_distribution(
+        tmp_path,
+        "squareplus = nonlinbench_squareplus:squareplus",
+        "nonlinbench-squareplus",
+        "0.1.0",
+    )
+    registry.load_entry_points(force=True)
+    activation = get_activation("squareplus")
+    assert activation.source == "nonlinbench-squareplus==0.1.0"
+    torch.testing.assert_close(activation.make()(torch.tensor([0.0])), torch.tensor([1.0]))
+    result = train_chunk([RunSpec(activation="squareplus", epochs=5, n_samples=100)], ["s"], "cpu")
+    assert result.runs.loc[0, "train_acc"] >= 0
+
+
+def test_a_hand_built_entry_point_loads():
+    ep = importlib.metadata.EntryPoint(
+        name="x_squareplus",
+        value="nonlinbench_squareplus:squareplus",
+        group="nonlinbench.activations",
+    )
+    sys.path.insert(0, str(PACKAGE / "src"))
+    try:
+        registry.load_entry_point(ep)
+        assert get_activation("x_squareplus").source.startswith("entry point")
+    finally:
+        sys.path.remove(str(PACKAGE / "src"))
+        registry.unregister("x_squareplus")
+
+
+def test_a_broken_entry_point_is_recorded_and_the_others_still_load(
+    clean_registry, tmp_path, monkeypatch
+):
+    monkeypatch.syspath_prepend(str(PACKAGE / "src"))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    fake_distribution(
+        tmp_path,
+        "aaa_broken = no_such_module:thing\nzzz_good = nonlinbench_squareplus:squareplus",
+        "mixed-acts",
+        "0.0.1",
+    )
+    registry.load_entry_points(force=True)
+    assert get_activation("zzz_good").source == "mixed-acts==0.0.1"
+    failures = registry.plugin_failures()
+    assert any(src == "mixed-acts==0.0.1" and "no_such_module" in msg for src, msg in failures)
+    with pytest.raises(ActivationError, match="failed to load"):
+        get_activation("aaa_broken")  # the unknown-name error explains why it is missing
+
+
+def test_the_example_package_declares_its_entry_point():
+    import tomllib
+
+    meta = tomllib.loads((PACKAGE / "pyproject.toml").read_text())
+    eps = meta["project"]["entry-points"]["nonlinbench.activations"]
+    assert eps == {"squareplus": "nonlinbench_squareplus:squareplus"}
+
+
+@pytest.mark.slow
+def test_the_example_package_installs_and_is_listed(tmp_path):
+    """pip-installs examples/plugin-package into a throwaway target and lists it (slow: pip)."""
+    target = tmp_path / "site"
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--no-deps",
+            "--no-build-isolation",
+            "--target",
+            str(target),
+            str(PACKAGE),
+        ],
+        check=True,
+    )
+    out = subprocess.run(
+        [sys.executable, "-m", "bench", "list-activations"],
+        env={"PYTHONPATH": str(target), "PATH": ""},
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert "nonlinbench-squareplus==0.1.0" in out
