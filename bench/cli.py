@@ -127,7 +127,7 @@ def cmd_run(args) -> int:
         quiet=args.quiet,
         scheduler=args.scheduler,
         max_chunk=args.max_chunk,
-        command=" ".join(shlex.quote(a) for a in ["nonlinbench", *sys.argv[1:]]),
+        command=" ".join(shlex.quote(a) for a in ["nonlinbench", *args.argv]),
     )
     print(summary.line(), file=sys.stderr)
     if summary.interrupted:
@@ -175,8 +175,15 @@ def cmd_perf(args) -> int:
     return 0
 
 
+class _Parser(argparse.ArgumentParser):
+    """Reports a bad flag in one line (the usage block is one `--help` away), exit status 2."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="nonlinbench",
         description="Activation-function ablation benchmark: why nonlinearity matters.",
     )
@@ -243,12 +250,15 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    # The command line as given (for the manifest), also when main is called with a list.
+    args.argv = list(sys.argv[1:] if argv is None else argv)
     from bench.data import DatasetError
     from bench.registry import ActivationError
+    from bench.runner import SchedulerError
 
     try:
         return args.func(args)
-    except (UserError, ActivationError, DatasetError) as exc:
+    except (UserError, ActivationError, DatasetError, SchedulerError) as exc:
         print(f"nonlinbench: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

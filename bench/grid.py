@@ -18,7 +18,9 @@ A grid file (TOML) is the whole description of an experiment:
 
 The runs are the Cartesian product of the axes, minus the excluded combinations. An axis the
 file omits takes its default from `bench.spec.RunSpec` (the seed notebook's setup), except
-`activation`, which defaults to none and relu. Everything is validated before any training,
+`activation`, which defaults to none and relu. Names (datasets, activations, optimizers,
+init schemes) are case-insensitive; a dataset may also be a CSV file, whose relative path,
+like a plugin's, is relative to the grid file. Everything is validated before any training,
 and errors name the file, the key and the value and say what is allowed.
 """
 
@@ -70,8 +72,10 @@ def _float_in(low: float, high: float, low_open=False, high_open=False) -> tuple
             return "out of range"
         return None
 
+    if math.isinf(high):
+        return (float, check, f"a finite number {'>' if low_open else '>='} {low:g}")
     lo, hi = ("(" if low_open else "["), (")" if high_open else "]")
-    return (float, check, f"a number in {lo}{low}, {high}{hi}")
+    return (float, check, f"a number in {lo}{low:g}, {high:g}{hi}")
 
 
 def _choice(options: tuple[str, ...]) -> tuple:
@@ -166,7 +170,11 @@ def load_grid(name_or_path: str | Path) -> Grid:
         resource = importlib.resources.files("bench") / "grids" / f"{name_or_path}.toml"
         return parse_grid(resource.read_text(), source=f"builtin:{name_or_path}", base=None)
     if text_path.is_file():
-        return parse_grid(text_path.read_text(), source=str(text_path), base=text_path.parent)
+        try:
+            text = text_path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise GridError(f"grid {text_path} cannot be read: {exc}") from None
+        return parse_grid(text, source=str(text_path), base=text_path.parent)
     known = builtin_grids()
     close = difflib.get_close_matches(str(name_or_path), known, n=1)
     hint = f" (did you mean '{close[0]}'?)" if close else ""
@@ -187,8 +195,17 @@ def parse_grid(text: str, source: str = "<string>", base: Path | None = None) ->
         if key not in TOP_LEVEL_KEYS:
             raise GridError(_unknown(where, key, TOP_LEVEL_KEYS, "top-level key"))
     name = raw.get("name")
-    if not isinstance(name, str) or not name.strip() or "/" in name:
-        raise GridError(f"{where}: key 'name' must be a non-empty string without '/'; got {name!r}")
+    # The name is the default results folder (results/<name>), so it must be one folder name.
+    if (
+        not isinstance(name, str)
+        or not name.strip()
+        or name.strip() in (".", "..")
+        or any(c in name for c in "/\\")
+    ):
+        raise GridError(
+            f"{where}: key 'name' must be a non-empty string usable as a folder name "
+            f"(no '/', no '\\', not '.' or '..'); got {name!r}"
+        )
     description = raw.get("description", "")
     if not isinstance(description, str):
         raise GridError(f"{where}: key 'description' must be a string; got {description!r}")
@@ -214,7 +231,7 @@ def parse_grid(text: str, source: str = "<string>", base: Path | None = None) ->
     axes: dict[str, list] = {}
     for axis in AXES:
         if axis in table:
-            axes[axis] = _axis_values(where, f"grid.{axis}", axis, table[axis])
+            axes[axis] = _axis_values(where, f"grid.{axis}", axis, table[axis], base)
         elif axis == "activation":
             axes[axis] = list(DEFAULT_ACTIVATIONS)
         else:
@@ -236,7 +253,7 @@ def parse_grid(text: str, source: str = "<string>", base: Path | None = None) ->
         for key, value in ex.items():
             if key not in AXES:
                 raise GridError(_unknown(where, f"exclude[{i}].{key}", AXES, "axis", bare=key))
-            resolved[key] = _axis_values(where, f"exclude[{i}].{key}", key, value)
+            resolved[key] = _axis_values(where, f"exclude[{i}].{key}", key, value, base)
         excludes.append(resolved)
 
     grid = Grid(
@@ -259,7 +276,7 @@ def _unknown(where: str, key: str, allowed, what: str, bare: str | None = None) 
     return f"{where}: unknown {what} '{key}'{hint}; allowed: {', '.join(allowed)}"
 
 
-def _axis_values(where: str, key: str, axis: str, raw) -> list:
+def _axis_values(where: str, key: str, axis: str, raw, base: Path | None = None) -> list:
     """Validates one axis (a value, a list, or {range = [start, stop(, step)]})."""
     if isinstance(raw, dict):
         if set(raw) != {"range"} or not isinstance(raw["range"], list):
@@ -271,6 +288,12 @@ def _axis_values(where: str, key: str, axis: str, raw) -> list:
             raise GridError(
                 f"{where}: key '{key}' value {raw!r}: range takes 2 or 3 integers [start, stop, step]"
             )
+        if bounds[2:] == [0]:
+            raise GridError(f"{where}: key '{key}' value {raw!r}: a range's step cannot be 0")
+        if not range(*bounds):
+            raise GridError(
+                f"{where}: key '{key}' value {raw!r} is an empty range (stop must be past start)"
+            )
         raw = list(range(*bounds))
     values = raw if isinstance(raw, list) else [raw]
     if not values:
@@ -278,21 +301,20 @@ def _axis_values(where: str, key: str, axis: str, raw) -> list:
     kind, check, allowed = AXIS_RULES[axis]
     out = []
     for value in values:
-        value = _coerce(value, kind)
-        if value is None:
-            got = values if len(values) > 1 else raw
+        coerced = _coerce(value, kind)
+        if coerced is None:
+            inside = f" (in {values!r})" if len(values) > 1 else ""
+            expected = _type_name(kind)
+            expected += f" ({allowed})" if allowed != expected else ""
             raise GridError(
-                f"{where}: key '{key}' value {got!r} has the wrong type: "
-                f"expected {_type_name(kind)} ({allowed})"
+                f"{where}: key '{key}' value {value!r}{inside} has the wrong type: "
+                f"expected {expected}"
             )
+        value = coerced
         if check is not None and check(value) is not None:
             raise GridError(f"{where}: key '{key}' value {value!r} is not allowed: {allowed}")
         if axis == "dataset":
-            try:
-                validate_dataset_name(value)
-            except DatasetError as exc:
-                raise GridError(f"{where}: key '{key}' value {value!r}: {exc}") from None
-            value = str(Path(value).resolve()) if is_csv(value) else value.lower()
+            value = _dataset_value(where, key, value, base)
         elif axis == "activation":
             try:
                 value = get_activation(value).name
@@ -302,6 +324,28 @@ def _axis_values(where: str, key: str, axis: str, raw) -> list:
             value = value.lower()
         out.append(value)
     return list(dict.fromkeys(out))  # drop repeats, keep order
+
+
+def _dataset_value(where: str, key: str, value: str, base: Path | None) -> str:
+    """A built-in name in lower case, or a CSV file's absolute path (relative to the grid file,
+    like plugins; to the working directory for a grid given as a string)."""
+    if not is_csv(value):
+        try:
+            validate_dataset_name(value.lower())
+        except DatasetError as exc:
+            raise GridError(f"{where}: key '{key}' value {value!r}: {exc}") from None
+        return value.lower()
+    path = Path(value)
+    if base is not None and not path.is_absolute():
+        path = base / path
+    if not path.is_file():
+        relative = "the grid file's folder" if base is not None else "the working directory"
+        raise GridError(
+            f"{where}: key '{key}' value {value!r}: dataset file {path} not found "
+            f"(a relative path is relative to {relative}); give a built-in dataset name or "
+            "the path to a .csv file"
+        )
+    return str(path.resolve())
 
 
 def _is_int(v) -> bool:

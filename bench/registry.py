@@ -352,8 +352,13 @@ def list_activations() -> list[Activation]:
 def ensure_registered(activation: Activation) -> None:
     """Makes an activation resolvable in this process (a worker receiving a plugin's task)."""
     load_entry_points()
-    if activation.name not in _registry:
+    current = _registry.get(activation.name)
+    if current is None:
         _add(activation)
+    elif current.source != "builtin" and current is not activation:
+        # A long-lived worker (loky, Dask) may hold an older definition of the same plugin:
+        # the task's definition is the one the user ran with.
+        _registry[activation.name] = activation
 
 
 def unregister(name: str) -> None:

@@ -33,6 +33,11 @@ from bench.spec import AXES, RunSpec
 from bench.store import Store
 
 BACKENDS = ("local", "dask")
+SCHEDULER_TIMEOUT_S = 30  # how long to try reaching a Dask scheduler before giving up
+
+
+class SchedulerError(RuntimeError):
+    """The Dask scheduler cannot be reached (or its address is malformed)."""
 
 
 # --------------------------------------------------------------------------- planning
@@ -130,6 +135,15 @@ def calibrate(device: torch.device, threads: int | None = None) -> tuple[float, 
         torch.set_num_threads(threads)
     spec = RunSpec(n_samples=400, width=16, depth=2, epochs=30, eval_every=10)
     data = engine.load_data(spec)
+    # Untimed warm-up: the first call of a process pays for lazy initialisation (kernels,
+    # allocator), which measured up to 100x one epoch and made the estimate absurd.
+    engine.train_chunk(
+        [RunSpec(**{**spec.to_dict(), "epochs": 2})],
+        ["warm-up"],
+        device,
+        measure=False,
+        datasets={engine.data_key(spec): data},
+    )
     timings = {}
     for models in (1, 32):
         specs = [RunSpec(**{**spec.to_dict(), "seed": s}) for s in range(models)]
@@ -199,32 +213,71 @@ def execute_task(task: Task, device: str, threads: int | None) -> TaskOutcome:
     return TaskOutcome(runs=runs, curves=curves, surfaces=surfaces)
 
 
+def _stream(calls: list, **parallel_kwargs) -> Iterator[TaskOutcome] | None:
+    """Results through joblib in the order they finish, or None when joblib cannot stream.
+
+    One chunk per joblib task (batch_size=1), so each finished chunk reaches the caller (and
+    becomes a shard) at once instead of waiting for the rest of an auto-sized batch. joblib
+    yields results as they complete with return_as="generator_unordered" (joblib >= 1.4);
+    older versions only stream in submission order ("generator"), which is used instead.
+    """
+    for return_as in ("generator_unordered", "generator"):
+        try:
+            parallel = joblib.Parallel(return_as=return_as, batch_size=1, **parallel_kwargs)
+        except ValueError:  # this joblib or this backend does not support it
+            continue
+        return parallel(calls)
+    return None
+
+
 def _dask_results(
     tasks: list[Task], device: str, threads: int | None, scheduler: str
 ) -> Iterator[TaskOutcome]:
+    """Runs the chunks on a Dask cluster through joblib's Dask backend, yielding as they finish.
+
+    When joblib's Dask backend cannot return a generator, the chunks are submitted to the
+    cluster directly and collected with `distributed.as_completed`, so shards are still
+    written as each chunk finishes rather than all at the end. Raises SchedulerError when
+    the scheduler does not answer within SCHEDULER_TIMEOUT_S.
+    """
     try:
-        from dask.distributed import Client
+        from dask.distributed import Client, as_completed
     except ImportError:
         raise RuntimeError(
             "the dask backend needs the distributed extra: pip install 'nonlinbench[distributed]'"
         ) from None
-    with Client(scheduler, timeout=30) as client, joblib.parallel_config(backend="dask"):
-        _ = client  # joblib's Dask backend uses the active client
-        yield from joblib.Parallel(n_jobs=-1, return_as="generator_unordered")(
-            joblib.delayed(execute_task)(t, device, threads) for t in tasks
-        )
+    try:
+        client = Client(scheduler, timeout=SCHEDULER_TIMEOUT_S)
+    except (OSError, ValueError) as exc:
+        raise SchedulerError(f"--scheduler {scheduler}: cannot reach it: {exc}") from None
+    with client, joblib.parallel_config(backend="dask"):
+        # joblib's Dask backend uses this client: it is the default one while it is open.
+        calls = [joblib.delayed(execute_task)(t, device, threads) for t in tasks]
+        results = _stream(calls, n_jobs=-1)
+        if results is not None:
+            yield from results
+            return
+        futures = [client.submit(execute_task, t, device, threads, pure=False) for t in tasks]
+        try:
+            for future in as_completed(futures):
+                yield future.result()
+        finally:
+            client.cancel(futures)
 
 
 def _local_results(
     tasks: list[Task], device: str, threads: int | None, jobs: int
 ) -> Iterator[TaskOutcome]:
+    """In this process (jobs=1), or in `jobs` loky worker processes, yielding as they finish."""
     if jobs <= 1:
         for task in tasks:
             yield execute_task(task, device, threads)
         return
-    yield from joblib.Parallel(n_jobs=jobs, backend="loky", return_as="generator_unordered")(
-        joblib.delayed(execute_task)(t, device, threads) for t in tasks
-    )
+    calls = [joblib.delayed(execute_task)(t, device, threads) for t in tasks]
+    results = _stream(calls, n_jobs=jobs, backend="loky")
+    if results is None:  # pragma: no cover - every joblib this package supports can stream
+        results = joblib.Parallel(n_jobs=jobs, backend="loky")(calls)
+    yield from results
 
 
 @dataclass
@@ -310,13 +363,24 @@ def run_grid(
     max_chunk: int | None = None,
     command: str = "",
 ) -> RunSummary:
+    """Trains every run of `grid` not yet stored in `out`, writing a shard per finished chunk.
+
+    Resumes by default: stored runs (in the main tables or in shards a killed run left) are
+    skipped, failed runs are trained again, and `fresh=True` discards everything first.
+    `quiet` hides only the progress bar: warnings (corrupt shards set aside) and the note
+    that there is nothing to train still go to stderr. Returns the counts for the summary.
+    """
     t0 = time.perf_counter()
+    if backend not in BACKENDS:
+        raise ValueError(f"unknown backend '{backend}'; allowed: {', '.join(BACKENDS)}")
+    if backend == "dask" and not scheduler:
+        raise ValueError("--backend dask needs --scheduler tcp://HOST:PORT")
     resolved = engine.resolve_device(device)
     store = Store(out)
     if fresh:
         store.clear()
     merge = store.merge()  # whatever a killed run left behind
-    if merge.corrupt and not quiet:
+    if merge.corrupt:
         print(
             f"warning: {len(merge.corrupt)} corrupt shard(s) set aside in {store.shards}/corrupt; "
             "their runs will be trained again",
@@ -343,23 +407,18 @@ def run_grid(
         corrupt_shards=merge.corrupt,
     )
     if not plan.tasks:
-        if not quiet:
-            print(
-                f"all {plan.total} runs of grid '{grid.name}' are already stored in {out}; "
-                "nothing to train (use --fresh to start over)",
-                file=sys.stderr,
-            )
+        print(
+            f"all {plan.total} runs of grid '{grid.name}' are already stored in {out}; "
+            "nothing to train (use --fresh to start over)",
+            file=sys.stderr,
+        )
     else:
         if backend == "dask":
-            if not scheduler:
-                raise ValueError("--backend dask needs --scheduler tcp://HOST:PORT")
             results = _dask_results(plan.tasks, device, threads, scheduler)
-        elif backend == "local":
+        else:
             if threads:
                 torch.set_num_threads(threads)
             results = _local_results(plan.tasks, device, threads, jobs or 1)
-        else:
-            raise ValueError(f"unknown backend '{backend}'; allowed: {', '.join(BACKENDS)}")
         bar = tqdm(
             total=plan.pending,
             unit="run",

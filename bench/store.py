@@ -71,7 +71,9 @@ class Store:
     ) -> str:
         """Stores one finished chunk; returns the shard's name."""
         self.shards.mkdir(parents=True, exist_ok=True)
-        name = f"{pd.Timestamp.now('UTC').strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:10]}"
+        # Names sort in the order shards were written (to the microsecond), so when two shards
+        # hold the same run, the newer one wins the merge.
+        name = f"{pd.Timestamp.now('UTC').strftime('%Y%m%dT%H%M%S%f')}-{uuid.uuid4().hex[:10]}"
         if surfaces is not None and len(surfaces):
             _atomic_write_parquet(surfaces, self.shards / f"{name}.surfaces.parquet")
         if len(curves):
@@ -124,7 +126,7 @@ class Store:
                 continue
         for df in frames:
             if len(df):
-                ok = df["error"].fillna("") == "" if "error" in df else True
+                ok = df["error"].fillna("") == "" if "error" in df else slice(None)
                 ids.update(df.loc[ok, "run_id"])
         return ids
 
@@ -180,6 +182,10 @@ class Store:
                 os.replace(path, corrupt / path.name)
 
     def _remove_incomplete(self) -> None:
+        """Deletes shard files without a commit marker and temporary files a crash left."""
+        if self.root.exists():
+            for tmp in self.root.glob(".*.tmp"):  # a main table or manifest being replaced
+                tmp.unlink(missing_ok=True)
         if not self.shards.exists():
             return
         committed = set(self._committed_shards()[0])

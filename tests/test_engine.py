@@ -8,13 +8,16 @@ from bench.data import make_dataset
 from bench.model import MLP, train_reference
 from bench.registry import load_plugin_file
 from bench.spec import RunSpec
+from tests.conftest import registry_snapshot
 
 EXAMPLES = __import__("pathlib").Path(__file__).resolve().parent.parent / "examples"
 
 
 @pytest.fixture(scope="module", autouse=True)
 def plugin_activations():
-    load_plugin_file(EXAMPLES / "my_activations.py")  # bent_identity, learnable_prelu
+    with registry_snapshot():
+        load_plugin_file(EXAMPLES / "my_activations.py")  # bent_identity, learnable_prelu
+        yield
 
 
 def train_batch(specs, dtype=torch.float32):

@@ -16,6 +16,7 @@ from bench.cli import main
 from bench.engine import train_chunk
 from bench.registry import ActivationError, get_activation, load_plugin_file
 from bench.spec import RunSpec
+from tests.conftest import registry_snapshot
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "examples" / "plugin-package"
@@ -24,13 +25,8 @@ PACKAGE = ROOT / "examples" / "plugin-package"
 @pytest.fixture
 def clean_registry():
     """Restores the registry after a test that adds to it."""
-    saved = dict(registry._registry), dict(registry._aliases), list(registry._plugin_failures)
-    files = set(registry._loaded_files)
-    yield
-    registry._registry.clear(), registry._registry.update(saved[0])
-    registry._aliases.clear(), registry._aliases.update(saved[1])
-    registry._plugin_failures[:] = saved[2]
-    registry._loaded_files.clear(), registry._loaded_files.update(files)
+    with registry_snapshot():
+        yield
 
 
 def write(path: Path, code: str) -> Path:
@@ -73,7 +69,8 @@ def test_decorator_registers_a_module_with_learnable_parameters(clean_registry):
     first, second = activation.make(), activation.make()
     assert first.slope is not second.slope  # one module (and parameter) per layer
     result = train_chunk([RunSpec(activation="slope_relu", epochs=5, n_samples=100)], ["r"], "cpu")
-    assert result.runs.loc[0, "n_params"] == 151 + 2  # 2->10->10->1 weights and biases, plus one slope per hidden layer
+    # 2->10->10->1 weights and biases, plus one slope per hidden layer.
+    assert result.runs.loc[0, "n_params"] == 151 + 2
 
 
 def test_registering_a_taken_name_fails_and_names_both_sources(clean_registry):

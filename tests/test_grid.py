@@ -1,0 +1,250 @@
+"""Specification of bench/grid.py: grid files become validated run specs with stable ids."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from bench.grid import GridError, builtin_grids, load_grid, parse_grid, run_ids
+from bench.spec import AXES, DEFAULTS, RunSpec
+
+pytestmark = pytest.mark.usefixtures("isolated")
+
+
+def grid_of(axes: str, excludes: str = "", name: str = "g"):
+    return parse_grid(f'name = "{name}"\n[grid]\n{axes}\n{excludes}', source="g.toml")
+
+
+# --------------------------------------------------------------------------- counting runs
+
+
+def test_runs_are_the_product_of_the_axes():
+    grid = grid_of('dataset = ["circles", "moons"]\ndepth = [1, 2, 3]\nseed = [0, 1]')
+    assert grid.size() == 2 * 2 * 3 * 2  # the activation axis defaults to none and relu
+
+
+def test_an_exclude_drops_every_combination_matching_all_its_keys():
+    grid = grid_of(
+        'activation = ["none", "relu", "tanh"]\ndepth = [0, 1, 2]\nwidth = [4, 8]',
+        '[[exclude]]\ndepth = 0\nwidth = 8\n\n[[exclude]]\ndepth = 0\nactivation = ["relu", "tanh"]',
+    )
+    specs = grid.specs()
+    assert len(specs) == 3 * 3 * 2 - 5  # depth 0 keeps 1 of its 3 x 2 combinations
+    depth0 = [s for s in specs if s.depth == 0]
+    assert [(s.activation, s.width) for s in depth0] == [("none", 4)]
+
+
+def test_omitted_axes_take_the_notebook_defaults_and_activation_takes_none_and_relu():
+    grid = grid_of("depth = 3")
+    assert [s.activation for s in grid.specs()] == ["none", "relu"]
+    for spec in grid.specs():
+        for axis in AXES:
+            if axis not in ("activation", "depth"):
+                assert getattr(spec, axis) == DEFAULTS[axis]
+
+
+def test_a_range_table_counts_like_python_range():
+    assert grid_of("seed = { range = [0, 5] }").axes["seed"] == [0, 1, 2, 3, 4]
+    assert grid_of("seed = { range = [1, 10, 4] }").axes["seed"] == [1, 5, 9]
+
+
+def test_repeated_values_aliases_and_upper_case_names_count_once():
+    grid = grid_of(
+        'activation = ["ReLU", "relu", "Tanh"]\ndataset = ["Circles", "circles"]\n'
+        'optimizer = "Adam"\ndepth = [1, 1]'
+    )
+    assert grid.axes["activation"] == ["relu", "tanh"]
+    assert grid.axes["dataset"] == ["circles"]
+    assert grid.axes["optimizer"] == ["adam"]
+    assert grid.size() == 2
+
+
+def test_an_integer_is_accepted_where_a_number_is_expected():
+    assert grid_of("lr = 1\nnoise = 0").axes["lr"] == [1.0]
+
+
+@pytest.mark.parametrize(
+    ("name", "runs"), [("seed", 40), ("quick", 96), ("default", 7275)], ids=str
+)
+def test_the_builtin_grids_parse_and_have_their_documented_sizes(name, runs):
+    assert name in builtin_grids()
+    grid = load_grid(name)
+    assert grid.name == name
+    assert grid.size() == runs
+    assert len(set(run_ids(grid.specs()))) == runs
+
+
+def test_the_seed_grid_is_the_notebooks_setup():
+    specs = load_grid("seed").specs()
+    assert {s.activation for s in specs} == {"none", "relu"}
+    assert {(s.depth, s.width, s.optimizer, s.lr, s.epochs, s.stratify) for s in specs} == {
+        (2, 10, "sgd", 0.1, 1000, False)
+    }
+
+
+def test_a_grid_file_is_loaded_by_path_and_keeps_its_text_and_hash(write_grid):
+    path = write_grid()
+    grid = load_grid(path)
+    assert grid.source == str(path)
+    assert grid.text == path.read_text()
+    assert grid.hash == load_grid(str(path)).hash
+    path.write_text(path.read_text() + "\n# a comment\n")
+    assert load_grid(path).hash != grid.hash
+
+
+def test_a_grid_file_that_is_not_text_is_a_grid_error(tmp_path):
+    path = tmp_path / "binary.toml"
+    path.write_bytes(b"name = \xff\xfe")
+    with pytest.raises(GridError, match=f"grid {path} cannot be read"):
+        load_grid(path)
+
+
+def test_an_unknown_grid_name_suggests_the_closest_builtin():
+    with pytest.raises(GridError, match=r"no grid named 'quik' \(did you mean 'quick'\?\)"):
+        load_grid("quik")
+
+
+def test_plugin_and_csv_paths_are_relative_to_the_grid_file(tmp_path, write_grid):
+    (tmp_path / "acts.py").write_text(
+        "import torch\nimport bench\n\n"
+        '@bench.register_activation("grid_relative_act")\n'
+        "def act(x):\n    return torch.tanh(x)\n"
+    )
+    (tmp_path / "points.csv").write_text(
+        "x1,x2,label\n" + "".join(f"{i},{i % 3},{i % 2}\n" for i in range(20))
+    )
+    path = write_grid(
+        'dataset = "points.csv"\nactivation = "grid_relative_act"\nn_samples = 20',
+        header='plugins = ["acts.py"]',
+    )
+    grid = load_grid(path)
+    assert grid.plugins == (str((tmp_path / "acts.py").resolve()),)
+    assert grid.axes["dataset"] == [str((tmp_path / "points.csv").resolve())]
+    assert grid.axes["activation"] == ["grid_relative_act"]
+
+
+# --------------------------------------------------------------------------- run ids
+
+
+def test_run_ids_are_stable_and_unique(write_grid):
+    path = write_grid()
+    first = run_ids(load_grid(path).specs())
+    assert first == run_ids(load_grid(path).specs())
+    assert len(set(first)) == len(first) == 4
+
+
+def test_a_run_id_is_a_fixed_function_of_the_settings():
+    # Stored results are found again by id: changing the hash orphans every stored run.
+    assert RunSpec().run_id("1") == "50f8015ffdb3573f"
+
+
+# One other valid value per axis.
+OTHER_VALUE = {
+    "dataset": "moons",
+    "n_samples": 999,
+    "noise": 0.05,
+    "label_noise": 0.1,
+    "test_size": 0.3,
+    "data_seed": 7,
+    "stratify": False,
+    "activation": "tanh",
+    "depth": 3,
+    "width": 11,
+    "init": "glorot",
+    "optimizer": "adam",
+    "lr": 0.01,
+    "epochs": 999,
+    "batch_size": 32,
+    "eval_every": 5,
+    "seed": 1,
+    "target_acc": 0.9,
+}
+
+
+def test_the_run_id_changes_with_every_axis_value():
+    assert set(OTHER_VALUE) == set(AXES)
+    base = RunSpec()
+    ids = {base.run_id("1")}
+    for axis, value in OTHER_VALUE.items():
+        assert DEFAULTS[axis] != value
+        ids.add(dataclasses.replace(base, **{axis: value}).run_id("1"))
+    assert len(ids) == 1 + len(AXES)
+
+
+def test_the_run_id_changes_with_the_dataset_fingerprint(tmp_path, write_grid):
+    assert RunSpec().run_id("1") != RunSpec().run_id("2")
+    csv = tmp_path / "points.csv"
+    csv.write_text("x1,x2,label\n" + "".join(f"{i},{-i},{i % 2}\n" for i in range(20)))
+    path = write_grid('dataset = "points.csv"\nn_samples = 20')
+    before = run_ids(load_grid(path).specs())
+    csv.write_text(csv.read_text() + "100,-100,1\n")  # same path, different data
+    after = run_ids(load_grid(path).specs())
+    assert set(before).isdisjoint(after)
+
+
+# --------------------------------------------------------------------------- bad grids
+
+# (grid text, fragments the error must contain: the key, the value, what is allowed)
+BAD_GRIDS = {
+    "unknown axis": ("[grid]\ndepht = [1, 2]", ["'grid.depht'", "did you mean 'depth'"]),
+    "unknown top-level key": ("gird = 3\n[grid]\ndepth = 1", ["'gird'", "did you mean 'grid'"]),
+    "depth is text": ('[grid]\ndepth = "two"', ["'grid.depth'", "'two'", "an integer"]),
+    "depth is a fraction": ("[grid]\ndepth = 1.5", ["'grid.depth'", "1.5", "an integer"]),
+    "one bad value in a list": ("[grid]\ndepth = [1, 1.5]", ["'grid.depth'", "1.5", "integer"]),
+    "depth is a boolean": ("[grid]\ndepth = true", ["'grid.depth'", "True", "an integer"]),
+    "zero width": ("[grid]\nwidth = 0", ["'grid.width'", "value 0", "an integer >= 1"]),
+    "negative width": ("[grid]\nwidth = [4, -8]", ["'grid.width'", "-8", "an integer >= 1"]),
+    "unknown dataset": ('[grid]\ndataset = "circels"', ["'grid.dataset'", "'circels'", "circles"]),
+    "missing csv": ('[grid]\ndataset = "nope.csv"', ["'grid.dataset'", "'nope.csv'", "not found"]),
+    "unknown activation": (
+        '[grid]\nactivation = ["none", "rleu"]',
+        ["'grid.activation'", "'rleu'", "did you mean 'relu'"],
+    ),
+    "label noise above 1": ("[grid]\nlabel_noise = 1.5", ["'grid.label_noise'", "1.5", "[0, 1)"]),
+    "empty test set": ("[grid]\ntest_size = 0", ["'grid.test_size'", "0.0", "(0, 1)"]),
+    "negative lr": ("[grid]\nlr = -1", ["'grid.lr'", "-1.0", "a finite number > 0"]),
+    "infinite noise": ("[grid]\nnoise = inf", ["'grid.noise'", "inf", "a finite number >= 0"]),
+    "unknown optimizer": ('[grid]\noptimizer = "adamw"', ["'grid.optimizer'", "sgd, adam"]),
+    "unknown init": ('[grid]\ninit = "xavier"', ["'grid.init'", "'xavier'", "glorot"]),
+    "stratify is text": ('[grid]\nstratify = "yes"', ["'grid.stratify'", "true or false"]),
+    "empty list": ("[grid]\nseed = []", ["'grid.seed'", "empty list"]),
+    "empty range": ("[grid]\nseed = { range = [3, 3] }", ["'grid.seed'", "empty range"]),
+    "bad range": ("[grid]\nseed = { range = [0] }", ["'grid.seed'", "2 or 3 integers"]),
+    "invalid TOML": ("[grid\ndepth = 1", ["not valid TOML", "line"]),
+    "exclude names an unknown axis": (
+        "[grid]\ndepth = [1, 2]\n[[exclude]]\ndepht = 1",
+        ["'exclude[0].depht'", "did you mean 'depth'"],
+    ),
+    "exclude has a bad value": (
+        "[grid]\ndepth = [1, 2]\n[[exclude]]\ndepth = -1",
+        ["'exclude[0].depth'", "-1", ">= 0"],
+    ),
+    "exclude drops everything": (
+        '[grid]\ndepth = [1, 2]\n[[exclude]]\nactivation = ["none", "relu"]',
+        ["[[exclude]]", "drop every run"],
+    ),
+    "empty exclude": ("[grid]\ndepth = 1\n[[exclude]]", ["[[exclude]] number 1 is empty"]),
+    "grid is not a table": ("grid = 3", ["'grid' must be a table"]),
+    "missing plugin file": ('plugins = ["nope.py"]', ["'plugins'", "nope.py", "does not exist"]),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_GRIDS), ids=str)
+def test_a_bad_grid_is_rejected_naming_the_file_key_value_and_what_is_allowed(case, tmp_path):
+    body, fragments = BAD_GRIDS[case]
+    path = tmp_path / "bad.toml"
+    path.write_text(f'name = "bad"\n{body}\n')
+    with pytest.raises(GridError) as caught:
+        load_grid(path)
+    message = str(caught.value)
+    assert message.startswith(f"grid {path}")
+    for fragment in fragments:
+        assert fragment in message
+    assert "\n" not in message
+
+
+@pytest.mark.parametrize("header", ["", 'name = ""', "name = 3", 'name = "a/b"', 'name = ".."'])
+def test_a_grid_needs_a_name_usable_as_its_results_folder(header):
+    with pytest.raises(GridError, match="key 'name' must be a non-empty string usable as a folder"):
+        parse_grid(f"{header}\n[grid]\ndepth = 1", source="g.toml")
