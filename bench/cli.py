@@ -101,7 +101,7 @@ def cmd_plan(args) -> int:
     print(f"stored    {plan.stored} (in {store.root})")
     print(f"to train  {plan.pending} in {plan.groups} groups, {chunks} chunks")
     if plan.tasks:
-        seconds = estimate_seconds(plan, device, jobs=jobs)
+        seconds = estimate_seconds(plan, device, jobs=jobs, threads=args.threads)
         print(
             f"estimate  {seconds:.0f} s on {device.type} with {jobs} job(s) (calibrated just now)"
         )

@@ -42,6 +42,7 @@ from bench.model import (
     layer_sizes,
     make_activation_modules,
     output_size,
+    shuffle_order,
 )
 from bench.registry import Activation, get_activation
 from bench.spec import RunSpec
@@ -398,8 +399,6 @@ def train_stacked(
     at `eval_epochs(epochs, eval_every)`, and diverged_epoch (models,) int64, 0 if never.
     Everything stays on the device: no host synchronisation inside the loop.
     """
-    from bench.model import shuffle_order
-
     models, n_train = X_train.shape[0], X_train.shape[2]
     device = X_train.device
     record_at = eval_epochs(epochs, eval_every)

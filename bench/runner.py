@@ -129,38 +129,66 @@ def make_plan(
     return Plan(grid=grid, total=len(specs), stored=n_stored, groups=len(groups), tasks=tasks)
 
 
-def calibrate(device: torch.device, threads: int | None = None) -> tuple[float, float]:
-    """Measures (seconds per chunk-epoch, seconds per unit of `run_cost`) on this device."""
+@dataclass(frozen=True)
+class Calibration:
+    """Measured costs on this device, for `plan`'s estimate of the time a grid takes."""
+
+    per_chunk_epoch: float  # seconds of fixed overhead per chunk and epoch (kernel launches)
+    per_cost: float  # seconds per unit of `run_cost` (proportional work of training)
+    per_measured_unit: float  # seconds per model and hidden unit for the grid measures
+
+
+def calibrate(device: torch.device, threads: int | None = None) -> Calibration:
+    """Times small representative chunks: one model, and 128 models at two epoch counts."""
     if threads:
         torch.set_num_threads(threads)
-    spec = RunSpec(n_samples=400, width=16, depth=2, epochs=30, eval_every=10)
+    spec = RunSpec(n_samples=600, width=16, depth=2, eval_every=10, epochs=30)
     data = engine.load_data(spec)
-    # Untimed warm-up: the first call of a process pays for lazy initialisation (kernels,
-    # allocator), which measured up to 100x one epoch and made the estimate absurd.
-    engine.train_chunk(
-        [RunSpec(**{**spec.to_dict(), "epochs": 2})],
-        ["warm-up"],
-        device,
-        measure=False,
-        datasets={engine.data_key(spec): data},
-    )
-    timings = {}
-    for models in (1, 32):
-        specs = [RunSpec(**{**spec.to_dict(), "seed": s}) for s in range(models)]
-        ids = [str(s) for s in range(models)]
+    datasets = {engine.data_key(spec): data}
+
+    def timed(models: int, epochs: int, measure: bool) -> float:
+        specs = [RunSpec(**{**spec.to_dict(), "seed": s, "epochs": epochs}) for s in range(models)]
         start = time.perf_counter()
         engine.train_chunk(
-            specs, ids, device, measure=False, datasets={engine.data_key(spec): data}
+            specs, [str(s) for s in range(models)], device, measure=measure, datasets=datasets
         )
-        timings[models] = time.perf_counter() - start
-    per_chunk_epoch = timings[1] / spec.epochs
-    per_cost = max(timings[32] - timings[1], 1e-9) / (31 * run_cost(spec, data))
-    return per_chunk_epoch, per_cost
+        return time.perf_counter() - start
+
+    # Untimed warm-up: the first call of a process pays for lazy initialisation (kernels,
+    # allocator), which measured up to 100x one epoch and made the estimate absurd.
+    timed(1, 2, True)
+    models = 128
+    one = timed(1, 30, False)
+    short, long = timed(models, 10, True), timed(models, 30, True)
+    per_epoch_cost = run_cost(spec, data) / spec.epochs  # of one model
+    per_cost = max(long - short, 1e-9) / (20 * models * per_epoch_cost)
+    per_chunk_epoch = one / 30
+    training_short = 10 * (per_chunk_epoch + per_cost * models * per_epoch_cost)
+    units = spec.depth * spec.width
+    per_measured_unit = max(short - training_short, 0.0) / (models * units)
+    return Calibration(per_chunk_epoch, per_cost, per_measured_unit)
 
 
-def estimate_seconds(plan: Plan, device: torch.device, jobs: int = 1) -> float:
-    per_chunk_epoch, per_cost = calibrate(device)
-    total = sum(t.specs[0].epochs * per_chunk_epoch + t.cost * per_cost for t in plan.tasks)
+def estimate_seconds(
+    plan: Plan, device: torch.device, jobs: int = 1, threads: int | None = None
+) -> float:
+    """Seconds to train the plan's tasks with `jobs` workers of `threads` threads each.
+
+    Calibrates with the per-worker thread count the run would use (cores divided among the
+    jobs on a CPU), so that the speed-up from several workers is not counted twice.
+    """
+    if threads is None and device.type == "cpu":
+        threads = max(1, (os.cpu_count() or 1) // max(jobs, 1))
+    saved = torch.get_num_threads()
+    try:
+        c = calibrate(device, threads)
+    finally:
+        torch.set_num_threads(saved)
+    total = 0.0
+    for task in plan.tasks:
+        spec = task.specs[0]
+        total += spec.epochs * c.per_chunk_epoch + task.cost * c.per_cost
+        total += len(task) * max(spec.depth * spec.width, 1) * c.per_measured_unit
     return total / max(jobs, 1)
 
 

@@ -285,3 +285,62 @@ def test_chunks_respect_the_memory_budget_and_grow_with_it(monkeypatch):
     large = engine.chunk_size(spec, data, torch.device("cpu"))
     assert 1 <= small < large
     assert large * engine.bytes_per_model(spec, data) <= 512 << 20
+
+
+def test_vanishing_gradients_a_10_layer_sigmoid_net_starts_with_a_far_smaller_first_layer_gradient():
+    shallow, deep = (
+        engine.train_chunk(
+            [RunSpec(activation="sigmoid", depth=depth, epochs=1, seed=s) for s in range(5)],
+            [str(s) for s in range(5)],
+            "cpu",
+            measure=False,
+        ).runs
+        for depth in (2, 10)
+    )
+    assert deep["grad_norm_init_first"].median() < shallow["grad_norm_init_first"].median() / 100
+    # The last hidden layer, next to the loss, is not starved the same way.
+    assert deep["grad_norm_init_last"].median() > deep["grad_norm_init_first"].median() * 100
+
+
+def test_grid_measures_use_the_first_two_principal_components_for_wider_inputs(tmp_path):
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(200, 3))
+    frame = pd.DataFrame(X, columns=["x1", "x2", "x3"])
+    frame["label"] = (X[:, 0] ** 2 + X[:, 1] ** 2 > 1.4).astype(int)
+    path = tmp_path / "three.csv"
+    frame.to_csv(path, index=False)
+    specs = [
+        RunSpec(dataset=str(path), activation=a, epochs=50, optimizer="adam", lr=0.01)
+        for a in ("none", "relu")
+    ]
+    linear = engine.train_chunk(specs[:1], ["lin"], "cpu", surfaces_for={"lin"})
+    relu = engine.train_chunk(specs[1:], ["relu"], "cpu")
+    assert linear.runs.loc[0, "linear_fit_r2"] == pytest.approx(1.0, abs=1e-5)
+    assert relu.runs.loc[0, "linear_regions"] > 1
+    assert len(linear.surfaces.loc[0, "prob"]) == 100 * 100
+
+
+MEMORY_SCRIPT = """
+import resource, torch
+from bench import engine
+from bench.spec import RunSpec
+torch.set_num_threads(1)
+specs = [RunSpec(epochs=3, eval_every=1, seed=s) for s in range(4096)]
+result = engine.train_specs(specs, [str(s) for s in range(4096)], "cpu")
+assert len(result.runs) == 4096
+print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)  # KiB on Linux
+"""
+
+
+def test_4096_seed_sized_models_train_in_under_2_gib_of_resident_memory():
+    import subprocess
+    import sys
+
+    out = subprocess.run(
+        [sys.executable, "-c", MEMORY_SCRIPT], capture_output=True, text=True, check=True
+    )
+    peak_kib = int(out.stdout.strip().splitlines()[-1])
+    assert peak_kib < 2 * 1024 * 1024, f"peak RSS {peak_kib / 1024:.0f} MiB"

@@ -65,7 +65,7 @@ def test_an_integer_is_accepted_where_a_number_is_expected():
 
 
 @pytest.mark.parametrize(
-    ("name", "runs"), [("seed", 40), ("quick", 96), ("default", 7275)], ids=str
+    ("name", "runs"), [("seed", 40), ("quick", 96), ("default", 14550)], ids=str
 )
 def test_the_builtin_grids_parse_and_have_their_documented_sizes(name, runs):
     assert name in builtin_grids()
