@@ -145,8 +145,17 @@ def bytes_per_model(spec: RunSpec, data: Dataset) -> int:
     return 4 * units * n * 6 + 4 * data.n_features * n * 2
 
 
+# On a CPU, per-model speed drops once a hidden activation tensor (models, width, samples)
+# outgrows the caches: for the seed's network, 4096 models in one program measured 186 ms per
+# model against 68 ms at 256. Chunks are capped so that one such tensor stays near 8 MiB.
+CPU_CACHE_BYTES = 8 << 20
+
+
 def chunk_size(spec: RunSpec, data: Dataset, device: torch.device, cap: int | None = None) -> int:
     size = max(1, memory_budget_bytes(device) // max(bytes_per_model(spec, data), 1))
+    if device.type == "cpu":
+        per_model = 4 * max(spec.width if spec.depth else 1, 1) * len(data.X_train)
+        size = min(size, max(16, CPU_CACHE_BYTES // per_model))
     return min(size, cap) if cap else size
 
 
@@ -408,11 +417,20 @@ def train_stacked(
     opt = StackedOptimizer(net.parameters(), optimizer, lr)
     slices = batches(n_train, batch_size)
 
-    def record(slot: int) -> None:
-        curves[slot, 0], curves[slot, 2] = _evaluate(net, X_train, y_train)
+    # Full batch: the training forward of epoch e+1 sees exactly the model after epoch e on
+    # the whole training set, so train metrics recorded at epoch e are read from it instead of
+    # a separate evaluation pass (the same numbers, one forward pass fewer). Only the last
+    # epoch's train metrics need their own pass.
+    full_batch = len(slices) == 1
+    deferred: int | None = None  # curve slot waiting for the next training forward
+
+    def record(slot: int, train: bool) -> None:
+        if train:
+            curves[slot, 0], curves[slot, 2] = _evaluate(net, X_train, y_train)
         curves[slot, 1], curves[slot, 3] = _evaluate(net, X_test, y_test)
 
-    record(0)
+    record(0, train=not full_batch)
+    deferred = 0 if full_batch else None
     slot = 1
     for epoch in range(1, epochs + 1):
         order = shuffle_order(seeds, epoch, n_train) if len(slices) > 1 else None
@@ -424,7 +442,12 @@ def train_stacked(
                 Xb = X_train.gather(2, idx[:, None, :].expand(-1, X_train.shape[1], -1))
                 yb = y_train.gather(1, idx)
             # 1. Forward and per-model loss: (models,).
-            loss = per_model_loss(net(Xb), yb)
+            logits = net(Xb)
+            loss = per_model_loss(logits, yb)
+            if deferred is not None:
+                curves[deferred, 0] = loss.detach()
+                curves[deferred, 2] = per_model_accuracy(logits.detach(), yb)
+                deferred = None
             # 2. A model whose loss is not finite is frozen at this epoch and flagged.
             finite = torch.isfinite(loss)
             newly = alive & ~finite
@@ -434,7 +457,9 @@ def train_stacked(
             torch.where(alive, loss, 0.0).sum().backward()
             opt.step(alive)
         if slot < len(record_at) and epoch == record_at[slot]:
-            record(slot)
+            last = epoch == epochs
+            record(slot, train=not full_batch or last)
+            deferred = slot if full_batch and not last else None
             slot += 1
     return curves, diverged_epoch
 

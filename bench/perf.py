@@ -171,30 +171,30 @@ def fit_sklearn(model, data: Dataset):
 def engine_job(
     data: Dataset, device: torch.device, models: int, width=10, depth=2, eval_every=1, epochs=1000
 ) -> Callable[[], None]:
+    """Trains `models` runs the way a grid would: in chunks of the engine's chunk size."""
     specs = [
-        RunSpec(
-            **{
-                **SEED_SETUP,
-                "width": width,
-                "depth": depth,
-                "epochs": epochs,
-                "eval_every": eval_every,
-                "seed": s,
-            }
-        )  # fmt: skip
+        RunSpec(**{**SEED_SETUP, "width": width, "depth": depth, "epochs": epochs,
+                   "eval_every": eval_every, "seed": s})  # fmt: skip
         for s in range(models)
     ]
+    size = engine.chunk_size(specs[0], data, device)
     key = engine.data_key(specs[0])
-    X_train, y_train, X_test, y_test = engine._stack_data(specs, {key: data}, device)
-    lr = torch.full((models,), 0.1, device=device)
-    seeds = torch.arange(models, device=device)
+    chunks = []
+    for start in range(0, models, size):
+        part = specs[start : start + size]
+        tensors = engine._stack_data(part, {key: data}, device)
+        chunks.append((part, tensors))
 
     def run() -> None:
-        net = engine.build_stacked(specs, 2, 1, device)
-        engine.train_stacked(
-            net, X_train, y_train, X_test, y_test, optimizer="sgd", lr=lr, seeds=seeds,
-            epochs=epochs, eval_every=eval_every,
-        )  # fmt: skip
+        for part, (X_train, y_train, X_test, y_test) in chunks:
+            n = len(part)
+            net = engine.build_stacked(part, 2, 1, device)
+            engine.train_stacked(
+                net, X_train, y_train, X_test, y_test, optimizer="sgd",
+                lr=torch.full((n,), 0.1, device=device),
+                seeds=torch.tensor([s.seed for s in part], device=device),
+                epochs=epochs, eval_every=eval_every,
+            )  # fmt: skip
 
     return run
 

@@ -138,6 +138,9 @@ def test_engine_matches_the_reference_loop(
         assert torch.equal(ours, theirs)
         assert curves[-1, 3, i].item() == pytest.approx(history.test_acc[-1], abs=1e-6)
         assert curves[:, 1, i].tolist() == pytest.approx(history.test_loss, rel=1e-4, abs=1e-6)
+        # Train metrics come from the next epoch's training forward (full batch): the same.
+        assert curves[:, 0, i].tolist() == pytest.approx(history.train_loss, rel=1e-4, abs=1e-6)
+        assert curves[:, 2, i].tolist() == pytest.approx(history.train_acc, abs=1e-6)
     assert not diverged.any()
 
 
