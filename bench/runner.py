@@ -28,6 +28,7 @@ import bench
 from bench import engine, registry
 from bench.data import Dataset
 from bench.grid import Grid, run_ids
+from bench.model import layer_sizes, output_size
 from bench.registry import Activation, get_activation
 from bench.spec import AXES, RunSpec
 from bench.store import Store
@@ -78,11 +79,23 @@ def surface_runs(specs: list[RunSpec], ids: list[str]) -> set[str]:
     return set(chosen.values())
 
 
-def run_cost(spec: RunSpec, data: Dataset) -> float:
-    """Proportional to the work of one model: epochs x samples x (units + inputs)."""
-    units = spec.depth * spec.width + data.n_classes + data.n_features
+def run_work(spec: RunSpec, data: Dataset) -> tuple[float, float]:
+    """The work of training one model: (multiply-adds, unit activations), each x samples x epochs.
+
+    Small widths are bound by the elementwise work per unit (activation forward and backward,
+    bias, loss), large ones by the matmuls; `calibrate` measures the price of each.
+    """
+    sizes = layer_sizes(data.n_features, output_size(data.n_classes), spec.depth, spec.width)
+    macs = sum(a * b for a, b in zip(sizes[:-1], sizes[1:], strict=True))
+    units = sum(sizes[1:])
     samples = len(data.X_train) + len(data.X_test) / max(spec.eval_every, 1)
-    return spec.epochs * samples * units
+    return spec.epochs * samples * macs, spec.epochs * samples * units
+
+
+def run_cost(spec: RunSpec, data: Dataset) -> float:
+    """A single number proportional to a run's work, for ordering tasks largest first."""
+    macs, units = run_work(spec, data)
+    return macs + 32 * units
 
 
 def make_plan(
@@ -131,42 +144,61 @@ def make_plan(
 
 @dataclass(frozen=True)
 class Calibration:
-    """Measured costs on this device, for `plan`'s estimate of the time a grid takes."""
+    """Measured prices on this device, for `plan`'s estimate of the time a grid takes."""
 
     per_chunk_epoch: float  # seconds of fixed overhead per chunk and epoch (kernel launches)
-    per_cost: float  # seconds per unit of `run_cost` (proportional work of training)
+    per_mac: float  # seconds per multiply-add of `run_work`
+    per_unit: float  # seconds per unit activation of `run_work`
     per_measured_unit: float  # seconds per model and hidden unit for the grid measures
+
+    def task_seconds(self, task: Task, data: Dataset) -> float:
+        spec = task.specs[0]
+        macs, units = run_work(spec, data)
+        training = len(task) * (macs * self.per_mac + units * self.per_unit)
+        measuring = len(task) * max(spec.depth * spec.width, 1) * self.per_measured_unit
+        return spec.epochs * self.per_chunk_epoch + training + measuring
 
 
 def calibrate(device: torch.device, threads: int | None = None) -> Calibration:
-    """Times small representative chunks: one model, and 128 models at two epoch counts."""
+    """Times small representative chunks, to price a chunk-epoch, a multiply-add and a unit."""
     if threads:
         torch.set_num_threads(threads)
-    spec = RunSpec(n_samples=600, width=16, depth=2, eval_every=10, epochs=30)
-    data = engine.load_data(spec)
-    datasets = {engine.data_key(spec): data}
+    base = RunSpec(n_samples=600, depth=2, eval_every=10, epochs=30)
+    data = engine.load_data(base)
+    datasets = {engine.data_key(base): data}
+    models = 128
 
-    def timed(models: int, epochs: int, measure: bool) -> float:
-        specs = [RunSpec(**{**spec.to_dict(), "seed": s, "epochs": epochs}) for s in range(models)]
+    def timed(n: int, width: int, epochs: int, measure: bool) -> float:
+        specs = [
+            RunSpec(**{**base.to_dict(), "seed": s, "width": width, "epochs": epochs})
+            for s in range(n)
+        ]
         start = time.perf_counter()
-        engine.train_chunk(
-            specs, [str(s) for s in range(models)], device, measure=measure, datasets=datasets
-        )
+        engine.train_chunk(specs, [str(s) for s in range(n)], device, measure=measure,
+                           datasets=datasets)  # fmt: skip
         return time.perf_counter() - start
 
     # Untimed warm-up: the first call of a process pays for lazy initialisation (kernels,
     # allocator), which measured up to 100x one epoch and made the estimate absurd.
-    timed(1, 2, True)
-    models = 128
-    one = timed(1, 30, False)
-    short, long = timed(models, 10, True), timed(models, 30, True)
-    per_epoch_cost = run_cost(spec, data) / spec.epochs  # of one model
-    per_cost = max(long - short, 1e-9) / (20 * models * per_epoch_cost)
-    per_chunk_epoch = one / 30
-    training_short = 10 * (per_chunk_epoch + per_cost * models * per_epoch_cost)
-    units = spec.depth * spec.width
-    per_measured_unit = max(short - training_short, 0.0) / (models * units)
-    return Calibration(per_chunk_epoch, per_cost, per_measured_unit)
+    timed(1, 16, 2, True)
+    per_chunk_epoch = timed(1, 16, 30, False) / 30
+    # Two widths give two equations for the price of a multiply-add and of a unit.
+    rows, seconds = [], []
+    for width in (4, 32):
+        macs, units = run_work(RunSpec(**{**base.to_dict(), "width": width}), data)
+        rows.append([models * macs, models * units])
+        seconds.append(max(timed(models, width, 30, False) - 30 * per_chunk_epoch, 1e-9))
+    per_mac, per_unit = np.linalg.lstsq(np.array(rows), np.array(seconds), rcond=None)[0]
+    per_mac, per_unit = max(per_mac, 0.0), max(per_unit, 0.0)
+    # The grid measures: a measured chunk minus its predicted training time.
+    macs, units = run_work(RunSpec(**{**base.to_dict(), "width": 16, "epochs": 10}), data)
+    training = 10 * per_chunk_epoch + models * (macs * per_mac + units * per_unit)
+    per_measured_unit = max(timed(models, 16, 10, True) - training, 0.0) / (models * 32)
+    return Calibration(per_chunk_epoch, per_mac, per_unit, per_measured_unit)
+
+
+def _calibrate_in_worker(device: str, threads: int | None) -> Calibration:
+    return calibrate(torch.device(device), threads)
 
 
 def estimate_seconds(
@@ -174,21 +206,29 @@ def estimate_seconds(
 ) -> float:
     """Seconds to train the plan's tasks with `jobs` workers of `threads` threads each.
 
-    Calibrates with the per-worker thread count the run would use (cores divided among the
-    jobs on a CPU), so that the speed-up from several workers is not counted twice.
+    On a CPU with several jobs, every worker calibrates at the same time, so the prices
+    include what the workers cost each other (shared caches and memory bandwidth).
     """
     if threads is None and device.type == "cpu":
         threads = max(1, (os.cpu_count() or 1) // max(jobs, 1))
-    saved = torch.get_num_threads()
-    try:
-        c = calibrate(device, threads)
-    finally:
-        torch.set_num_threads(saved)
+    if jobs > 1 and device.type == "cpu":
+        calibrations = joblib.Parallel(n_jobs=jobs, backend="loky")(
+            joblib.delayed(_calibrate_in_worker)(str(device), threads) for _ in range(jobs)
+        )
+        c = Calibration(*np.mean([list(vars(c).values()) for c in calibrations], axis=0))
+    else:
+        saved = torch.get_num_threads()
+        try:
+            c = calibrate(device, threads)
+        finally:
+            torch.set_num_threads(saved)
+    datasets: dict[tuple, Dataset] = {}
     total = 0.0
     for task in plan.tasks:
-        spec = task.specs[0]
-        total += spec.epochs * c.per_chunk_epoch + task.cost * c.per_cost
-        total += len(task) * max(spec.depth * spec.width, 1) * c.per_measured_unit
+        key = engine.data_key(task.specs[0])
+        if key not in datasets:
+            datasets[key] = engine.load_data(task.specs[0])
+        total += c.task_seconds(task, datasets[key])
     return total / max(jobs, 1)
 
 

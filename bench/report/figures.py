@@ -317,19 +317,7 @@ def plot_accuracy_vs_depth(
 ) -> Figure:
     """Test accuracy against depth per activation, 95% bootstrap bands over seeds, a facet per
     dataset; the dotted line is chance (1 / number of classes)."""
-    summary = summarize(
-        runs, ["dataset", "activation", "depth"], metric, n_resamples=n_resamples, seed=seed
-    )
-    chance = {d: chance_level(part) for d, part in runs.groupby("dataset")}
-    return _facet_intervals(
-        summary,
-        "depth",
-        xlabel=DEPTH_LABEL,
-        ylabel=ACCURACY_LABEL,
-        percent=True,
-        chance=chance,
-        col_wrap=col_wrap,
-    )
+    return _accuracy_against(runs, "depth", DEPTH_LABEL, metric, n_resamples, seed, col_wrap)
 
 
 def plot_noise_robustness(
@@ -342,15 +330,29 @@ def plot_noise_robustness(
 ) -> Figure:
     """Test accuracy against input noise per activation (networks with hidden layers), 95%
     bootstrap bands over seeds, a facet per dataset."""
-    runs = hidden(runs)
+    return _accuracy_against(
+        hidden(runs), "noise", NOISE_LABEL, metric, n_resamples, seed, col_wrap
+    )
+
+
+def _accuracy_against(
+    runs: pd.DataFrame,
+    axis: str,
+    xlabel: str,
+    metric: str,
+    n_resamples: int,
+    seed: int,
+    col_wrap: int,
+) -> Figure:
+    """`metric` against `axis` per activation, a facet per dataset, with its chance line."""
     summary = summarize(
-        runs, ["dataset", "activation", "noise"], metric, n_resamples=n_resamples, seed=seed
+        runs, ["dataset", "activation", axis], metric, n_resamples=n_resamples, seed=seed
     )
     chance = {d: chance_level(part) for d, part in runs.groupby("dataset")}
     return _facet_intervals(
         summary,
-        "noise",
-        xlabel=NOISE_LABEL,
+        axis,
+        xlabel=xlabel,
         ylabel=ACCURACY_LABEL,
         percent=True,
         chance=chance,
