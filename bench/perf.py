@@ -173,8 +173,16 @@ def engine_job(
 ) -> Callable[[], None]:
     """Trains `models` runs the way a grid would: in chunks of the engine's chunk size."""
     specs = [
-        RunSpec(**{**SEED_SETUP, "width": width, "depth": depth, "epochs": epochs,
-                   "eval_every": eval_every, "seed": s})  # fmt: skip
+        RunSpec(
+            **{
+                **SEED_SETUP,
+                "width": width,
+                "depth": depth,
+                "epochs": epochs,
+                "eval_every": eval_every,
+                "seed": s,
+            }
+        )  # fmt: skip
         for s in range(models)
     ]
     size = engine.chunk_size(specs[0], data, device)
