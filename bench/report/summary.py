@@ -193,10 +193,12 @@ def _linear_paragraph(runs, by_dataset, by_depth, n_resamples, seed) -> str:
     depths = sorted(linear["depth"])
     if len(depths) > 1:
         low, high = pct(linear["mean"].min()), pct(linear["mean"].max())
-        reach = f"{low} at every depth" if low == high else f"{low}–{high}"
+        reach = (
+            f"{low} test accuracy at every depth" if low == high else f"{low}–{high} test accuracy"
+        )
         text = (
             f"**Without a nonlinearity, networks of every depth ({_fmt(depths[0])}–"
-            f"{_fmt(depths[-1])} hidden layers) reach {reach} test accuracy on {dataset}** (best: depth "
+            f"{_fmt(depths[-1])} hidden layers) reach {reach} on {dataset}** (best: depth "
             f"{_fmt(best_linear['depth'])}, {pct_ci(best_linear)}), where chance is {pct(chance, 0)}"
         )
     else:
