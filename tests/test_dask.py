@@ -75,10 +75,8 @@ def count_shards(monkeypatch) -> list[str]:
     return written
 
 
-def test_the_dask_backend_gives_the_same_table_as_the_local_one(
-    scheduler, write_grid, tmp_path, monkeypatch
-):
-    grid = load_grid(write_grid(AXES))
+def run_local_then_dask(grid, tmp_path, scheduler, monkeypatch):
+    """The grid locally, then on the cluster (one run per chunk); the Dask run's shards."""
     run_grid(grid, tmp_path / "local", device="cpu", jobs=1, threads=1, quiet=True, max_chunk=1)
     shards = count_shards(monkeypatch)
     summary = run_grid(
@@ -91,6 +89,14 @@ def test_the_dask_backend_gives_the_same_table_as_the_local_one(
         quiet=True,
         max_chunk=1,
     )
+    return summary, shards
+
+
+def test_the_dask_backend_gives_the_same_table_as_the_local_one(
+    scheduler, write_grid, tmp_path, monkeypatch
+):
+    grid = load_grid(write_grid(AXES))
+    summary, shards = run_local_then_dask(grid, tmp_path, scheduler, monkeypatch)
     assert (summary.trained, summary.failed) == (4, 0)
     assert len(shards) == 4  # one shard per chunk, written as each arrives
     assert_same_results(tables(tmp_path / "local"), tables(tmp_path / "dask"))
@@ -112,18 +118,7 @@ def test_without_joblib_generators_the_dask_backend_still_streams_chunk_by_chunk
 
     monkeypatch.setattr(runner, "_stream", stream)
     grid = load_grid(write_grid(AXES))
-    run_grid(grid, tmp_path / "local", device="cpu", jobs=1, threads=1, quiet=True, max_chunk=1)
-    shards = count_shards(monkeypatch)
-    summary = run_grid(
-        grid,
-        tmp_path / "dask",
-        device="cpu",
-        backend="dask",
-        scheduler=scheduler,
-        threads=1,
-        quiet=True,
-        max_chunk=1,
-    )
+    summary, shards = run_local_then_dask(grid, tmp_path, scheduler, monkeypatch)
     assert (summary.trained, summary.failed) == (4, 0)
     assert streamed == [None]  # joblib refused: chunks went to the cluster directly
     assert len(shards) == 4
