@@ -20,13 +20,13 @@ def plugin_activations():
         yield
 
 
-def train_batch(specs, dtype=torch.float32):
+def train_batch(specs, dtype=torch.float32, device="cpu"):
     """Trains specs as one chunk; returns the stacked net, curves and the data used."""
     data = engine.load_data(specs[0])
     datasets = {engine.data_key(s): engine.load_data(s) for s in specs}
-    X_train, y_train, X_test, y_test = engine._stack_data(specs, datasets, "cpu", dtype)
+    X_train, y_train, X_test, y_test = engine._stack_data(specs, datasets, device, dtype)
     out = 1 if data.n_classes == 2 else data.n_classes
-    net = engine.build_stacked(specs, data.n_features, out, "cpu", dtype)
+    net = engine.build_stacked(specs, data.n_features, out, device, dtype)
     curves, diverged = engine.train_stacked(
         net,
         X_train,
@@ -34,8 +34,8 @@ def train_batch(specs, dtype=torch.float32):
         X_test,
         y_test,
         optimizer=specs[0].optimizer,
-        lr=torch.tensor([s.lr for s in specs], dtype=dtype),
-        seeds=torch.tensor([s.seed for s in specs]),
+        lr=torch.tensor([s.lr for s in specs], dtype=dtype, device=device),
+        seeds=torch.tensor([s.seed for s in specs], device=device),
         epochs=specs[0].epochs,
         batch_size=specs[0].batch_size,
         eval_every=specs[0].eval_every,
@@ -72,7 +72,8 @@ def max_relative_error(net, i, model):
             (net.biases[layer][i, :, 0], linear.bias),
         ):
             scale = theirs.abs().max().clamp_min(1e-12)
-            errors.append(((ours.detach() - theirs.detach()).abs().max() / scale).item())
+            ours = ours.detach().to(theirs.device)
+            errors.append(((ours - theirs.detach()).abs().max() / scale).item())
     return max(errors)
 
 
@@ -347,3 +348,20 @@ def test_4096_seed_sized_models_train_in_under_2_gib_of_resident_memory():
     )
     peak_kib = int(out.stdout.strip().splitlines()[-1])
     assert peak_kib < 2 * 1024 * 1024, f"peak RSS {peak_kib / 1024:.0f} MiB"
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU; this machine has none")
+@pytest.mark.parametrize("activation,optimizer,lr,dataset", CASES[:4] + CASES[7:8])
+def test_engine_on_cuda_matches_the_reference_loop_on_the_cpu(activation, optimizer, lr, dataset):
+    """The same check on the GPU: float64 so that only the algorithm is compared."""
+    specs = [
+        RunSpec(dataset=dataset, n_samples=300, activation=activation, optimizer=optimizer,
+                lr=lr, epochs=300, eval_every=50, seed=seed)
+        for seed in range(4)
+    ]  # fmt: skip
+    net, curves, diverged, _ = train_batch(specs, torch.float64, "cuda")
+    for i, spec in enumerate(specs):
+        model, history, _ = train_one_reference(spec, torch.float64)
+        assert max_relative_error(net, i, model) < 1e-9
+        assert curves[-1, 3, i].item() == pytest.approx(history.test_acc[-1], abs=1e-9)
+    assert not diverged.any()
