@@ -22,7 +22,7 @@ from __future__ import annotations
 import math
 import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -709,17 +709,16 @@ def train_chunk(
     return ChunkResult(runs=runs, curves=curves_df, surfaces=surfaces)
 
 
-def train_specs(
+def chunk_indices(
     specs: Sequence[RunSpec],
-    run_ids: Sequence[str],
-    device: torch.device | str = "cpu",
-    *,
+    device: torch.device,
     max_chunk: int | None = None,
-    on_chunk: Callable[[ChunkResult], None] | None = None,
-    **kwargs,
-) -> ChunkResult:
-    """Convenience: groups specs, splits groups into chunks and trains them all."""
-    device = torch.device(device) if isinstance(device, str) else device
+) -> tuple[dict[tuple, Dataset], list[list[int]], int]:
+    """Groups specs by `group_key` and cuts each group into chunks of `chunk_size`.
+
+    Returns the datasets loaded on the way (by `data_key`), the chunks as lists of indices
+    into `specs`, and the number of groups.
+    """
     datasets: dict[tuple, Dataset] = {}
     groups: dict[tuple, list[int]] = {}
     for i, spec in enumerate(specs):
@@ -727,22 +726,35 @@ def train_specs(
         if key not in datasets:
             datasets[key] = load_data(spec)
         groups.setdefault(group_key(spec, datasets[key]), []).append(i)
-    results = []
+    chunks = []
     for members in groups.values():
         spec0 = specs[members[0]]
         size = chunk_size(spec0, datasets[data_key(spec0)], device, max_chunk)
-        for start in range(0, len(members), size):
-            part = members[start : start + size]
-            result = train_chunk(
-                [specs[i] for i in part],
-                [run_ids[i] for i in part],
-                device,
-                datasets=datasets,
-                **kwargs,
-            )
-            if on_chunk:
-                on_chunk(result)
-            results.append(result)
+        chunks.extend(members[start : start + size] for start in range(0, len(members), size))
+    return datasets, chunks, len(groups)
+
+
+def train_specs(
+    specs: Sequence[RunSpec],
+    run_ids: Sequence[str],
+    device: torch.device | str = "cpu",
+    *,
+    max_chunk: int | None = None,
+    **kwargs,
+) -> ChunkResult:
+    """Convenience: groups specs, splits groups into chunks and trains them all."""
+    device = torch.device(device) if isinstance(device, str) else device
+    datasets, chunks, _ = chunk_indices(specs, device, max_chunk)
+    results = [
+        train_chunk(
+            [specs[i] for i in part],
+            [run_ids[i] for i in part],
+            device,
+            datasets=datasets,
+            **kwargs,
+        )  # fmt: skip
+        for part in chunks
+    ]
     return ChunkResult(
         runs=pd.concat([r.runs for r in results], ignore_index=True),
         curves=pd.concat([r.curves for r in results], ignore_index=True),

@@ -65,6 +65,7 @@ class Plan:
     stored: int  # already stored, skipped
     groups: int  # groups among the runs still to train
     tasks: list[Task] = field(default_factory=list)
+    datasets: dict[tuple, Dataset] = field(default_factory=dict)  # by engine.data_key
 
     @property
     def pending(self) -> int:
@@ -110,36 +111,34 @@ def make_plan(
     ids = run_ids(specs)
     stored = set() if fresh else store.stored_ids()
     with_surface = surface_runs(specs, ids)
-    datasets: dict[tuple, Dataset] = {}
-    groups: dict[tuple, list[int]] = {}
-    for i, (spec, rid) in enumerate(zip(specs, ids, strict=True)):
-        if rid in stored:
-            continue
-        key = engine.data_key(spec)
-        if key not in datasets:
-            datasets[key] = engine.load_data(spec)
-        groups.setdefault(engine.group_key(spec, datasets[key]), []).append(i)
+    pending = [i for i, rid in enumerate(ids) if rid not in stored]
+    datasets, chunks, n_groups = engine.chunk_indices(
+        [specs[i] for i in pending], device, max_chunk
+    )
     tasks = []
-    for members in groups.values():
-        spec0 = specs[members[0]]
-        data0 = datasets[engine.data_key(spec0)]
-        size = engine.chunk_size(spec0, data0, device, max_chunk)
-        activation = get_activation(spec0.activation)
-        for start in range(0, len(members), size):
-            part = members[start : start + size]
-            part_ids = [ids[i] for i in part]
-            tasks.append(
-                Task(
-                    specs=[specs[i] for i in part],
-                    run_ids=part_ids,
-                    surfaces_for=frozenset(with_surface.intersection(part_ids)),
-                    activation=activation,
-                    cost=run_cost(spec0, data0) * len(part),
-                )
+    for chunk in chunks:
+        part = [pending[k] for k in chunk]
+        spec0 = specs[part[0]]
+        part_ids = [ids[i] for i in part]
+        tasks.append(
+            Task(
+                specs=[specs[i] for i in part],
+                run_ids=part_ids,
+                surfaces_for=frozenset(with_surface.intersection(part_ids)),
+                activation=get_activation(spec0.activation),
+                cost=run_cost(spec0, datasets[engine.data_key(spec0)]) * len(part),
             )
+        )
     tasks.sort(key=lambda t: -t.cost)  # largest first: better load balance across workers
     n_stored = sum(rid in stored for rid in ids)
-    return Plan(grid=grid, total=len(specs), stored=n_stored, groups=len(groups), tasks=tasks)
+    return Plan(
+        grid=grid,
+        total=len(specs),
+        stored=n_stored,
+        groups=n_groups,
+        tasks=tasks,
+        datasets=datasets,
+    )
 
 
 @dataclass(frozen=True)
@@ -222,13 +221,9 @@ def estimate_seconds(
             c = calibrate(device, threads)
         finally:
             torch.set_num_threads(saved)
-    datasets: dict[tuple, Dataset] = {}
-    total = 0.0
-    for task in plan.tasks:
-        key = engine.data_key(task.specs[0])
-        if key not in datasets:
-            datasets[key] = engine.load_data(task.specs[0])
-        total += c.task_seconds(task, datasets[key])
+    total = sum(
+        c.task_seconds(task, plan.datasets[engine.data_key(task.specs[0])]) for task in plan.tasks
+    )
     return total / max(jobs, 1)
 
 
