@@ -24,6 +24,8 @@ class Builtin:
     # True when the function is affine on each side of kinks at 0, so the linear pieces of the
     # network are the distinct on/off patterns of its units (used to count linear regions).
     piecewise_linear: bool = False
+    # True when the function is affine everywhere: a network using it is one affine map.
+    affine: bool = False
     # Scale for Glorot-uniform init: sqrt(gain_factor / (fan_in + fan_out)); scikit-learn uses 2
     # for the logistic function and 6 otherwise.
     glorot_factor: float = 6.0
@@ -41,6 +43,7 @@ BUILTINS: tuple[Builtin, ...] = (
         "the seed notebook's model_1; any linear-algebra text",
         aliases=("identity", "linear"),
         piecewise_linear=True,
+        affine=True,
     ),
     Builtin(
         "relu",

@@ -16,21 +16,26 @@ class UserError(Exception):
     """A mistake in the command's input: printed as one line, exit status 2."""
 
 
-def _plugins(args) -> None:
-    from bench.registry import ActivationError, load_plugin_file
+def _registry(args):
+    """Built-in, declared and installed activations, plus every --plugin file."""
+    from bench.registry import ActivationError, load_registry
 
+    registry = load_registry()
     for path in args.plugin or []:
         try:
-            load_plugin_file(path)
+            registry = registry.with_plugin_file(path)
         except ActivationError as exc:
             raise UserError(f"--plugin {path}: {exc}") from None
+    return registry
 
 
-def _load_grid(name: str):
+def _load_grid(name: str, args):
+    """The grid, parsed against the activations of --plugin files and of its own plugins."""
     from bench.grid import GridError, load_grid
 
+    registry = _registry(args)
     try:
-        return load_grid(name)
+        return load_grid(name, registry)
     except GridError as exc:
         raise UserError(str(exc)) from None
 
@@ -58,12 +63,10 @@ def _positive(kind):
 
 
 def cmd_list_activations(args) -> int:
-    from bench.registry import list_activations, plugin_failures
-
-    _plugins(args)
+    registry = _registry(args)
     rows = [
         (a.name, a.source, "yes" if a.learnable else "no", a.description, ", ".join(a.aliases))
-        for a in list_activations()
+        for a in registry
     ]
     header = ("name", "source", "learnable", "description", "aliases")
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(3)]
@@ -71,8 +74,10 @@ def cmd_list_activations(args) -> int:
         cells = [row[i].ljust(widths[i]) for i in range(3)]
         alias = f" (alias: {row[4]})" if row[4] and row is not header else ""
         print("  ".join(cells) + "  " + row[3] + alias)
-    for source, message in plugin_failures():
-        print(f"warning: plugin {source} failed to load: {message}", file=sys.stderr)
+    for failure in registry.failures:
+        print(
+            f"warning: plugin {failure.source} failed to load: {failure.message}", file=sys.stderr
+        )
     return 0
 
 
@@ -81,14 +86,14 @@ def _out_dir(args, grid) -> Path:
 
 
 def cmd_plan(args) -> int:
-    from bench.runner import default_jobs, estimate_seconds, make_plan
+    from bench.plan import estimate_seconds, make_plan
+    from bench.runner import default_jobs
     from bench.store import Store
 
-    _plugins(args)
     name = args.grid_pos or args.grid
     if not name:
         raise UserError("plan needs a grid: nonlinbench plan GRID (a built-in name or a path)")
-    grid = _load_grid(name)
+    grid = _load_grid(name, args)
     device = _device(args.device)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -111,8 +116,7 @@ def cmd_plan(args) -> int:
 def cmd_run(args) -> int:
     from bench.runner import run_grid
 
-    _plugins(args)
-    grid = _load_grid(args.grid)
+    grid = _load_grid(args.grid, args)
     _device(args.device)
     if args.backend == "dask" and not args.scheduler:
         raise UserError("--backend dask needs --scheduler tcp://HOST:PORT of a running cluster")
@@ -145,12 +149,11 @@ def cmd_run(args) -> int:
 def cmd_report(args) -> int:
     from bench.report import build_report
 
-    _plugins(args)
     if args.results:
         results = Path(args.results)
         name = args.grid
     elif args.grid:
-        name = args.grid if not args.grid.endswith(".toml") else _load_grid(args.grid).name
+        name = args.grid if not args.grid.endswith(".toml") else _load_grid(args.grid, args).name
         results = Path("results") / name
     else:
         raise UserError("report needs --grid NAME or --results DIR")

@@ -34,6 +34,8 @@ import torch
 from sklearn.datasets import make_circles, make_moons
 from sklearn.model_selection import train_test_split
 
+from bench.schema import DATA_AXES
+
 # Bump whenever any builtin generator would produce different numbers for the same arguments:
 # it is part of every run id, so old results are never mixed with data they were not trained on.
 GENERATOR_VERSION: str = "1"
@@ -409,3 +411,18 @@ def make_dataset(
         y_test=torch.from_numpy(y_test).long(),  # (n_test,) int64
         n_classes=n_classes,
     )
+
+
+# -----------------------------------------------------------------------------
+# a run's data
+
+
+def data_key(spec) -> tuple:
+    """What identifies a run's data: its values of `bench.schema.DATA_AXES`."""
+    return tuple(getattr(spec, axis) for axis in DATA_AXES)
+
+
+def load_data(spec) -> Dataset:
+    """The dataset a run (a `bench.spec.RunSpec`) trains and is tested on."""
+    arguments = {axis: getattr(spec, axis) for axis in DATA_AXES}
+    return make_dataset(arguments.pop("dataset"), **arguments)

@@ -38,8 +38,9 @@ from pathlib import Path
 
 from bench.data import DatasetError, dataset_fingerprint, is_csv, validate_dataset_name
 from bench.model import INIT_SCHEMES, OPTIMIZERS
-from bench.registry import ActivationError, get_activation, load_plugin_file
-from bench.spec import AXES, DEFAULTS, RunSpec
+from bench.registry import Activation, ActivationError, Registry, default_registry
+from bench.schema import AXES
+from bench.spec import DEFAULTS, RunSpec
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -118,6 +119,7 @@ class Grid:
     name: str
     description: str
     axes: dict[str, list]  # axis -> resolved values (canonical names, typed)
+    activations: dict[str, Activation]  # the activation axis' records, by canonical name
     excludes: list[dict[str, list]] = field(default_factory=list)
     plugins: tuple[str, ...] = ()  # absolute paths of plugin files the grid needs
     source: str = ""  # the file's path, or "builtin:<name>"
@@ -163,18 +165,35 @@ def builtin_grids() -> list[str]:
     return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".toml"))
 
 
-def load_grid(name_or_path: str | Path) -> Grid:
-    """A built-in grid by name (seed, quick, default, full) or a grid file by path."""
+def load_grid(name_or_path: str | Path, registry: Registry | None = None) -> Grid:
+    """A built-in grid by name (seed, quick, default, full) or a grid file by path.
+
+    Two steps: the plugin files the grid names are loaded into `registry` (by default the
+    built-ins, declared and installed activations), then the grid is parsed against it.
+    """
+    text, source, base = _read_grid(name_or_path)
+    where = f"grid {source}"
+    registry = registry or default_registry()
+    for plugin, path in _plugin_paths(_toml(text, where), where, base):
+        try:
+            registry = registry.with_plugin_file(path)
+        except ActivationError as exc:
+            raise GridError(f"{where}: key 'plugins' value {plugin!r}: {exc}") from None
+    return parse_grid(text, source=source, base=base, registry=registry)
+
+
+def _read_grid(name_or_path: str | Path) -> tuple[str, str, Path | None]:
+    """(text, source, base folder for relative paths) of a built-in grid or a grid file."""
     text_path = Path(name_or_path)
     if str(name_or_path) in builtin_grids():
         resource = importlib.resources.files("bench") / "grids" / f"{name_or_path}.toml"
-        return parse_grid(resource.read_text(), source=f"builtin:{name_or_path}", base=None)
+        return resource.read_text(), f"builtin:{name_or_path}", None
     if text_path.is_file():
         try:
             text = text_path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
             raise GridError(f"grid {text_path} cannot be read: {exc}") from None
-        return parse_grid(text, source=str(text_path), base=text_path.parent)
+        return text, str(text_path), text_path.parent
     known = builtin_grids()
     close = difflib.get_close_matches(str(name_or_path), known, n=1)
     hint = f" (did you mean '{close[0]}'?)" if close else ""
@@ -184,13 +203,34 @@ def load_grid(name_or_path: str | Path) -> Grid:
     )
 
 
-def parse_grid(text: str, source: str = "<string>", base: Path | None = None) -> Grid:
-    where = f"grid {source}"
+def _toml(text: str, where: str) -> dict:
     try:
-        raw = tomllib.loads(text)
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise GridError(f"{where} is not valid TOML: {exc}") from None
 
+
+def _plugin_paths(raw: dict, where: str, base: Path | None) -> list[tuple[str, Path]]:
+    """(as written, path) of each plugin file the grid names, relative to the grid file."""
+    plugins = raw.get("plugins", [])
+    if isinstance(plugins, str):
+        plugins = [plugins]
+    if not isinstance(plugins, list) or not all(isinstance(p, str) for p in plugins):
+        raise GridError(f"{where}: key 'plugins' must be a list of file paths; got {plugins!r}")
+    return [(p, Path(p) if base is None or Path(p).is_absolute() else base / p) for p in plugins]
+
+
+def parse_grid(
+    text: str,
+    source: str = "<string>",
+    base: Path | None = None,
+    registry: Registry | None = None,
+) -> Grid:
+    """Validates a grid's text against `registry` (which must hold its plugins' activations;
+    `load_grid` loads them); default: the built-in, declared and installed activations."""
+    where = f"grid {source}"
+    registry = registry or default_registry()
+    raw = _toml(text, where)
     for key in raw:
         if key not in TOP_LEVEL_KEYS:
             raise GridError(_unknown(where, key, TOP_LEVEL_KEYS, "top-level key"))
@@ -209,36 +249,26 @@ def parse_grid(text: str, source: str = "<string>", base: Path | None = None) ->
     description = raw.get("description", "")
     if not isinstance(description, str):
         raise GridError(f"{where}: key 'description' must be a string; got {description!r}")
-
-    # Plugins first: the activation axis may name what they register.
-    plugins = raw.get("plugins", [])
-    if isinstance(plugins, str):
-        plugins = [plugins]
-    if not isinstance(plugins, list) or not all(isinstance(p, str) for p in plugins):
-        raise GridError(f"{where}: key 'plugins' must be a list of file paths; got {plugins!r}")
-    resolved_plugins = []
-    for plugin in plugins:
-        path = Path(plugin) if base is None or Path(plugin).is_absolute() else base / plugin
-        try:
-            load_plugin_file(path)
-        except ActivationError as exc:
-            raise GridError(f"{where}: key 'plugins' value {plugin!r}: {exc}") from None
-        resolved_plugins.append(str(path.resolve()))
+    plugins = tuple(str(path.resolve()) for _, path in _plugin_paths(raw, where, base))
 
     table = raw.get("grid", {})
     if not isinstance(table, dict):
         raise GridError(f"{where}: 'grid' must be a table of axes, e.g. [grid] depth = [1, 2]")
+    for key in table:
+        if key not in AXES:
+            raise GridError(_unknown(where, f"grid.{key}", AXES, "axis", bare=key))
+
+    def check(key: str, axis: str, value) -> list:
+        return _axis_values(where, key, axis, value, base, registry)
+
     axes: dict[str, list] = {}
     for axis in AXES:
         if axis in table:
-            axes[axis] = _axis_values(where, f"grid.{axis}", axis, table[axis], base)
+            axes[axis] = check(f"grid.{axis}", axis, table[axis])
         elif axis == "activation":
             axes[axis] = list(DEFAULT_ACTIVATIONS)
         else:
             axes[axis] = [DEFAULTS[axis]]
-    for key in table:
-        if key not in AXES:
-            raise GridError(_unknown(where, f"grid.{key}", AXES, "axis", bare=key))
 
     excludes_raw = raw.get("exclude", [])
     if not isinstance(excludes_raw, list) or not all(isinstance(e, dict) for e in excludes_raw):
@@ -253,15 +283,16 @@ def parse_grid(text: str, source: str = "<string>", base: Path | None = None) ->
         for key, value in ex.items():
             if key not in AXES:
                 raise GridError(_unknown(where, f"exclude[{i}].{key}", AXES, "axis", bare=key))
-            resolved[key] = _axis_values(where, f"exclude[{i}].{key}", key, value, base)
+            resolved[key] = check(f"exclude[{i}].{key}", key, value)
         excludes.append(resolved)
 
     grid = Grid(
         name=name,
         description=description,
         axes=axes,
+        activations={a: registry.get(a) for a in axes["activation"]},
         excludes=excludes,
-        plugins=tuple(resolved_plugins),
+        plugins=plugins,
         source=source,
         text=text,
     )
@@ -276,7 +307,9 @@ def _unknown(where: str, key: str, allowed, what: str, bare: str | None = None) 
     return f"{where}: unknown {what} '{key}'{hint}; allowed: {', '.join(allowed)}"
 
 
-def _axis_values(where: str, key: str, axis: str, raw, base: Path | None = None) -> list:
+def _axis_values(
+    where: str, key: str, axis: str, raw, base: Path | None, registry: Registry
+) -> list:
     """Validates one axis (a value, a list, or {range = [start, stop(, step)]})."""
     if isinstance(raw, dict):
         if set(raw) != {"range"} or not isinstance(raw["range"], list):
@@ -317,7 +350,7 @@ def _axis_values(where: str, key: str, axis: str, raw, base: Path | None = None)
             value = _dataset_value(where, key, value, base)
         elif axis == "activation":
             try:
-                value = get_activation(value).name
+                value = registry.get(value).name
             except ActivationError as exc:
                 raise GridError(f"{where}: key '{key}': {exc}") from None
         elif kind is str:

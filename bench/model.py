@@ -31,6 +31,33 @@ def output_size(n_classes: int) -> int:
     return 1 if n_classes == 2 else n_classes
 
 
+@dataclass(frozen=True)
+class LayerStack:
+    """The shape of one network: the arithmetic that parameter counts, memory estimates, the
+    cost model and FLOP counts all need."""
+
+    sizes: tuple[int, ...]  # (in, width, ..., width, out)
+
+    @classmethod
+    def of(cls, n_features: int, n_classes: int, depth: int, width: int) -> LayerStack:
+        return cls(tuple(layer_sizes(n_features, output_size(n_classes), depth, width)))
+
+    @property
+    def multiply_adds(self) -> int:
+        """Multiply-adds of one forward pass per sample: the weights' count."""
+        return sum(a * b for a, b in zip(self.sizes[:-1], self.sizes[1:], strict=True))
+
+    @property
+    def units(self) -> int:
+        """Hidden and output units: one bias each."""
+        return sum(self.sizes[1:])
+
+    @property
+    def linear_parameters(self) -> int:
+        """Weights and biases."""
+        return self.multiply_adds + self.units
+
+
 def init_parameters(
     sizes: list[int], init: str, glorot_factor: float, seed: int
 ) -> list[tuple[torch.Tensor, torch.Tensor]]:

@@ -1,27 +1,33 @@
-"""Name -> activation lookup, aliases, "did you mean", and plugin loading.
+"""Activations by name: immutable records, a registry that is a value, and plugin loading.
 
-Three routes add an activation, all ending in `register_activation`:
+Three routes add an activation:
 
 1. the decorator, in any imported code: ``@bench.register_activation("name")``;
 2. a local Python file: ``nonlinbench run --plugin my_acts.py`` (see `load_plugin_file`);
 3. an installed package declaring an entry point in the group ``nonlinbench.activations``
-   whose value is the function or `nn.Module` subclass (see `load_entry_points`).
+   whose value is the function or `nn.Module` subclass (see `load_entry_point`).
 
-Discovery of entry points and loading them are separate steps, discovery is sorted, and a
-plugin that fails is recorded with where it came from without taking the others down.
+As in flake8's plugin finder, finding plugins and loading them are separate steps: discovery is
+sorted, loading returns records, and `load_registry` builds a new `Registry` from them. A plugin
+that fails is recorded with where it came from without taking the others down. Nothing here
+mutates a registry; the one piece of process state is the list of activations that decorators
+in imported code have declared (`declared_activations`).
 """
 
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import difflib
+import functools
 import importlib.metadata
 import importlib.util
 import inspect
 import sys
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from types import MappingProxyType
 
 import torch
 from torch import nn
@@ -59,56 +65,113 @@ class Activation:
     source: str  # "builtin", a plugin file's path, "package==version", or "python:<module>"
     learnable: bool  # the module holds trainable parameters (trained per model by the engine)
     piecewise_linear: bool = False  # affine between kinks at 0: linear regions are countable
+    affine: bool = False  # affine everywhere: a network using it is one affine map
     glorot_factor: float = 6.0  # Glorot bound sqrt(factor / (fan_in + fan_out)); 2 for sigmoid
     aliases: tuple[str, ...] = field(default=())
     # Parameter-free elementwise function, when there is one: the engine applies it directly to
-    # stacked (models, samples, width) tensors instead of going through torch.func.
+    # stacked (models, width, samples) tensors instead of going through torch.func.
     function: Callable[[torch.Tensor], torch.Tensor] | None = None
 
     def make(self) -> nn.Module:
         return self.factory()
 
 
-_registry: dict[str, Activation] = {}
-_aliases: dict[str, str] = {}
-# Plugins that failed to load: (where it came from, message). Shown by list-activations and in
-# "unknown activation" errors, so a broken plugin explains why its names are missing.
-_plugin_failures: list[tuple[str, str]] = []
-_entry_points_loaded = False
-_loaded_files: set[str] = set()
-_current_source: str | None = None  # set while a plugin file or entry point is being loaded
+@dataclass(frozen=True)
+class PluginFailure:
+    source: str  # "package==version" or a file path
+    message: str
 
 
-def _add(activation: Activation) -> None:
-    names = (activation.name, *activation.aliases)
-    for name in names:
-        taken = _registry.get(name) or _registry.get(_aliases.get(name, ""))
-        if taken is not None:
-            raise ActivationError(
-                f"activation '{name}' from {activation.source} is already registered "
-                f"(by {taken.source}); choose another name"
-            )
-    _registry[activation.name] = activation
-    for alias in activation.aliases:
-        _aliases[alias] = activation.name
+def _builtin(b) -> Activation:
+    return Activation(
+        name=b.name,
+        factory=lambda fn=b.fn, name=b.name: Elementwise(fn, name),
+        description=b.description,
+        reference=b.reference,
+        source="builtin",
+        learnable=False,
+        piecewise_linear=b.piecewise_linear,
+        affine=b.affine,
+        glorot_factor=b.glorot_factor,
+        aliases=b.aliases,
+        function=b.fn,
+    )
 
 
-def _register_builtins() -> None:
-    for b in BUILTINS:
-        _add(
-            Activation(
-                name=b.name,
-                factory=lambda fn=b.fn, name=b.name: Elementwise(fn, name),
-                description=b.description,
-                reference=b.reference,
-                source="builtin",
-                learnable=False,
-                piecewise_linear=b.piecewise_linear,
-                glorot_factor=b.glorot_factor,
-                aliases=b.aliases,
-                function=b.fn,
-            )
+@dataclass(frozen=True)
+class Registry:
+    """Canonical name -> Activation, with aliases and the plugins that failed to load."""
+
+    records: Mapping[str, Activation] = field(default_factory=lambda: MappingProxyType({}))
+    aliases: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    failures: tuple[PluginFailure, ...] = ()
+    plugin_files: tuple[str, ...] = ()  # resolved paths of the plugin files loaded into it
+
+    def add(self, *activations: Activation) -> Registry:
+        """A new registry with `activations` added; a taken name or alias is an error."""
+        records, aliases = dict(self.records), dict(self.aliases)
+        for activation in activations:
+            for name in (activation.name, *activation.aliases):
+                taken = records.get(name) or records.get(aliases.get(name, ""))
+                if taken is not None:
+                    raise ActivationError(
+                        f"activation '{name}' from {activation.source} is already registered "
+                        f"(by {taken.source}); choose another name"
+                    )
+            records[activation.name] = activation
+            aliases.update(dict.fromkeys(activation.aliases, activation.name))
+        return replace(self, records=MappingProxyType(records), aliases=MappingProxyType(aliases))
+
+    def with_failure(self, failure: PluginFailure) -> Registry:
+        return replace(self, failures=(*self.failures, failure))
+
+    def with_plugin_file(self, path: str | Path) -> Registry:
+        """A new registry with what a plugin file declares (a file loaded before is skipped)."""
+        resolved = str(Path(path).resolve())
+        if resolved in self.plugin_files:
+            return self
+        added = self.add(*load_plugin_file(path))
+        return replace(added, plugin_files=(*self.plugin_files, resolved))
+
+    def __contains__(self, name: str) -> bool:
+        key = name.strip().lower()
+        return self.aliases.get(key, key) in self.records
+
+    def __iter__(self) -> Iterator[Activation]:
+        return iter(self.records[name] for name in sorted(self.records))
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def get(self, name: str | Activation | Callable) -> Activation:
+        """Resolves a name (case-insensitive, aliases allowed), or passes an activation through.
+
+        A function or nn.Module subclass is wrapped on the fly (as timm's create_act does).
+        """
+        if isinstance(name, Activation):
+            return name
+        if not isinstance(name, str):
+            label = getattr(name, "__name__", type(name).__name__).lower()
+            return make_activation(label, name, source="object")
+        key = name.strip().lower()
+        key = self.aliases.get(key, key)
+        if key in self.records:
+            return self.records[key]
+        candidates = sorted({*self.records, *self.aliases})
+        close = difflib.get_close_matches(key, candidates, n=1, cutoff=0.5)
+        hint = f" (did you mean '{close[0]}'?)" if close else ""
+        broken = "".join(
+            f"\n  note: plugin {f.source} failed to load: {f.message}" for f in self.failures
         )
+        raise ActivationError(
+            f"unknown activation '{name}'{hint}; known: {', '.join(sorted(self.records))}{broken}"
+        )
+
+
+BUILTIN_REGISTRY = Registry().add(*(_builtin(b) for b in BUILTINS))
+
+
+# --------------------------------------------------------------------------- making records
 
 
 def _probe(module: nn.Module, where: str) -> None:
@@ -136,6 +199,7 @@ def make_activation(
     description: str | None = None,
     reference: str = "",
     piecewise_linear: bool = False,
+    affine: bool = False,
     glorot_factor: float = 6.0,
 ) -> Activation:
     """Builds (and checks) an Activation from a function or an nn.Module subclass."""
@@ -171,85 +235,88 @@ def make_activation(
         reference=reference,
         source=source,
         learnable=learnable,
-        piecewise_linear=piecewise_linear,
+        piecewise_linear=piecewise_linear or affine,
+        affine=affine,
         glorot_factor=glorot_factor,
         aliases=tuple(a.lower() for a in aliases),
         function=function,
     )
 
 
-def register_activation(
-    name: str,
-    *,
-    aliases: tuple[str, ...] = (),
-    description: str | None = None,
-    reference: str = "",
-    piecewise_linear: bool = False,
-    glorot_factor: float = 6.0,
-) -> Callable:
-    """Decorator: registers an elementwise function or an nn.Module subclass under `name`.
+# --------------------------------------------------------------------------- the decorator
+
+# Where decorators record their activations: a plugin file being loaded collects its own in a
+# fresh list; code imported any other way declares them for the whole process.
+_DECLARED: list[Activation] = []
+_collector: contextvars.ContextVar[list[Activation] | None] = contextvars.ContextVar(
+    "nonlinbench_collector", default=None
+)
+_source: contextvars.ContextVar[str | None] = contextvars.ContextVar(
+    "nonlinbench_source", default=None
+)
+
+
+def register_activation(name: str, **options) -> Callable:
+    """Decorator: declares an elementwise function or an nn.Module subclass as `name`.
 
     >>> @register_activation("squareplus", reference="Barron 2021")
     ... def squareplus(x):
     ...     return (x + torch.sqrt(x * x + 4)) / 2
+
+    options are `make_activation`'s: aliases, description, reference, piecewise_linear,
+    affine, glorot_factor. A name already taken (by a built-in or an earlier declaration) is
+    an error at once.
     """
 
     def decorate(obj):
-        source = _current_source or f"python:{getattr(obj, '__module__', '?')}"
-        _add(
-            make_activation(
-                name,
-                obj,
-                source=source,
-                aliases=aliases,
-                description=description,
-                reference=reference,
-                piecewise_linear=piecewise_linear,
-                glorot_factor=glorot_factor,
-            )
-        )
+        source = _source.get() or f"python:{getattr(obj, '__module__', '?')}"
+        activation = make_activation(name, obj, source=source, **options)
+        collected = _collector.get()
+        target = _DECLARED if collected is None else collected
+        # Checked against every name known so far, so a clash names both sources at once.
+        BUILTIN_REGISTRY.add(*_DECLARED, *(collected or ()), activation)
+        target.append(activation)
         return obj
 
     return decorate
 
 
+def declared_activations() -> tuple[Activation, ...]:
+    """Activations declared by decorators in code imported so far (not by plugin files)."""
+    return tuple(_DECLARED)
+
+
 @contextlib.contextmanager
-def _loading(source: str) -> Iterator[None]:
-    """Attributes registrations to `source`; undoes them all if the plugin fails midway."""
-    global _current_source
-    saved = dict(_registry), dict(_aliases)
-    previous, _current_source = _current_source, source
+def _collecting(source: str) -> Iterator[list[Activation]]:
+    """Decorators run inside collect into the yielded list, attributed to `source`."""
+    collected: list[Activation] = []
+    token_c, token_s = _collector.set(collected), _source.set(source)
     try:
-        yield
-    except BaseException:
-        _registry.clear(), _registry.update(saved[0])
-        _aliases.clear(), _aliases.update(saved[1])
-        raise
+        yield collected
     finally:
-        _current_source = previous
+        _collector.reset(token_c)
+        _source.reset(token_s)
 
 
-def load_plugin_file(path: str | Path) -> list[str]:
-    """Imports a local Python file whose decorators register activations; returns the new names.
+# --------------------------------------------------------------------------- loading plugins
 
-    Raises ActivationError naming the file when it is missing, fails to import or registers
-    something invalid; in every failure, the registry is left as it was.
+
+def load_plugin_file(path: str | Path) -> list[Activation]:
+    """Imports a local Python file and returns the activations its decorators declared.
+
+    Raises ActivationError naming the file when it is missing, fails to import or declares
+    something invalid.
     """
     path = Path(path)
     if not path.is_file():
         raise ActivationError(f"plugin file {path} does not exist (expected a .py file)")
-    source = str(path)
-    before = set(_registry)
-    resolved = str(path.resolve())
-    if resolved in _loaded_files:  # already loaded in this process (e.g. a repeated --plugin)
-        return []
-    module_name = f"nonlinbench_plugin_{len(_loaded_files)}_{path.stem}"
+    module_name = f"nonlinbench_plugin_{abs(hash(str(path.resolve())))}_{path.stem}"
     spec = importlib.util.spec_from_file_location(module_name, path)
     if spec is None or spec.loader is None:
         raise ActivationError(f"plugin file {path} cannot be imported (is it a .py file?)")
     module = importlib.util.module_from_spec(spec)
     try:
-        with _loading(source):
+        with _collecting(str(path)) as collected:
             sys.modules[module_name] = module  # dataclasses and the like look themselves up
             spec.loader.exec_module(module)
     except ActivationError:
@@ -262,8 +329,7 @@ def load_plugin_file(path: str | Path) -> list[str]:
         # Not importable by name elsewhere, so pickling (joblib, Dask) must carry the plugin's
         # functions and classes by value: cloudpickle does so for modules not in sys.modules.
         sys.modules.pop(module_name, None)
-    _loaded_files.add(resolved)
-    return sorted(set(_registry) - before)
+    return collected
 
 
 def discover_entry_points() -> list[importlib.metadata.EntryPoint]:
@@ -272,21 +338,20 @@ def discover_entry_points() -> list[importlib.metadata.EntryPoint]:
     return sorted(eps, key=lambda ep: (ep.dist.name if ep.dist else "", ep.name))
 
 
-def _entry_point_source(ep: importlib.metadata.EntryPoint) -> str:
+def entry_point_source(ep: importlib.metadata.EntryPoint) -> str:
     return f"{ep.dist.name}=={ep.dist.version}" if ep.dist else f"entry point {ep.value}"
 
 
-def load_entry_point(ep: importlib.metadata.EntryPoint) -> None:
-    """Loads one entry point; its value is the function or nn.Module subclass for `ep.name`."""
-    source = _entry_point_source(ep)
+def load_entry_point(ep: importlib.metadata.EntryPoint) -> list[Activation]:
+    """The activations one entry point brings: its value, plus what its import declares."""
+    source = entry_point_source(ep)
     try:
-        with _loading(source):
+        with _collecting(source) as collected:
             obj = ep.load()
-            existing = _registry.get(ep.name.lower())
-            # A package may register with the decorator on import and point its entry point
-            # at the same object: that is one registration, not a duplicate.
-            if existing is None or existing.source != source:
-                _add(make_activation(ep.name, obj, source=source))
+        # A package may declare with the decorator on import and point its entry point at the
+        # same object: that is one activation, not a duplicate.
+        if not any(a.name == ep.name.lower() for a in collected):
+            collected.append(make_activation(ep.name, obj, source=source))
     except ActivationError:
         raise
     except Exception as exc:
@@ -294,78 +359,67 @@ def load_entry_point(ep: importlib.metadata.EntryPoint) -> None:
             f"plugin {source} (entry point '{ep.name} = {ep.value}') failed to load: "
             f"{type(exc).__name__}: {exc}"
         ) from exc
+    return collected
 
 
-def load_entry_points(force: bool = False) -> None:
-    """Loads every installed plugin once; failures are recorded, not raised."""
-    global _entry_points_loaded
-    if _entry_points_loaded and not force:
-        return
-    _entry_points_loaded = True
-    for ep in discover_entry_points():
+def load_installed(
+    entry_points: Iterable[importlib.metadata.EntryPoint] | None = None,
+) -> tuple[tuple[Activation, ...], tuple[PluginFailure, ...]]:
+    """Loads installed plugins (the discovered entry points by default): what loaded, what failed."""
+    loaded: list[Activation] = []
+    failures: list[PluginFailure] = []
+    for ep in discover_entry_points() if entry_points is None else entry_points:
         try:
-            load_entry_point(ep)
+            loaded.extend(load_entry_point(ep))
         except ActivationError as exc:
-            _plugin_failures.append((_entry_point_source(ep), str(exc)))
+            failures.append(PluginFailure(entry_point_source(ep), str(exc)))
+    return tuple(loaded), tuple(failures)
 
 
-def plugin_failures() -> list[tuple[str, str]]:
-    return list(_plugin_failures)
+def load_registry(
+    plugin_files: Iterable[str | Path] = (),
+    *,
+    installed: tuple[tuple[Activation, ...], tuple[PluginFailure, ...]] | None = None,
+) -> Registry:
+    """Built-ins, declared activations, installed plugins, then plugin files, as one Registry.
+
+    An installed plugin that fails (or clashes) is recorded in `Registry.failures`; a plugin
+    file that fails raises ActivationError (the user named it). `installed` defaults to the
+    plugins installed in this environment, loaded once per process.
+    """
+    registry = BUILTIN_REGISTRY.add(*_DECLARED)
+    loaded, failures = installed_plugins() if installed is None else installed
+    for activation in loaded:
+        try:
+            registry = registry.add(activation)
+        except ActivationError as exc:
+            failures = (*failures, PluginFailure(activation.source, str(exc)))
+    for failure in failures:
+        registry = registry.with_failure(failure)
+    for path in plugin_files:
+        registry = registry.with_plugin_file(path)
+    return registry
 
 
-def known_names() -> list[str]:
-    load_entry_points()
-    return sorted(_registry)
+# --------------------------------------------------------------------------- conveniences
+
+
+@functools.cache
+def installed_plugins() -> tuple[tuple[Activation, ...], tuple[PluginFailure, ...]]:
+    """`load_installed()`, once per process (importing packages is not free)."""
+    return load_installed()
+
+
+def default_registry() -> Registry:
+    """Built-ins, declared activations and installed plugins: for interactive use and the
+    public helpers below (the command line builds its registry with `load_registry`)."""
+    return load_registry()
 
 
 def get_activation(name: str | Activation | Callable) -> Activation:
-    """Resolves a name (case-insensitive, aliases allowed), or passes an activation through.
-
-    A function or nn.Module subclass is wrapped on the fly (as timm's create_act does).
-    """
-    if isinstance(name, Activation):
-        return name
-    if not isinstance(name, str):
-        label = getattr(name, "__name__", type(name).__name__).lower()
-        return make_activation(label, name, source="object")
-    load_entry_points()
-    key = name.strip().lower()
-    key = _aliases.get(key, key)
-    if key in _registry:
-        return _registry[key]
-    candidates = sorted({*_registry, *_aliases})
-    close = difflib.get_close_matches(key, candidates, n=1, cutoff=0.5)
-    hint = f" (did you mean '{close[0]}'?)" if close else ""
-    broken = "".join(
-        f"\n  note: plugin {src} failed to load: {msg}" for src, msg in _plugin_failures
-    )
-    raise ActivationError(
-        f"unknown activation '{name}'{hint}; known: {', '.join(sorted(_registry))}{broken}"
-    )
+    """`default_registry().get(name)`."""
+    return default_registry().get(name)
 
 
 def list_activations() -> list[Activation]:
-    load_entry_points()
-    return [_registry[k] for k in sorted(_registry)]
-
-
-def ensure_registered(activation: Activation) -> None:
-    """Makes an activation resolvable in this process (a worker receiving a plugin's task)."""
-    load_entry_points()
-    current = _registry.get(activation.name)
-    if current is None:
-        _add(activation)
-    elif current.source != "builtin" and current is not activation:
-        # A long-lived worker (loky, Dask) may hold an older definition of the same plugin:
-        # the task's definition is the one the user ran with.
-        _registry[activation.name] = activation
-
-
-def unregister(name: str) -> None:
-    """Removes an activation and its aliases (for tests and interactive sessions)."""
-    activation = _registry.pop(name.lower())
-    for alias in activation.aliases:
-        _aliases.pop(alias, None)
-
-
-_register_builtins()
+    return list(default_registry())

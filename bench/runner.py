@@ -1,6 +1,6 @@
-"""Schedules a grid's runs: plan, resume, execute chunks (in-process, joblib or Dask), store.
+"""Runs a grid's plan: chunks in-process, in joblib workers or on Dask; tables; shards.
 
-    grid -> specs + run ids -> skip stored -> groups -> chunks (tasks) -> engine -> shards
+    plan (tasks) -> engine (arrays) -> tables (schema) -> shards -> merged tables
 
 Every finished chunk becomes one shard on disk as soon as it arrives, so a crash loses at
 most the chunks in flight; whatever happens, the run ends by merging shards into the main
@@ -25,12 +25,9 @@ import torch
 from tqdm.auto import tqdm
 
 import bench
-from bench import engine, registry
-from bench.data import Dataset
-from bench.grid import Grid, run_ids
-from bench.model import layer_sizes, output_size
-from bench.registry import Activation, get_activation
-from bench.spec import AXES, RunSpec
+from bench import engine, schema
+from bench.grid import Grid
+from bench.plan import Task, make_plan
 from bench.store import Store
 
 BACKENDS = ("local", "dask")
@@ -41,206 +38,74 @@ class SchedulerError(RuntimeError):
     """The Dask scheduler cannot be reached (or its address is malformed)."""
 
 
-# --------------------------------------------------------------------------- planning
-
-
-@dataclass
-class Task:
-    """One chunk: runs of one group that train together as one stacked program."""
-
-    specs: list[RunSpec]
-    run_ids: list[str]
-    surfaces_for: frozenset[str]
-    activation: Activation  # travels with the task so workers know plugin activations
-    cost: float = 0.0  # relative cost, for ordering and estimates
-
-    def __len__(self) -> int:
-        return len(self.specs)
-
-
-@dataclass
-class Plan:
-    grid: Grid
-    total: int  # runs in the grid
-    stored: int  # already stored, skipped
-    groups: int  # groups among the runs still to train
-    tasks: list[Task] = field(default_factory=list)
-    datasets: dict[tuple, Dataset] = field(default_factory=dict)  # by engine.data_key
-
-    @property
-    def pending(self) -> int:
-        return sum(len(t) for t in self.tasks)
-
-
-def surface_runs(specs: list[RunSpec], ids: list[str]) -> set[str]:
-    """One run per (dataset, noise, activation, depth, width): the first in grid order."""
-    chosen: dict[tuple, str] = {}
-    for spec, rid in zip(specs, ids, strict=True):
-        chosen.setdefault((spec.dataset, spec.noise, spec.activation, spec.depth, spec.width), rid)
-    return set(chosen.values())
-
-
-def run_work(spec: RunSpec, data: Dataset) -> tuple[float, float]:
-    """The work of training one model: (multiply-adds, unit activations), each x samples x epochs.
-
-    Small widths are bound by the elementwise work per unit (activation forward and backward,
-    bias, loss), large ones by the matmuls; `calibrate` measures the price of each.
-    """
-    sizes = layer_sizes(data.n_features, output_size(data.n_classes), spec.depth, spec.width)
-    macs = sum(a * b for a, b in zip(sizes[:-1], sizes[1:], strict=True))
-    units = sum(sizes[1:])
-    samples = len(data.X_train) + len(data.X_test) / max(spec.eval_every, 1)
-    return spec.epochs * samples * macs, spec.epochs * samples * units
-
-
-def run_cost(spec: RunSpec, data: Dataset) -> float:
-    """A single number proportional to a run's work, for ordering tasks largest first."""
-    macs, units = run_work(spec, data)
-    return macs + 32 * units
-
-
-def make_plan(
-    grid: Grid,
-    store: Store,
-    device: torch.device,
-    *,
-    fresh: bool = False,
-    max_chunk: int | None = None,
-) -> Plan:
-    specs = grid.specs()
-    ids = run_ids(specs)
-    stored = set() if fresh else store.stored_ids()
-    with_surface = surface_runs(specs, ids)
-    pending = [i for i, rid in enumerate(ids) if rid not in stored]
-    datasets, chunks, n_groups = engine.chunk_indices(
-        [specs[i] for i in pending], device, max_chunk
-    )
-    tasks = []
-    for chunk in chunks:
-        part = [pending[k] for k in chunk]
-        spec0 = specs[part[0]]
-        part_ids = [ids[i] for i in part]
-        tasks.append(
-            Task(
-                specs=[specs[i] for i in part],
-                run_ids=part_ids,
-                surfaces_for=frozenset(with_surface.intersection(part_ids)),
-                activation=get_activation(spec0.activation),
-                cost=run_cost(spec0, datasets[engine.data_key(spec0)]) * len(part),
-            )
-        )
-    tasks.sort(key=lambda t: -t.cost)  # largest first: better load balance across workers
-    n_stored = sum(rid in stored for rid in ids)
-    return Plan(
-        grid=grid,
-        total=len(specs),
-        stored=n_stored,
-        groups=n_groups,
-        tasks=tasks,
-        datasets=datasets,
-    )
-
-
-@dataclass(frozen=True)
-class Calibration:
-    """Measured prices on this device, for `plan`'s estimate of the time a grid takes."""
-
-    per_chunk_epoch: float  # seconds of fixed overhead per chunk and epoch (kernel launches)
-    per_mac: float  # seconds per multiply-add of `run_work`
-    per_unit: float  # seconds per unit activation of `run_work`
-    per_measured_unit: float  # seconds per model and hidden unit for the grid measures
-
-    def task_seconds(self, task: Task, data: Dataset) -> float:
-        spec = task.specs[0]
-        macs, units = run_work(spec, data)
-        training = len(task) * (macs * self.per_mac + units * self.per_unit)
-        measuring = len(task) * max(spec.depth * spec.width, 1) * self.per_measured_unit
-        return spec.epochs * self.per_chunk_epoch + training + measuring
-
-
-def calibrate(device: torch.device, threads: int | None = None) -> Calibration:
-    """Times small representative chunks, to price a chunk-epoch, a multiply-add and a unit."""
-    if threads:
-        torch.set_num_threads(threads)
-    base = RunSpec(n_samples=600, depth=2, eval_every=10, epochs=30)
-    data = engine.load_data(base)
-    datasets = {engine.data_key(base): data}
-    models = 128
-
-    def timed(n: int, width: int, epochs: int, measure: bool) -> float:
-        specs = [
-            RunSpec(**{**base.to_dict(), "seed": s, "width": width, "epochs": epochs})
-            for s in range(n)
-        ]
-        start = time.perf_counter()
-        engine.train_chunk(specs, [str(s) for s in range(n)], device, measure=measure,
-                           datasets=datasets)  # fmt: skip
-        return time.perf_counter() - start
-
-    # Untimed warm-up: the first call of a process pays for lazy initialisation (kernels,
-    # allocator), which measured up to 100x one epoch and made the estimate absurd.
-    timed(1, 16, 2, True)
-    per_chunk_epoch = timed(1, 16, 30, False) / 30
-    # Two widths give two equations for the price of a multiply-add and of a unit.
-    rows, seconds = [], []
-    for width in (4, 32):
-        macs, units = run_work(RunSpec(**{**base.to_dict(), "width": width}), data)
-        rows.append([models * macs, models * units])
-        seconds.append(max(timed(models, width, 30, False) - 30 * per_chunk_epoch, 1e-9))
-    per_mac, per_unit = np.linalg.lstsq(np.array(rows), np.array(seconds), rcond=None)[0]
-    per_mac, per_unit = max(per_mac, 0.0), max(per_unit, 0.0)
-    # The grid measures: a measured chunk minus its predicted training time.
-    macs, units = run_work(RunSpec(**{**base.to_dict(), "width": 16, "epochs": 10}), data)
-    training = 10 * per_chunk_epoch + models * (macs * per_mac + units * per_unit)
-    per_measured_unit = max(timed(models, 16, 10, True) - training, 0.0) / (models * 32)
-    return Calibration(per_chunk_epoch, per_mac, per_unit, per_measured_unit)
-
-
-def _calibrate_in_worker(device: str, threads: int | None) -> Calibration:
-    return calibrate(torch.device(device), threads)
-
-
-def estimate_seconds(
-    plan: Plan, device: torch.device, jobs: int = 1, threads: int | None = None
-) -> float:
-    """Seconds to train the plan's tasks with `jobs` workers of `threads` threads each.
-
-    On a CPU with several jobs, every worker calibrates at the same time, so the prices
-    include what the workers cost each other (shared caches and memory bandwidth).
-    """
-    if threads is None and device.type == "cpu":
-        threads = max(1, (os.cpu_count() or 1) // max(jobs, 1))
-    if jobs > 1 and device.type == "cpu":
-        calibrations = joblib.Parallel(n_jobs=jobs, backend="loky")(
-            joblib.delayed(_calibrate_in_worker)(str(device), threads) for _ in range(jobs)
-        )
-        c = Calibration(*np.mean([list(vars(c).values()) for c in calibrations], axis=0))
-    else:
-        saved = torch.get_num_threads()
-        try:
-            c = calibrate(device, threads)
-        finally:
-            torch.set_num_threads(saved)
-    total = sum(
-        c.task_seconds(task, plan.datasets[engine.data_key(task.specs[0])]) for task in plan.tasks
-    )
-    return total / max(jobs, 1)
-
-
 # --------------------------------------------------------------------------- execution
 
 
 @dataclass
 class TaskOutcome:
+    """A finished chunk as the three tables (schema.TABLES) of a shard."""
+
     runs: pd.DataFrame
     curves: pd.DataFrame
     surfaces: pd.DataFrame
 
 
-def _spec_frame(task: Task) -> pd.DataFrame:
-    frame = pd.DataFrame([s.to_dict() for s in task.specs], columns=list(AXES))
+def _run_rows(task: Task) -> pd.DataFrame:
+    """run_id and every axis, one row per run."""
+    frame = pd.DataFrame([s.to_dict() for s in task.specs], columns=list(schema.AXES))
     frame.insert(0, "run_id", task.run_ids)
     return frame
+
+
+def outcome_tables(task: Task, arrays: engine.ChunkArrays) -> TaskOutcome:
+    """The tables of a trained chunk, in schema's column order."""
+    models = len(task)
+    runs = _run_rows(task)
+    for metric, values in arrays.metrics.items():
+        runs[metric] = values
+    runs["n_params"] = arrays.n_params
+    runs["n_classes"] = arrays.n_classes
+    runs["affine"] = task.activation.affine
+    runs["diverged"] = arrays.diverged_epoch > 0
+    runs["diverged_epoch"] = np.where(arrays.diverged_epoch > 0, arrays.diverged_epoch, np.nan)
+    runs["wall_s"] = arrays.wall_s / models  # the chunk's wall time, shared equally by its runs
+    runs["chunk_size"] = models
+    runs["error"] = ""
+
+    evaluations = len(arrays.epochs)
+    curves = pd.DataFrame(
+        {
+            "run_id": np.repeat(np.asarray(task.run_ids, dtype=object), evaluations),
+            "epoch": np.tile(arrays.epochs, models),
+        }
+    )
+    for j, column in enumerate(schema.CURVE_METRICS):
+        curves[column] = arrays.curves[:, j, :].T.reshape(-1)
+
+    surfaces = pd.DataFrame(
+        [
+            {
+                "run_id": task.run_ids[s.row],
+                **{
+                    axis: getattr(task.specs[s.row], axis) for axis in (*schema.SURFACE_KEY, "seed")
+                },
+                "resolution": engine.MEASURE_RESOLUTION,
+                "x_min": s.plane.extent[0],
+                "x_max": s.plane.extent[1],
+                "y_min": s.plane.extent[2],
+                "y_max": s.plane.extent[3],
+                "plane": s.plane.kind,
+                "prob": s.prob,
+                "pred": s.pred,
+                "test_x": s.plane.test_points[:, 0],
+                "test_y": s.plane.test_points[:, 1],
+                "test_label": s.plane.test_labels,
+            }
+            for s in arrays.surfaces
+        ],
+        columns=schema.names(schema.SURFACE_COLUMNS),
+    )
+    return TaskOutcome(runs=runs, curves=curves, surfaces=surfaces)
 
 
 def execute_task(task: Task, device: str, threads: int | None) -> TaskOutcome:
@@ -250,30 +115,22 @@ def execute_task(task: Task, device: str, threads: int | None) -> TaskOutcome:
     """
     if threads:
         torch.set_num_threads(threads)
-    registry.ensure_registered(task.activation)
     resolved = engine.resolve_device(device)
-    frame = _spec_frame(task)
     try:
-        result = engine.train_chunk(
-            task.specs, task.run_ids, resolved, surfaces_for=task.surfaces_for
+        arrays = engine.train_chunk(
+            task.specs, task.activation, resolved, surface_rows=task.surface_rows
         )
-        runs = frame.merge(result.runs, on="run_id", how="left")
-        runs["error"] = ""
-        curves, surfaces = result.curves, result.surfaces
+        outcome = outcome_tables(task, arrays)
     except Exception as exc:  # a group that raises is recorded as failed, the grid goes on
-        runs = frame
+        runs = _run_rows(task)
+        runs["affine"] = task.activation.affine
         runs["diverged"] = False
         runs["error"] = f"{type(exc).__name__}: {exc}".strip()[:2000]
-        curves, surfaces = pd.DataFrame(), pd.DataFrame()
-    runs["device"] = engine.device_label(resolved)
-    runs["engine_version"] = engine.ENGINE_VERSION
-    runs["nonlinbench_version"] = bench.__version__
-    if len(surfaces):
-        keep = frame.set_index("run_id")[
-            ["dataset", "noise", "activation", "depth", "width", "seed"]
-        ]
-        surfaces = surfaces.join(keep, on="run_id")
-    return TaskOutcome(runs=runs, curves=curves, surfaces=surfaces)
+        outcome = TaskOutcome(runs=runs, curves=pd.DataFrame(), surfaces=pd.DataFrame())
+    outcome.runs["device"] = engine.device_label(resolved)
+    outcome.runs["engine_version"] = engine.ENGINE_VERSION
+    outcome.runs["nonlinbench_version"] = bench.__version__
+    return outcome
 
 
 def _stream(calls: list, **parallel_kwargs) -> Iterator[TaskOutcome] | None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 
 
 @dataclass(frozen=True)
@@ -42,5 +42,4 @@ class RunSpec:
         return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
 
-AXES: tuple[str, ...] = tuple(f.name for f in fields(RunSpec))
 DEFAULTS: dict = RunSpec().to_dict()

@@ -27,7 +27,9 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-TABLES = ("runs", "curves", "surfaces")
+from bench.schema import TABLE_KEYS
+
+TABLES = tuple(TABLE_KEYS)  # runs, curves, surfaces
 
 
 @dataclass
@@ -160,12 +162,7 @@ class Store:
                 if not frames:
                     continue
                 merged = pd.concat(frames, ignore_index=True)
-                if table == "runs":
-                    merged = merged.drop_duplicates("run_id", keep="last")
-                elif table == "curves":
-                    merged = merged.drop_duplicates(["run_id", "epoch"], keep="last")
-                else:
-                    merged = merged.drop_duplicates("run_id", keep="last")
+                merged = merged.drop_duplicates(list(TABLE_KEYS[table]), keep="last")
                 _atomic_write_parquet(merged.reset_index(drop=True), self.path(table))
             for stem in good:
                 for table in TABLES:

@@ -1,4 +1,4 @@
-"""Shared fixtures: tiny grid files, and a clean activation registry and torch thread count."""
+"""Shared fixtures: tiny grid files, forgotten activation declarations, torch's thread count."""
 
 from __future__ import annotations
 
@@ -50,31 +50,24 @@ def write_grid(tmp_path: Path) -> Callable[..., Path]:
 
 
 @contextlib.contextmanager
-def registry_snapshot():
-    """Restores the activation registry (names, aliases, plugin files, failures) on exit."""
-    saved = (
-        dict(registry._registry),
-        dict(registry._aliases),
-        list(registry._plugin_failures),
-        set(registry._loaded_files),
-    )
+def declarations_restored():
+    """Forgets, on exit, the activations that decorators declared inside (the one process-wide
+    piece of registry state)."""
+    saved = list(registry._DECLARED)
     try:
         yield
     finally:
-        registry._registry.clear(), registry._registry.update(saved[0])
-        registry._aliases.clear(), registry._aliases.update(saved[1])
-        registry._plugin_failures[:] = saved[2]
-        registry._loaded_files.clear(), registry._loaded_files.update(saved[3])
+        registry._DECLARED[:] = saved
 
 
 @pytest.fixture
 def isolated():
-    """Plugins a test registers are removed afterwards, and torch's thread count restored.
+    """Activations a test declares are forgotten afterwards, and torch's thread count restored.
 
     For tests that load plugins or train (the runner sets torch's thread count); use it with
     `pytestmark = pytest.mark.usefixtures("isolated")`.
     """
     threads = torch.get_num_threads()
-    with registry_snapshot():
+    with declarations_restored():
         yield
     torch.set_num_threads(threads)

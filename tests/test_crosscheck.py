@@ -2,7 +2,7 @@
 
 import pytest
 
-from bench.perf import cross_check
+from bench.crosscheck import cross_check
 
 
 @pytest.mark.slow

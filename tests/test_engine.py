@@ -1,32 +1,41 @@
 """The batched engine is specified by the one-model reference loop (bench.model)."""
 
+import numpy as np
+import pandas as pd
 import pytest
 import torch
 
-from bench import engine
-from bench.data import make_dataset
+from bench import engine, metrics
+from bench.data import data_key, load_data, make_dataset
+from bench.engine import placement
+from bench.engine.stacked import predicted_labels
 from bench.model import MLP, train_reference
-from bench.registry import load_plugin_file
+from bench.registry import load_registry
 from bench.spec import RunSpec
-from tests.conftest import registry_snapshot
 
 EXAMPLES = __import__("pathlib").Path(__file__).resolve().parent.parent / "examples"
+# Built-ins and the example plugin file's bent_identity and learnable_prelu.
+REGISTRY = load_registry([EXAMPLES / "my_activations.py"])
+CPU = torch.device("cpu")
 
 
-@pytest.fixture(scope="module", autouse=True)
-def plugin_activations():
-    with registry_snapshot():
-        load_plugin_file(EXAMPLES / "my_activations.py")  # bent_identity, learnable_prelu
-        yield
+def build(specs, in_features=2, out_features=1, device=CPU, dtype=torch.float32):
+    return engine.build_stacked(
+        specs, REGISTRY.get(specs[0].activation), in_features, out_features, device, dtype
+    )
+
+
+def train_chunk(specs, **kwargs):
+    return engine.train_chunk(specs, REGISTRY.get(specs[0].activation), CPU, **kwargs)
 
 
 def train_batch(specs, dtype=torch.float32, device="cpu"):
     """Trains specs as one chunk; returns the stacked net, curves and the data used."""
-    data = engine.load_data(specs[0])
-    datasets = {engine.data_key(s): engine.load_data(s) for s in specs}
-    X_train, y_train, X_test, y_test = engine._stack_data(specs, datasets, device, dtype)
+    data = load_data(specs[0])
+    datasets = {data_key(s): load_data(s) for s in specs}
+    X_train, y_train, X_test, y_test = engine.stack_data(specs, datasets, device, dtype)
     out = 1 if data.n_classes == 2 else data.n_classes
-    net = engine.build_stacked(specs, data.n_features, out, device, dtype)
+    net = build(specs, data.n_features, out, torch.device(device), dtype)
     curves, diverged = engine.train_stacked(
         net,
         X_train,
@@ -44,9 +53,10 @@ def train_batch(specs, dtype=torch.float32, device="cpu"):
 
 
 def train_one_reference(spec, dtype=torch.float32):
-    data = engine.load_data(spec)
+    data = load_data(spec)
     out = 1 if data.n_classes == 2 else data.n_classes
-    model = MLP(data.n_features, out, spec.depth, spec.width, spec.activation, spec.init, spec.seed)
+    activation = REGISTRY.get(spec.activation)
+    model = MLP(data.n_features, out, spec.depth, spec.width, activation, spec.init, spec.seed)
     model = model.to(dtype)
     history = train_reference(
         model,
@@ -133,7 +143,7 @@ def test_engine_matches_the_reference_loop(
         assert max_relative_error(net, i, model) < tolerance
         with torch.no_grad():
             X_test = data.X_test.to(dtype)
-            ours = engine.predicted_labels(net.subset(slice(i, i + 1))(X_test.T[None]))[0]
+            ours = predicted_labels(net.subset(slice(i, i + 1))(X_test.T[None]))[0]
             theirs = model(X_test).squeeze(-1)
             theirs = (theirs > 0).long() if theirs.dim() == 1 else theirs.argmax(-1)
         assert torch.equal(ours, theirs)
@@ -172,20 +182,18 @@ def test_a_run_alone_equals_the_same_run_inside_a_batch_of_64():
         torch.testing.assert_close(
             net_alone.weights[layer][0], net_crowd.weights[layer][37], atol=1e-5, rtol=0
         )
-    X = data[engine.data_key(alone[0])].X_test.T[None]
+    X = data[data_key(alone[0])].X_test.T[None]
     with torch.no_grad():
         assert torch.equal(
-            engine.predicted_labels(net_alone(X)),
-            engine.predicted_labels(net_crowd.subset(slice(37, 38))(X)),
+            predicted_labels(net_alone(X)),
+            predicted_labels(net_crowd.subset(slice(37, 38))(X)),
         )
 
 
 def test_runs_differing_only_in_activation_noise_or_lr_start_from_the_same_weights():
-    a = engine.build_stacked([RunSpec(activation="relu", seed=3)], 2, 1, torch.device("cpu"))
-    b = engine.build_stacked(
-        [RunSpec(activation="tanh", seed=3, lr=0.5)], 2, 1, torch.device("cpu")
-    )
-    c = engine.build_stacked([RunSpec(activation="relu", seed=4)], 2, 1, torch.device("cpu"))
+    a = build([RunSpec(activation="relu", seed=3)])
+    b = build([RunSpec(activation="tanh", seed=3, lr=0.5)])
+    c = build([RunSpec(activation="relu", seed=4)])
     assert torch.equal(a.weights[0], b.weights[0])
     assert not torch.equal(a.weights[0], c.weights[0])
 
@@ -245,7 +253,7 @@ def test_mini_batches_shuffle_per_model_and_match_the_reference(optimizer):
 
 @pytest.mark.parametrize("init", ["pytorch", "glorot", "kaiming"])
 def test_init_schemes(init):
-    net = engine.build_stacked([RunSpec(init=init, width=50, seed=0)], 2, 1, torch.device("cpu"))
+    net = build([RunSpec(init=init, width=50, seed=0)])
     w1, b1 = net.weights[1][0], net.biases[1][0]  # (50, 50), fan_in = fan_out = 50
     if init == "pytorch":
         assert w1.abs().max() <= 1 / 50**0.5 and b1.abs().max() <= 1 / 50**0.5
@@ -257,35 +265,41 @@ def test_init_schemes(init):
 
 
 def test_glorot_uses_factor_2_for_sigmoid_like_scikit_learn():
-    relu = engine.build_stacked([RunSpec(init="glorot", activation="relu")], 2, 1, "cpu")
-    sigm = engine.build_stacked([RunSpec(init="glorot", activation="sigmoid")], 2, 1, "cpu")
+    relu = build([RunSpec(init="glorot", activation="relu")])
+    sigm = build([RunSpec(init="glorot", activation="sigmoid")])
     torch.testing.assert_close(sigm.weights[0], relu.weights[0] * (2 / 6) ** 0.5)
 
 
-def test_train_chunk_reports_tidy_tables_and_mechanism_measures():
+def test_train_chunk_returns_final_metrics_curves_and_the_requested_surfaces():
     specs = [
         RunSpec(n_samples=200, epochs=40, eval_every=10, activation=a, seed=0, depth=2)
         for a in ("none", "relu")
     ]
-    ids = ["lin", "relu"]
-    r_none = engine.train_chunk(specs[:1], ids[:1], "cpu", surfaces_for={"lin"})
-    r_relu = engine.train_chunk(specs[1:], ids[1:], "cpu")
-    runs = r_none.runs.set_index("run_id")
-    assert runs.loc["lin", "linear_fit_r2"] == pytest.approx(1.0, abs=1e-5)
-    assert runs.loc["lin", "linear_regions"] == 1
-    assert r_relu.runs.loc[0, "linear_regions"] > 1
-    assert list(r_none.curves["epoch"]) == [0, 10, 20, 30, 40]
-    assert len(r_none.surfaces) == 1 and len(r_none.surfaces.loc[0, "prob"]) == 100 * 100
-    assert r_relu.surfaces.empty
-    assert runs.loc["lin", "n_params"] == 3 * 10 + 11 * 10 + 11
+    linear = train_chunk(specs[:1], surface_rows=[0])
+    relu = train_chunk(specs[1:])
+    assert linear.metrics["linear_fit_r2"][0] == pytest.approx(1.0, abs=1e-5)
+    assert linear.metrics["linear_regions"][0] == 1
+    assert relu.metrics["linear_regions"][0] > 1
+    assert list(linear.epochs) == [0, 10, 20, 30, 40]
+    assert linear.curves.shape == (5, 4, 1)  # (evaluations, CURVE_METRICS, models)
+    assert linear.curves[-1, 3, 0] == linear.metrics["test_acc"][0]
+    (surface,) = linear.surfaces
+    assert surface.row == 0 and surface.plane.kind == "input"
+    assert surface.prob.shape == (100 * 100,) and surface.pred.dtype == np.int8
+    # The test points, in the surface's plane: 2-D data is its own plane.
+    data = load_data(specs[0])
+    np.testing.assert_array_equal(surface.plane.test_points, data.X_test.numpy())
+    np.testing.assert_array_equal(surface.plane.test_labels, data.y_test.numpy())
+    assert relu.surfaces == []
+    assert linear.n_params == 3 * 10 + 11 * 10 + 11
 
 
 def test_chunks_respect_the_memory_budget_and_grow_with_it(monkeypatch):
     spec = RunSpec()
     data = make_dataset("circles", 1000, 0.03)
-    monkeypatch.setattr(engine, "memory_budget_bytes", lambda device: 64 << 20)
+    monkeypatch.setattr(placement, "memory_budget_bytes", lambda device: 64 << 20)
     small = engine.chunk_size(spec, data, torch.device("cpu"))
-    monkeypatch.setattr(engine, "memory_budget_bytes", lambda device: 512 << 20)
+    monkeypatch.setattr(placement, "memory_budget_bytes", lambda device: 512 << 20)
     large = engine.chunk_size(spec, data, torch.device("cpu"))
     assert 1 <= small < large
     assert large * engine.bytes_per_model(spec, data) <= 512 << 20
@@ -293,23 +307,19 @@ def test_chunks_respect_the_memory_budget_and_grow_with_it(monkeypatch):
 
 def test_vanishing_gradients_a_10_layer_sigmoid_net_starts_with_a_far_smaller_first_layer_gradient():
     shallow, deep = (
-        engine.train_chunk(
+        train_chunk(
             [RunSpec(activation="sigmoid", depth=depth, epochs=1, seed=s) for s in range(5)],
-            [str(s) for s in range(5)],
-            "cpu",
             measure=False,
-        ).runs
+        ).metrics
         for depth in (2, 10)
     )
-    assert deep["grad_norm_init_first"].median() < shallow["grad_norm_init_first"].median() / 100
+    first, last = "grad_norm_init_first", "grad_norm_init_last"
+    assert np.median(deep[first]) < np.median(shallow[first]) / 100
     # The last hidden layer, next to the loss, is not starved the same way.
-    assert deep["grad_norm_init_last"].median() > deep["grad_norm_init_first"].median() * 100
+    assert np.median(deep[last]) > np.median(deep[first]) * 100
 
 
 def test_grid_measures_use_the_first_two_principal_components_for_wider_inputs(tmp_path):
-    import numpy as np
-    import pandas as pd
-
     rng = np.random.default_rng(0)
     X = rng.normal(size=(200, 3))
     frame = pd.DataFrame(X, columns=["x1", "x2", "x3"])
@@ -320,25 +330,40 @@ def test_grid_measures_use_the_first_two_principal_components_for_wider_inputs(t
         RunSpec(dataset=str(path), activation=a, epochs=50, optimizer="adam", lr=0.01)
         for a in ("none", "relu")
     ]
-    linear = engine.train_chunk(specs[:1], ["lin"], "cpu", surfaces_for={"lin"})
-    relu = engine.train_chunk(specs[1:], ["relu"], "cpu")
-    assert linear.runs.loc[0, "linear_fit_r2"] == pytest.approx(1.0, abs=1e-5)
-    assert relu.runs.loc[0, "linear_regions"] > 1
-    assert len(linear.surfaces.loc[0, "prob"]) == 100 * 100
+    linear = train_chunk(specs[:1], surface_rows=[0])
+    relu = train_chunk(specs[1:])
+    assert linear.metrics["linear_fit_r2"][0] == pytest.approx(1.0, abs=1e-5)
+    assert relu.metrics["linear_regions"][0] > 1
+    (surface,) = linear.surfaces
+    assert surface.plane.kind == "pca" and surface.prob.shape == (100 * 100,)
+    # The test points sit in the plane of the first two principal components of all the data.
+    data = load_data(specs[0])
+    coords, _, _ = metrics.project_2d(data.X_test, torch.cat([data.X_train, data.X_test]))
+    np.testing.assert_allclose(surface.plane.test_points, coords.numpy(), atol=1e-6)
 
 
 MEMORY_SCRIPT = """
 import resource, torch
-from bench import engine
+from bench import engine, metrics
+from bench.engine import placement
+from bench.engine.stacked import predicted_labels
+from bench.registry import BUILTIN_REGISTRY
 from bench.spec import RunSpec
 torch.set_num_threads(1)
+cpu = torch.device("cpu")
 specs = [RunSpec(epochs=3, eval_every=1, seed=s) for s in range(4096)]
-result = engine.train_specs(specs, [str(s) for s in range(4096)], "cpu")
-assert len(result.runs) == 4096
+datasets, chunks, _ = engine.chunk_indices(specs, cpu)
+relu = BUILTIN_REGISTRY.get("relu")
+trained = sum(
+    len(engine.train_chunk([specs[i] for i in c], relu, cpu, datasets=datasets).epochs) > 0
+    for c in chunks
+)
+assert trained == len(chunks) > 1
 print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)  # KiB on Linux
 """
 
 
+@pytest.mark.slow
 def test_4096_seed_sized_models_train_in_under_2_gib_of_resident_memory():
     import subprocess
     import sys

@@ -7,7 +7,8 @@ import dataclasses
 import pytest
 
 from bench.grid import GridError, builtin_grids, load_grid, parse_grid, run_ids
-from bench.spec import AXES, DEFAULTS, RunSpec
+from bench.schema import AXES
+from bench.spec import DEFAULTS, RunSpec
 
 pytestmark = pytest.mark.usefixtures("isolated")
 

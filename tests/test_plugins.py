@@ -14,18 +14,26 @@ import bench
 from bench import registry
 from bench.cli import main
 from bench.engine import train_chunk
-from bench.registry import ActivationError, get_activation, load_plugin_file
+from bench.registry import (
+    BUILTIN_REGISTRY,
+    ActivationError,
+    get_activation,
+    load_installed,
+    load_plugin_file,
+    load_registry,
+)
 from bench.spec import RunSpec
-from tests.conftest import registry_snapshot
+from tests.conftest import declarations_restored
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "examples" / "plugin-package"
+EXAMPLE_FILE = ROOT / "examples" / "my_activations.py"
 
 
 @pytest.fixture
 def clean_registry():
-    """Restores the registry after a test that adds to it."""
-    with registry_snapshot():
+    """Forgets the activations a test declares."""
+    with declarations_restored():
         yield
 
 
@@ -68,9 +76,9 @@ def test_decorator_registers_a_module_with_learnable_parameters(clean_registry):
     assert activation.learnable
     first, second = activation.make(), activation.make()
     assert first.slope is not second.slope  # one module (and parameter) per layer
-    result = train_chunk([RunSpec(activation="slope_relu", epochs=5, n_samples=100)], ["r"], "cpu")
+    result = train_chunk([RunSpec(activation="slope_relu", epochs=5, n_samples=100)], activation)
     # 2->10->10->1 weights and biases, plus one slope per hidden layer.
-    assert result.runs.loc[0, "n_params"] == 151 + 2
+    assert result.n_params == 151 + 2
 
 
 def test_registering_a_taken_name_fails_and_names_both_sources(clean_registry):
@@ -83,17 +91,34 @@ def test_registering_something_not_callable_fails_clearly(clean_registry):
         bench.register_activation("number")(3.0)
     with pytest.raises(ActivationError, match="must be elementwise"):
         bench.register_activation("reducer")(lambda x: x.sum())
-    assert "number" not in registry._registry and "reducer" not in registry._registry
+    assert "number" not in registry.default_registry()
+    assert "reducer" not in registry.default_registry()
 
 
 # --------------------------------------------------------------------------- route (b)
 
 
-def test_plugin_file_registers_its_activations_with_the_file_as_source(clean_registry):
-    names = load_plugin_file(ROOT / "examples" / "my_activations.py")
-    assert names == ["bent_identity", "learnable_prelu"]
-    assert get_activation("learnable_prelu").learnable
-    assert get_activation("bent_identity").source.endswith("my_activations.py")
+def test_plugin_file_yields_its_activations_with_the_file_as_source():
+    loaded = load_plugin_file(EXAMPLE_FILE)
+    assert [a.name for a in loaded] == ["bent_identity", "learnable_prelu"]
+    assert all(a.source == str(EXAMPLE_FILE) for a in loaded)
+    assert loaded[1].learnable and not loaded[0].learnable
+
+
+def test_loading_a_plugin_file_returns_a_new_registry_and_changes_nothing_else():
+    with_file = load_registry([EXAMPLE_FILE])
+    assert "learnable_prelu" in with_file
+    assert "learnable_prelu" not in load_registry()  # nothing global was touched
+    assert with_file.plugin_files == (str(EXAMPLE_FILE.resolve()),)
+    # The same file again (say, on the command line and in the grid) is loaded once.
+    assert with_file.with_plugin_file(EXAMPLE_FILE) is with_file
+
+
+def test_affine_activations_are_marked_and_piecewise_linear():
+    assert BUILTIN_REGISTRY.get("none").affine
+    assert not any(a.affine for a in BUILTIN_REGISTRY if a.name != "none")
+    identity = registry.make_activation("ident2", lambda x: x, source="test", affine=True)
+    assert identity.affine and identity.piecewise_linear
 
 
 def test_list_activations_shows_plugin_files(clean_registry, capsys):
@@ -119,8 +144,8 @@ def test_a_plugin_file_that_fails_to_import_is_named_and_leaves_the_registry_usa
         """,
     )
     with pytest.raises(ActivationError, match=r"broken.py failed to import: RuntimeError: oops"):
-        load_plugin_file(broken)
-    assert "half_registered" not in registry._registry  # rolled back
+        load_registry([broken])
+    assert "half_registered" not in registry.default_registry()
     assert get_activation("relu").name == "relu"
 
 
@@ -133,7 +158,7 @@ def test_a_plugin_file_registering_a_duplicate_is_reported_with_its_path(clean_r
         """,
     )
     with pytest.raises(ActivationError, match=r"'tanh' from .*dup.py is already registered"):
-        load_plugin_file(dup)
+        load_registry([dup])
 
 
 def test_cli_reports_a_broken_plugin_without_a_traceback(clean_registry, tmp_path, capsys):
@@ -170,12 +195,11 @@ def test_entry_point_plugin_is_listed_as_package_version_and_usable(
         "nonlinbench-squareplus",
         "0.1.0",
     )
-    registry.load_entry_points(force=True)
-    activation = get_activation("squareplus")
+    activation = load_registry(installed=load_installed()).get("squareplus")
     assert activation.source == "nonlinbench-squareplus==0.1.0"
     torch.testing.assert_close(activation.make()(torch.tensor([0.0])), torch.tensor([1.0]))
-    result = train_chunk([RunSpec(activation="squareplus", epochs=5, n_samples=100)], ["s"], "cpu")
-    assert result.runs.loc[0, "train_acc"] >= 0
+    result = train_chunk([RunSpec(activation="squareplus", epochs=5, n_samples=100)], activation)
+    assert 0 <= result.metrics["train_acc"][0] <= 1
 
 
 def test_a_hand_built_entry_point_loads():
@@ -186,11 +210,10 @@ def test_a_hand_built_entry_point_loads():
     )
     sys.path.insert(0, str(PACKAGE / "src"))
     try:
-        registry.load_entry_point(ep)
-        assert get_activation("x_squareplus").source.startswith("entry point")
+        (activation,) = registry.load_entry_point(ep)
     finally:
         sys.path.remove(str(PACKAGE / "src"))
-        registry.unregister("x_squareplus")
+    assert activation.name == "x_squareplus" and activation.source.startswith("entry point")
 
 
 def test_a_broken_entry_point_is_recorded_and_the_others_still_load(
@@ -204,20 +227,13 @@ def test_a_broken_entry_point_is_recorded_and_the_others_still_load(
         "mixed-acts",
         "0.0.1",
     )
-    registry.load_entry_points(force=True)
-    assert get_activation("zzz_good").source == "mixed-acts==0.0.1"
-    failures = registry.plugin_failures()
-    assert any(src == "mixed-acts==0.0.1" and "no_such_module" in msg for src, msg in failures)
+    loaded = load_registry(installed=load_installed())
+    assert loaded.get("zzz_good").source == "mixed-acts==0.0.1"
+    assert any(
+        f.source == "mixed-acts==0.0.1" and "no_such_module" in f.message for f in loaded.failures
+    )
     with pytest.raises(ActivationError, match="failed to load"):
-        get_activation("aaa_broken")  # the unknown-name error explains why it is missing
-
-
-def test_the_example_package_declares_its_entry_point():
-    import tomllib
-
-    meta = tomllib.loads((PACKAGE / "pyproject.toml").read_text())
-    eps = meta["project"]["entry-points"]["nonlinbench.activations"]
-    assert eps == {"squareplus": "nonlinbench_squareplus:squareplus"}
+        loaded.get("aaa_broken")  # the unknown-name error explains why it is missing
 
 
 @pytest.mark.slow

@@ -13,7 +13,8 @@ import torch
 from bench import runner
 from bench.cli import main
 from bench.grid import load_grid, run_ids
-from bench.runner import make_plan, run_grid
+from bench.plan import make_plan
+from bench.runner import run_grid
 from bench.store import Store
 
 pytestmark = pytest.mark.usefixtures("isolated")

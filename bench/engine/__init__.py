@@ -1,0 +1,49 @@
+"""The batched engine: trains a group of same-shape MLPs as one stacked tensor program.
+
+    placement   the device, the memory budget, groups and chunks
+    stacked     the stacked network (models on a leading axis), its losses, stacked data
+    optim       SGD and Adam with a learning rate per model
+    train       the training loop and `train_chunk`, which returns arrays
+    measure     dead units, gradients at init, grid measures and decision surfaces
+
+`bench.model.train_reference` is the one-model definition the engine must match; the runner
+turns what `train_chunk` returns into tables.
+"""
+
+from bench.engine.measure import MEASURE_RESOLUTION, data_plane
+from bench.engine.optim import StackedOptimizer
+from bench.engine.placement import (
+    bytes_per_model,
+    chunk_indices,
+    chunk_size,
+    device_label,
+    group_key,
+    memory_budget_bytes,
+    resolve_device,
+)
+from bench.engine.stacked import StackedMLP, build_stacked, stack_data
+from bench.engine.train import ChunkArrays, Surface, count_parameters, train_chunk, train_stacked
+
+ENGINE_VERSION = "1"
+
+__all__ = [
+    "ENGINE_VERSION",
+    "MEASURE_RESOLUTION",
+    "ChunkArrays",
+    "StackedMLP",
+    "StackedOptimizer",
+    "Surface",
+    "build_stacked",
+    "bytes_per_model",
+    "chunk_indices",
+    "chunk_size",
+    "count_parameters",
+    "data_plane",
+    "device_label",
+    "group_key",
+    "memory_budget_bytes",
+    "resolve_device",
+    "stack_data",
+    "train_chunk",
+    "train_stacked",
+]

@@ -1,0 +1,130 @@
+"""Mechanism measures of a stacked network: dead units, gradients at init, grid measures.
+
+Grid measures live in the plane of the data: the input plane for two features, otherwise the
+plane of the data's first two principal components, mapped back into input space.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from bench import metrics
+from bench.data import Dataset, data_key
+from bench.engine.stacked import StackedMLP, per_model_loss
+from bench.spec import RunSpec
+
+MEASURE_RESOLUTION = 100  # the plane's grid: 100 x 100 points, for the measures and surfaces
+# Measuring on the grid keeps about three float32 tensors per hidden unit and grid point
+# (pre-activations, post-activations, sign codes); models are measured in sub-batches that
+# keep these under 64 MiB, far below a training chunk's budget.
+MEASURE_BYTES = 64 << 20
+
+
+def measure_batch_size(models: int, depth: int, width: int) -> int:
+    """Models per sub-batch of the grid measures (see MEASURE_BYTES)."""
+    units = max(width * max(depth, 1), 1)
+    per_model = 4 * units * MEASURE_RESOLUTION**2 * 3
+    return max(1, min(models, MEASURE_BYTES // per_model))
+
+
+@torch.no_grad()
+def dead_unit_fractions(net: StackedMLP, X: torch.Tensor, batch: int) -> torch.Tensor:
+    """Fraction of hidden units that output 0 on every sample of X: (models,)."""
+    out = []
+    for start in range(0, X.shape[0], batch):
+        part = slice(start, start + batch)
+        post = net.subset(part).forward(X[part], keep=True)[2]
+        out.append(metrics.dead_unit_fraction([h.transpose(1, 2) for h in post]))
+    return torch.cat(out)
+
+
+def init_gradient_norms(
+    net: StackedMLP, X: torch.Tensor, y: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Full-batch gradient norms at init of the first and last hidden layer's weights: (models,)."""
+    models = X.shape[0]
+    if net.depth == 0:
+        nan = torch.full((models,), float("nan"), device=X.device)
+        return nan, nan
+    first, last = net.weights[0], net.weights[net.depth - 1]
+    loss = per_model_loss(net(X), y)
+    g_first, g_last = torch.autograd.grad(loss.nansum(), [first, last])
+    return g_first.flatten(1).norm(dim=1), g_last.flatten(1).norm(dim=1)
+
+
+@dataclass(frozen=True)
+class Plane:
+    """A dataset's measurement plane: the grid, in the plane and in input space, and the test
+    points in the plane."""
+
+    kind: str  # "input" (two features) or "pca"
+    points: torch.Tensor  # (P, 2) grid points in the plane, row-major [iy, ix]
+    inputs: torch.Tensor  # (P, features) the same points in input space
+    extent: tuple[float, float, float, float]  # x_min, x_max, y_min, y_max
+    test_points: np.ndarray  # (n_test, 2) float32
+    test_labels: np.ndarray  # (n_test,) int8
+
+
+def data_plane(data: Dataset) -> Plane:
+    X_all = torch.cat([data.X_train, data.X_test])
+    labels = data.y_test.numpy().astype(np.int8)
+    if data.n_features == 2:
+        points, extent = metrics.covering_grid(X_all, MEASURE_RESOLUTION)
+        test = data.X_test.numpy().astype(np.float32)
+        return Plane("input", points, points, extent, test, labels)
+    mean, components = metrics.pca_basis(X_all)
+    points, extent = metrics.covering_grid((X_all - mean) @ components.T, MEASURE_RESOLUTION)
+    inputs = metrics.grid_in_input_space(points, mean, components)
+    test = ((data.X_test.to(components.dtype) - mean) @ components.T).numpy().astype(np.float32)
+    return Plane("pca", points, inputs, extent, test, labels)
+
+
+@dataclass
+class GridMeasures:
+    r2: torch.Tensor  # (models,)
+    regions: torch.Tensor  # (models,) float, NaN where not countable
+    probs: dict[int, torch.Tensor]  # row -> (P,) surface probabilities, for surface rows
+    preds: dict[int, torch.Tensor]  # row -> (P,) predicted classes
+
+
+@torch.no_grad()
+def grid_measures(
+    net: StackedMLP,
+    specs: Sequence[RunSpec],
+    planes: dict[tuple, Plane],
+    surface_rows: Sequence[int],
+    batch: int,
+) -> GridMeasures:
+    """linear_fit_r2 and linear_regions on each model's data plane, and decision surfaces."""
+    models = len(specs)
+    device = net.weights[0].device
+    keys = [data_key(s) for s in specs]
+    inputs_on_device = {k: p.inputs.to(device) for k, p in planes.items()}
+    countable = net.activation.piecewise_linear
+    r2 = torch.empty(models, device=device)
+    regions = torch.full((models,), float("nan"), device=device)
+    wanted = set(surface_rows)
+    probs, preds = {}, {}
+    for start in range(0, models, batch):
+        part = slice(start, min(start + batch, models))
+        rows = range(part.start, part.stop)
+        inputs = torch.stack([inputs_on_device[keys[i]].T for i in rows])  # (m, in, P)
+        points = torch.stack([planes[keys[i]].points for i in rows]).to(device)  # (m, P, 2)
+        logits, pre_acts, _ = net.subset(part).forward(inputs, keep=countable)
+        # metrics take (models, points, features): transpose views of our layout.
+        logits = logits.transpose(1, 2)
+        r2[part] = metrics.linear_fit_r2(points, logits).to(r2.dtype)
+        if net.activation.affine:
+            regions[part] = 1.0  # one affine map: one region, whatever the grid shows
+        elif countable:
+            pre_acts = [z.transpose(1, 2) for z in pre_acts]
+            regions[part] = metrics.count_linear_regions(pre_acts).to(regions.dtype)
+        for i in wanted.intersection(rows):
+            one = logits[i - start : i - start + 1]
+            probs[i] = metrics.surface_probabilities(one)[0]
+            preds[i] = metrics.predicted_class(one)[0]
+    return GridMeasures(r2=r2, regions=regions, probs=probs, preds=preds)

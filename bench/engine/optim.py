@@ -1,0 +1,53 @@
+"""SGD and Adam over stacked parameters, with a learning rate per model."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from bench.model import ADAM_BETAS, ADAM_EPS
+
+
+class StackedOptimizer:
+    """SGD or Adam over stacked parameters, with a learning rate per model.
+
+    The arithmetic follows torch.optim.SGD / torch.optim.Adam (single-tensor path) so a model
+    trained here matches the reference loop. Models whose `alive` flag is off are left as is.
+    """
+
+    def __init__(self, params: list[torch.Tensor], kind: str, lr: torch.Tensor):
+        self.params = params
+        self.kind = kind
+        self.lr = lr  # (models,)
+        self.step_count = 0
+        if kind == "adam":
+            self.exp_avg = [torch.zeros_like(p) for p in params]
+            self.exp_avg_sq = [torch.zeros_like(p) for p in params]
+        elif kind != "sgd":
+            raise ValueError(f"unknown optimizer '{kind}'; allowed: sgd, adam")
+
+    @staticmethod
+    def _per_model(x: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+        return x.view(-1, *([1] * (like.dim() - 1)))  # (models,) -> (models, 1, ...)
+
+    @torch.no_grad()
+    def step(self, alive: torch.Tensor) -> None:
+        self.step_count += 1
+        if self.kind == "adam":
+            beta1, beta2 = ADAM_BETAS
+            bias_correction1 = 1 - beta1**self.step_count
+            bias_correction2_sqrt = math.sqrt(1 - beta2**self.step_count)
+        for i, p in enumerate(self.params):
+            g = p.grad
+            lr = self._per_model(self.lr, p)
+            if self.kind == "sgd":
+                update = p - lr * g
+            else:
+                m, v = self.exp_avg[i], self.exp_avg_sq[i]
+                m.lerp_(g, 1 - beta1)
+                v.mul_(beta2).addcmul_(g, g, value=1 - beta2)
+                denom = (v.sqrt() / bias_correction2_sqrt).add_(ADAM_EPS)
+                update = p - (lr / bias_correction1) * (m / denom)
+            p.copy_(torch.where(self._per_model(alive, p), update, p))
+            p.grad = None

@@ -1,0 +1,253 @@
+"""Training a chunk: one stacked program for a chunk of same-group runs, then its measures.
+
+The loss is the sum over models of each model's mean loss, so each model gets exactly its own
+gradient; learning rates are per model; nothing global (clipping, shared statistics) couples
+them. `bench.model.train_reference` is the one-model definition that this must match.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from bench.data import Dataset, data_key, load_data
+from bench.engine.measure import (
+    Plane,
+    data_plane,
+    dead_unit_fractions,
+    grid_measures,
+    init_gradient_norms,
+    measure_batch_size,
+)
+from bench.engine.optim import StackedOptimizer
+from bench.engine.placement import group_key
+from bench.engine.stacked import (
+    StackedMLP,
+    build_stacked,
+    per_model_accuracy,
+    per_model_loss,
+    stack_data,
+)
+from bench.model import LayerStack, batches, eval_epochs, output_size, shuffle_order
+from bench.registry import Activation
+from bench.schema import METRIC_NAMES
+from bench.spec import RunSpec
+
+
+@torch.no_grad()
+def evaluate(net: StackedMLP, X: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    """Per-model mean loss and accuracy on (X, y): two (models,) tensors."""
+    logits = net(X)
+    return per_model_loss(logits, y), per_model_accuracy(logits, y)
+
+
+def train_stacked(
+    net: StackedMLP,
+    X_train: torch.Tensor,
+    y_train: torch.Tensor,
+    X_test: torch.Tensor,
+    y_test: torch.Tensor,
+    *,
+    optimizer: str,
+    lr: torch.Tensor,
+    seeds: torch.Tensor,
+    epochs: int,
+    batch_size: int = 0,
+    eval_every: int = 10,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Trains the stacked models in place.
+
+    Returns curves (evaluations, 4, models) holding train_loss, test_loss, train_acc, test_acc
+    at `eval_epochs(epochs, eval_every)`, and diverged_epoch (models,) int64, 0 if never.
+    Everything stays on the device: no host synchronisation inside the loop.
+    """
+    models, n_train = X_train.shape[0], X_train.shape[2]
+    device = X_train.device
+    record_at = eval_epochs(epochs, eval_every)
+    curves = torch.empty(len(record_at), 4, models, device=device)
+    alive = torch.ones(models, dtype=torch.bool, device=device)
+    diverged_epoch = torch.zeros(models, dtype=torch.int64, device=device)
+    opt = StackedOptimizer(net.parameters(), optimizer, lr)
+    slices = batches(n_train, batch_size)
+
+    # Full batch: the training forward of epoch e+1 sees exactly the model after epoch e on
+    # the whole training set, so train metrics recorded at epoch e are read from it instead of
+    # a separate evaluation pass (the same numbers, one forward pass fewer). Only the last
+    # epoch's train metrics need their own pass.
+    full_batch = len(slices) == 1
+    deferred: int | None = None  # curve slot waiting for the next training forward
+
+    def record(slot: int, train: bool) -> None:
+        if train:
+            curves[slot, 0], curves[slot, 2] = evaluate(net, X_train, y_train)
+        curves[slot, 1], curves[slot, 3] = evaluate(net, X_test, y_test)
+
+    record(0, train=not full_batch)
+    deferred = 0 if full_batch else None
+    slot = 1
+    for epoch in range(1, epochs + 1):
+        order = shuffle_order(seeds, epoch, n_train) if len(slices) > 1 else None
+        for batch in slices:
+            if order is None:
+                Xb, yb = X_train[:, :, batch], y_train[:, batch]
+            else:
+                idx = order[:, batch]  # (models, batch): each model's own samples
+                Xb = X_train.gather(2, idx[:, None, :].expand(-1, X_train.shape[1], -1))
+                yb = y_train.gather(1, idx)
+            # 1. Forward and per-model loss: (models,).
+            logits = net(Xb)
+            loss = per_model_loss(logits, yb)
+            if deferred is not None:
+                curves[deferred, 0] = loss.detach()
+                curves[deferred, 2] = per_model_accuracy(logits.detach(), yb)
+                deferred = None
+            # 2. A model whose loss is not finite is frozen at this epoch and flagged.
+            finite = torch.isfinite(loss)
+            newly = alive & ~finite
+            diverged_epoch = torch.where(newly, epoch, diverged_epoch)
+            alive = alive & finite
+            # 3. Sum of per-model losses: each model's gradient is its own.
+            torch.where(alive, loss, 0.0).sum().backward()
+            opt.step(alive)
+        if slot < len(record_at) and epoch == record_at[slot]:
+            last = epoch == epochs
+            record(slot, train=not full_batch or last)
+            deferred = slot if full_batch and not last else None
+            slot += 1
+    return curves, diverged_epoch
+
+
+@dataclass(frozen=True)
+class Surface:
+    """One run's decision surface on its data plane, with the test points in that plane."""
+
+    row: int  # the run's position in the chunk
+    plane: Plane
+    prob: np.ndarray  # (P,) float32, see schema's surfaces.prob
+    pred: np.ndarray  # (P,) int8
+
+
+@dataclass(frozen=True)
+class ChunkArrays:
+    """What training a chunk of M runs yields, as arrays; the runner builds the tables."""
+
+    metrics: dict[str, np.ndarray]  # schema.METRIC_NAMES -> (M,) float64, NaN: not measured
+    diverged_epoch: np.ndarray  # (M,) int64, 0 if the loss stayed finite
+    epochs: np.ndarray  # (E,) int64, the evaluated epochs
+    curves: np.ndarray  # (E, 4, M) float32 in schema.CURVE_METRICS order
+    surfaces: list[Surface]
+    n_params: int
+    n_classes: int
+    wall_s: float
+
+
+def count_parameters(spec: RunSpec, activation: Activation, data: Dataset) -> int:
+    """Trainable parameters of one run: weights, biases and learnable activations."""
+    count = LayerStack.of(data.n_features, data.n_classes, spec.depth, spec.width).linear_parameters
+    if activation.learnable:
+        per_layer = sum(p.numel() for p in activation.make().parameters() if p.requires_grad)
+        count += per_layer * spec.depth
+    return count
+
+
+def train_chunk(
+    specs: Sequence[RunSpec],
+    activation: Activation,
+    device: torch.device | str = "cpu",
+    *,
+    surface_rows: Sequence[int] = (),
+    datasets: dict[tuple, Dataset] | None = None,
+    measure: bool = True,
+) -> ChunkArrays:
+    """Trains runs of one group together and measures them.
+
+    specs must share `group_key`, and `activation` is their activation's record. surface_rows
+    are the positions in `specs` whose decision surface is kept (with measure=True).
+    """
+    t0 = time.perf_counter()
+    device = torch.device(device) if isinstance(device, str) else device
+    datasets = dict(datasets or {})
+    for spec in specs:
+        if data_key(spec) not in datasets:
+            datasets[data_key(spec)] = load_data(spec)
+    first = datasets[data_key(specs[0])]
+    if len({group_key(s, datasets[data_key(s)]) for s in specs}) != 1:
+        raise ValueError("train_chunk needs runs of one group")
+    if activation.name != specs[0].activation:
+        raise ValueError(f"activation {activation.name} given for runs of {specs[0].activation}")
+    spec0 = specs[0]
+    models = len(specs)
+    X_train, y_train, X_test, y_test = stack_data(specs, datasets, device)
+    net = build_stacked(specs, activation, first.n_features, output_size(first.n_classes), device)
+    lr = torch.tensor([s.lr for s in specs], dtype=torch.float32, device=device)
+    seeds = torch.tensor([s.seed for s in specs], dtype=torch.int64, device=device)
+    target = torch.tensor([s.target_acc for s in specs], dtype=torch.float32, device=device)
+    batch = measure_batch_size(models, spec0.depth, spec0.width)
+    nan = torch.full((models,), float("nan"), device=device)
+
+    # 1. Before training: dead units and gradient norms at initialisation.
+    dead_init = dead_unit_fractions(net, X_train, batch) if measure and spec0.depth else nan
+    g_first, g_last = init_gradient_norms(net, X_train, y_train)
+
+    # 2. Training.
+    curves, diverged_epoch = train_stacked(
+        net, X_train, y_train, X_test, y_test,
+        optimizer=spec0.optimizer, lr=lr, seeds=seeds, epochs=spec0.epochs,
+        batch_size=spec0.batch_size, eval_every=spec0.eval_every,
+    )  # fmt: skip
+    epochs = eval_epochs(spec0.epochs, spec0.eval_every)
+    record_at = torch.tensor(epochs, device=device)
+
+    # 3. Accuracy summaries (on the device), then the mechanism measures.
+    test_acc = curves[:, 3]  # (evaluations, models)
+    reached = test_acc >= target[None, :]
+    first_hit = torch.where(reached.any(0), record_at[reached.int().argmax(0)], -1)
+    final = curves[-1]  # (4, models)
+    values = {
+        "train_acc": final[2],
+        "test_acc": final[3],
+        "train_loss": final[0],
+        "test_loss": final[1],
+        "best_test_acc": test_acc.max(0).values,
+        "dead_unit_frac_init": dead_init,
+        "grad_norm_init_first": g_first,
+        "grad_norm_init_last": g_last,
+    }
+    surfaces = []
+    if measure:
+        planes = {key: data_plane(datasets[key]) for key in dict.fromkeys(map(data_key, specs))}
+        grid = grid_measures(net, specs, planes, surface_rows, batch)
+        values.update(
+            dead_unit_frac=dead_unit_fractions(net, X_train, batch) if spec0.depth else nan,
+            linear_fit_r2=grid.r2,
+            linear_regions=grid.regions,
+        )
+        surfaces = [
+            Surface(
+                row=i,
+                plane=planes[data_key(specs[i])],
+                prob=grid.probs[i].cpu().numpy().astype(np.float32),
+                pred=grid.preds[i].cpu().numpy().astype(np.int8),
+            )
+            for i in sorted(surface_rows)
+        ]
+
+    # 4. One host transfer for everything.
+    host = {k: v.detach().cpu().numpy().astype(np.float64) for k, v in values.items()}
+    hit = first_hit.cpu().numpy()
+    host["epochs_to_target"] = np.where(hit >= 0, hit, np.nan)
+    host["gen_gap"] = host["train_acc"] - host["test_acc"]
+    return ChunkArrays(
+        metrics={m: host.get(m, np.full(models, np.nan)) for m in METRIC_NAMES},
+        diverged_epoch=diverged_epoch.cpu().numpy().astype(np.int64),
+        epochs=np.asarray(epochs, dtype=np.int64),
+        curves=curves.detach().cpu().numpy().astype(np.float32),
+        surfaces=surfaces,
+        n_params=count_parameters(spec0, activation, first),
+        n_classes=first.n_classes,
+        wall_s=time.perf_counter() - t0,
+    )

@@ -1,0 +1,211 @@
+"""Planning a grid: which runs are still to train, in which chunks, and how long it will take.
+
+    grid -> specs + run ids -> skip stored -> groups -> chunks (tasks)
+
+A task carries everything a worker needs (the specs, the activation's record, which rows keep
+a decision surface), so workers look nothing up.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+
+import joblib
+import numpy as np
+import torch
+
+from bench import engine
+from bench.data import Dataset, data_key, load_data
+from bench.grid import Grid, run_ids
+from bench.model import LayerStack
+from bench.registry import BUILTIN_REGISTRY, Activation
+from bench.schema import SURFACE_KEY
+from bench.spec import RunSpec
+from bench.store import Store
+
+
+@dataclass
+class Task:
+    """One chunk: runs of one group that train together as one stacked program."""
+
+    specs: list[RunSpec]
+    run_ids: list[str]
+    activation: Activation  # travels with the task, so workers know plugin activations
+    surface_rows: tuple[int, ...] = ()  # positions whose decision surface is stored
+    cost: float = 0.0  # relative cost, for ordering and estimates
+
+    def __len__(self) -> int:
+        return len(self.specs)
+
+
+@dataclass
+class Plan:
+    grid: Grid
+    total: int  # runs in the grid
+    stored: int  # already stored, skipped
+    groups: int  # groups among the runs still to train
+    tasks: list[Task] = field(default_factory=list)
+    datasets: dict[tuple, Dataset] = field(default_factory=dict)  # by data_key
+
+    @property
+    def pending(self) -> int:
+        return sum(len(t) for t in self.tasks)
+
+
+def surface_runs(specs: list[RunSpec], ids: list[str]) -> set[str]:
+    """One run per setting of schema.SURFACE_KEY: the first in grid order."""
+    chosen: dict[tuple, str] = {}
+    for spec, rid in zip(specs, ids, strict=True):
+        chosen.setdefault(tuple(getattr(spec, axis) for axis in SURFACE_KEY), rid)
+    return set(chosen.values())
+
+
+def run_work(spec: RunSpec, data: Dataset) -> tuple[float, float]:
+    """The work of training one model: (multiply-adds, unit activations), each x samples x epochs.
+
+    Small widths are bound by the elementwise work per unit (activation forward and backward,
+    bias, loss), large ones by the matmuls; `calibrate` measures the price of each.
+    """
+    stack = LayerStack.of(data.n_features, data.n_classes, spec.depth, spec.width)
+    samples = len(data.X_train) + len(data.X_test) / max(spec.eval_every, 1)
+    return spec.epochs * samples * stack.multiply_adds, spec.epochs * samples * stack.units
+
+
+# An elementwise unit activation (forward, backward, bias, loss) measured about as dear as 32
+# multiply-adds on small networks; only the order of tasks depends on it.
+UNIT_COST_IN_MACS = 32
+
+
+def run_cost(spec: RunSpec, data: Dataset) -> float:
+    """A single number proportional to a run's work, for ordering tasks largest first."""
+    macs, units = run_work(spec, data)
+    return macs + UNIT_COST_IN_MACS * units
+
+
+def make_plan(
+    grid: Grid,
+    store: Store,
+    device: torch.device,
+    *,
+    fresh: bool = False,
+    max_chunk: int | None = None,
+) -> Plan:
+    specs = grid.specs()
+    ids = run_ids(specs)
+    stored = set() if fresh else store.stored_ids()
+    with_surface = surface_runs(specs, ids)
+    pending = [i for i, rid in enumerate(ids) if rid not in stored]
+    datasets, chunks, n_groups = engine.chunk_indices(
+        [specs[i] for i in pending], device, max_chunk
+    )
+    tasks = []
+    for chunk in chunks:
+        part = [pending[k] for k in chunk]
+        spec0 = specs[part[0]]
+        tasks.append(
+            Task(
+                specs=[specs[i] for i in part],
+                run_ids=[ids[i] for i in part],
+                activation=grid.activations[spec0.activation],
+                surface_rows=tuple(row for row, i in enumerate(part) if ids[i] in with_surface),
+                cost=run_cost(spec0, datasets[data_key(spec0)]) * len(part),
+            )
+        )
+    tasks.sort(key=lambda t: -t.cost)  # largest first: better load balance across workers
+    return Plan(
+        grid=grid,
+        total=len(specs),
+        stored=sum(rid in stored for rid in ids),
+        groups=n_groups,
+        tasks=tasks,
+        datasets=datasets,
+    )
+
+
+# --------------------------------------------------------------------------- estimates
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """Measured prices on this device, for `plan`'s estimate of the time a grid takes."""
+
+    per_chunk_epoch: float  # seconds of fixed overhead per chunk and epoch (kernel launches)
+    per_mac: float  # seconds per multiply-add of `run_work`
+    per_unit: float  # seconds per unit activation of `run_work`
+    per_measured_unit: float  # seconds per model and hidden unit for the grid measures
+
+    def task_seconds(self, task: Task, data: Dataset) -> float:
+        spec = task.specs[0]
+        macs, units = run_work(spec, data)
+        training = len(task) * (macs * self.per_mac + units * self.per_unit)
+        measuring = len(task) * max(spec.depth * spec.width, 1) * self.per_measured_unit
+        return spec.epochs * self.per_chunk_epoch + training + measuring
+
+
+def calibrate(device: torch.device, threads: int | None = None) -> Calibration:
+    """Times small representative chunks, to price a chunk-epoch, a multiply-add and a unit."""
+    if threads:
+        torch.set_num_threads(threads)
+    base = RunSpec(n_samples=600, depth=2, eval_every=10, epochs=30)
+    data = load_data(base)
+    datasets = {data_key(base): data}
+    activation = BUILTIN_REGISTRY.get(base.activation)
+    models = 128
+
+    def timed(n: int, width: int, epochs: int, measure: bool) -> float:
+        specs = [
+            RunSpec(**{**base.to_dict(), "seed": s, "width": width, "epochs": epochs})
+            for s in range(n)
+        ]
+        start = time.perf_counter()
+        engine.train_chunk(specs, activation, device, measure=measure, datasets=datasets)
+        return time.perf_counter() - start
+
+    # Untimed warm-up: the first call of a process pays for lazy initialisation (kernels,
+    # allocator), which measured up to 100x one epoch and made the estimate absurd.
+    timed(1, 16, 2, True)
+    per_chunk_epoch = timed(1, 16, 30, False) / 30
+    # Two widths give two equations for the price of a multiply-add and of a unit.
+    rows, seconds = [], []
+    for width in (4, 32):
+        macs, units = run_work(RunSpec(**{**base.to_dict(), "width": width}), data)
+        rows.append([models * macs, models * units])
+        seconds.append(max(timed(models, width, 30, False) - 30 * per_chunk_epoch, 1e-9))
+    per_mac, per_unit = np.linalg.lstsq(np.array(rows), np.array(seconds), rcond=None)[0]
+    per_mac, per_unit = max(per_mac, 0.0), max(per_unit, 0.0)
+    # The grid measures: a measured chunk minus its predicted training time.
+    macs, units = run_work(RunSpec(**{**base.to_dict(), "width": 16, "epochs": 10}), data)
+    training = 10 * per_chunk_epoch + models * (macs * per_mac + units * per_unit)
+    per_measured_unit = max(timed(models, 16, 10, True) - training, 0.0) / (models * 32)
+    return Calibration(per_chunk_epoch, per_mac, per_unit, per_measured_unit)
+
+
+def _calibrate_in_worker(device: str, threads: int | None) -> Calibration:
+    return calibrate(torch.device(device), threads)
+
+
+def estimate_seconds(
+    plan: Plan, device: torch.device, jobs: int = 1, threads: int | None = None
+) -> float:
+    """Seconds to train the plan's tasks with `jobs` workers of `threads` threads each.
+
+    On a CPU with several jobs, every worker calibrates at the same time, so the prices
+    include what the workers cost each other (shared caches and memory bandwidth).
+    """
+    if threads is None and device.type == "cpu":
+        threads = max(1, (os.cpu_count() or 1) // max(jobs, 1))
+    if jobs > 1 and device.type == "cpu":
+        calibrations = joblib.Parallel(n_jobs=jobs, backend="loky")(
+            joblib.delayed(_calibrate_in_worker)(str(device), threads) for _ in range(jobs)
+        )
+        c = Calibration(*np.mean([list(vars(c).values()) for c in calibrations], axis=0))
+    else:
+        saved = torch.get_num_threads()
+        try:
+            c = calibrate(device, threads)
+        finally:
+            torch.set_num_threads(saved)
+    total = sum(c.task_seconds(task, plan.datasets[data_key(task.specs[0])]) for task in plan.tasks)
+    return total / max(jobs, 1)

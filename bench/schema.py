@@ -1,0 +1,127 @@
+"""The result schema: every column of runs, curves and surfaces, with its dtype and meaning.
+
+This module is the one definition of the tables that the engine fills, the runner assembles,
+the store writes and the report reads. The README's column list is checked against it.
+
+    runs.parquet      one row per run: run_id, every axis (RunSpec's fields), RUN_RESULTS
+    curves.parquet    one row per run and evaluated epoch: CURVE_COLUMNS
+    surfaces.parquet  one row per SURFACE_KEY setting: SURFACE_COLUMNS
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+from bench.spec import RunSpec
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    dtype: str  # pandas dtype name; "list<...>" for Parquet list columns
+    meaning: str
+
+
+AXES: tuple[str, ...] = tuple(f.name for f in fields(RunSpec))
+_AXIS_DTYPES = {bool: "bool", int: "int64", float: "float64", str: "object"}
+AXIS_COLUMNS: tuple[Column, ...] = tuple(
+    Column(f.name, _AXIS_DTYPES[type(getattr(RunSpec(), f.name))], "grid axis (see RunSpec)")
+    for f in fields(RunSpec)
+)
+
+# The arguments of `bench.data.make_dataset`: runs that agree on these train on the same data.
+DATA_AXES: tuple[str, ...] = (
+    "dataset",
+    "n_samples",
+    "noise",
+    "label_noise",
+    "data_seed",
+    "test_size",
+    "stratify",
+)
+# Independent repetitions: intervals are computed over their settings.
+SEED_AXES: tuple[str, ...] = ("data_seed", "seed")
+# One decision surface is stored per setting of these axes (the first run in grid order).
+SURFACE_KEY: tuple[str, ...] = ("dataset", "noise", "activation", "depth", "width")
+
+# Per-run measurements the engine returns, in this order; all float64 (NaN: not measured).
+METRICS: tuple[Column, ...] = (
+    Column("train_acc", "float64", "final training accuracy (fraction)"),
+    Column("test_acc", "float64", "final test accuracy (fraction)"),
+    Column("train_loss", "float64", "final mean training loss"),
+    Column("test_loss", "float64", "final mean test loss"),
+    Column("best_test_acc", "float64", "highest test accuracy at any evaluated epoch"),
+    Column("epochs_to_target", "float64", "first evaluated epoch with test_acc >= target_acc"),
+    Column("gen_gap", "float64", "train_acc - test_acc"),
+    Column("linear_fit_r2", "float64", "R^2 of an affine fit to the logits on the input plane"),
+    Column("linear_regions", "float64", "distinct linear pieces on the input plane (NaN: smooth)"),
+    Column("dead_unit_frac", "float64", "hidden units never active on the training set, trained"),
+    Column("dead_unit_frac_init", "float64", "the same at initialisation"),
+    Column("grad_norm_init_first", "float64", "first hidden layer's weight-gradient norm at init"),
+    Column("grad_norm_init_last", "float64", "last hidden layer's weight-gradient norm at init"),
+)
+RUN_RESULTS: tuple[Column, ...] = (
+    *METRICS,
+    Column("n_params", "int64", "trainable parameters, learnable activations included"),
+    Column("n_classes", "int64", "classes in the dataset"),
+    Column("affine", "bool", "the activation is affine, so the network is one affine map"),
+    Column("diverged", "bool", "the training loss stopped being finite"),
+    Column("diverged_epoch", "float64", "the epoch it did (NaN if never)"),
+    Column("wall_s", "float64", "the chunk's wall time, shared equally by its runs"),
+    Column("chunk_size", "int64", "models trained together in the run's chunk"),
+    Column("error", "object", "empty, or why the run failed (its metrics are then missing)"),
+    Column("device", "object", "where it trained"),
+    Column("engine_version", "object", "bench.engine.ENGINE_VERSION"),
+    Column("nonlinbench_version", "object", "bench.__version__"),
+)
+RUN_COLUMNS: tuple[Column, ...] = (
+    Column("run_id", "object", "a stable hash of the settings and the data's fingerprint"),
+    *AXIS_COLUMNS,
+    *RUN_RESULTS,
+)
+
+CURVE_METRICS: tuple[str, ...] = ("train_loss", "test_loss", "train_acc", "test_acc")
+CURVE_COLUMNS: tuple[Column, ...] = (
+    Column("run_id", "object", "the run"),
+    Column("epoch", "int64", "0 (initialisation), every eval_every epochs, and the last"),
+    *(Column(m, "float32", f"{m.replace('_', ' ')} at that epoch") for m in CURVE_METRICS),
+)
+
+SURFACE_COLUMNS: tuple[Column, ...] = (
+    Column("run_id", "object", "the run"),
+    *(c for c in AXIS_COLUMNS if c.name in (*SURFACE_KEY, "seed")),
+    Column("resolution", "int64", "points per side of the square grid"),
+    Column("x_min", "float64", "the grid's extent on the plane's first axis"),
+    Column("x_max", "float64", ""),
+    Column("y_min", "float64", "the grid's extent on the plane's second axis"),
+    Column("y_max", "float64", ""),
+    Column("plane", "object", "'input' (two features) or 'pca' (first two principal components)"),
+    Column(
+        "prob",
+        "list<float32>",
+        "two classes: P(class 1); more: P(predicted class); row-major [iy, ix]",
+    ),
+    Column("pred", "list<int8>", "predicted class, row-major [iy, ix]"),
+    Column("test_x", "list<float32>", "test points' first coordinate in the plane"),
+    Column("test_y", "list<float32>", "test points' second coordinate in the plane"),
+    Column("test_label", "list<int8>", "test points' true class"),
+)
+
+TABLES: dict[str, tuple[Column, ...]] = {
+    "runs": RUN_COLUMNS,
+    "curves": CURVE_COLUMNS,
+    "surfaces": SURFACE_COLUMNS,
+}
+# Rows of a table are unique on these columns (the newest wins a merge).
+TABLE_KEYS: dict[str, tuple[str, ...]] = {
+    "runs": ("run_id",),
+    "curves": ("run_id", "epoch"),
+    "surfaces": ("run_id",),
+}
+
+
+def names(columns: tuple[Column, ...]) -> list[str]:
+    return [c.name for c in columns]
+
+
+METRIC_NAMES: tuple[str, ...] = tuple(names(METRICS))
