@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import shlex
 import sys
 from pathlib import Path
@@ -10,6 +11,7 @@ from pathlib import Path
 import torch
 
 from bench import __version__
+from bench.grid import MAX_RUNS
 
 
 class UserError(Exception):
@@ -21,7 +23,7 @@ def _registry(args):
     from bench.registry import ActivationError, load_registry
 
     registry = load_registry()
-    for path in args.plugin or []:
+    for path in getattr(args, "plugin", None) or []:
         try:
             registry = registry.with_plugin_file(path)
         except ActivationError as exc:
@@ -90,15 +92,12 @@ def cmd_plan(args) -> int:
     from bench.runner import default_jobs
     from bench.store import Store
 
-    name = args.grid_pos or args.grid
-    if not name:
-        raise UserError("plan needs a grid: nonlinbench plan GRID (a built-in name or a path)")
-    grid = _load_grid(name, args)
+    grid = _load_grid(args.grid, args)
     device = _device(args.device)
     if args.threads:
         torch.set_num_threads(args.threads)
     store = Store(_out_dir(args, grid))
-    plan = make_plan(grid, store, device, max_chunk=args.max_chunk)
+    plan = make_plan(grid, store, device, max_chunk=args.max_chunk, max_runs=args.max_runs)
     chunks = len(plan.tasks)
     jobs = args.jobs or default_jobs(device)
     print(f"grid      {grid.name} ({grid.source}, hash {grid.hash})")
@@ -131,9 +130,13 @@ def cmd_run(args) -> int:
         quiet=args.quiet,
         scheduler=args.scheduler,
         max_chunk=args.max_chunk,
+        max_runs=args.max_runs,
         command=" ".join(shlex.quote(a) for a in ["nonlinbench", *args.argv]),
     )
     print(summary.line(), file=sys.stderr)
+    if summary.interrupted == "SIGTERM":
+        print("nonlinbench: terminated (SIGTERM); finished chunks are stored", file=sys.stderr)
+        return 143
     if summary.interrupted:
         return 130
     if summary.failed:
@@ -146,25 +149,38 @@ def cmd_run(args) -> int:
     return 0
 
 
-def cmd_report(args) -> int:
-    from bench.report import build_report
-
+def results_folder(args) -> tuple[Path, str]:
+    """The results folder that `report` and `explore` read, and the grid's name: --results
+    DIR, or a grid (a built-in name, or a grid file's path, which names its grid)."""
     if args.results:
         results = Path(args.results)
-        name = args.grid
+        name = args.grid if args.grid and not args.grid.endswith(".toml") else None
+        name = name or (_load_grid(args.grid, args).name if args.grid else results.name)
     elif args.grid:
         name = args.grid if not args.grid.endswith(".toml") else _load_grid(args.grid, args).name
         results = Path("results") / name
     else:
-        raise UserError("report needs --grid NAME or --results DIR")
+        raise UserError(
+            f"{args.command} needs a grid (nonlinbench {args.command} GRID) or --results DIR"
+        )
     if not (results / "runs.parquet").exists():
+        rerun = shlex.quote(args.grid) if args.grid else "GRID"
         raise UserError(
             f"no results in {results} (runs.parquet is missing): run "
-            f"`nonlinbench run --grid {name or 'NAME'}` first"
+            f"`nonlinbench run {rerun}` first"
         )
-    out = Path(args.out) if args.out else Path("reports") / (name or results.name)
+    return results, name
+
+
+def cmd_report(args) -> int:
+    from bench.explore import write_explore_page
+    from bench.report import build_report
+
+    results, name = results_folder(args)
+    out = Path(args.out) if args.out else Path("reports") / name
     summary = build_report(results, out, grid_name=name)
-    print(f"wrote {summary} and {out / 'figures'}/", file=sys.stderr)
+    page = write_explore_page(results, out / "explore.html")
+    print(f"wrote {summary}, {out / 'figures'}/ and {page}", file=sys.stderr)
     return 0
 
 
@@ -185,6 +201,14 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
 
 
+def _grid_argument(p, required: bool = True) -> None:
+    """A grid, given the same way to every subcommand: positionally or with --grid."""
+    what = "a built-in grid name (seed, quick, default, full) or a grid file's path"
+    p.add_argument("grid_pos", nargs="?", metavar="GRID", help=what)
+    p.add_argument("--grid", dest="grid_opt", metavar="GRID", help=f"the same: {what}")
+    p.set_defaults(grid_required=required)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="nonlinbench",
@@ -193,59 +217,85 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"nonlinbench {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    def common(p, device=True):
+    def plugin(p):
         p.add_argument(
             "--plugin",
             action="append",
             metavar="PATH",
             help="a Python file that registers activations (repeatable)",
         )
-        if device:
-            p.add_argument(
-                "--device",
-                default="auto",
-                help="auto (cuda, then mps, then cpu), cuda, mps or cpu [auto]",
-            )
-            p.add_argument("--threads", type=_positive(int), help="torch CPU threads")
+
+    def device(p):
+        p.add_argument(
+            "--device",
+            default="auto",
+            help="auto (cuda, then mps, then cpu), cuda, mps or cpu [auto]",
+        )
+        p.add_argument(
+            "--threads", type=_positive(int), help="torch CPU threads per process [cores / jobs]"
+        )
+
+    def planning(p):
+        p.add_argument(
+            "--jobs", type=_positive(int), help="worker processes on a CPU [number of cores]"
+        )
+        p.add_argument(
+            "--max-chunk",
+            type=_positive(int),
+            help="at most this many models per chunk [as many as fit the memory budget]",
+        )
+        p.add_argument(
+            "--max-runs",
+            type=_positive(int),
+            default=MAX_RUNS,
+            help=f"refuse a grid with more runs than this [{MAX_RUNS:,}]",
+        )
 
     p = sub.add_parser("run", help="train every run of a grid and store the results")
-    p.add_argument("--grid", required=True, help="a built-in grid name or a grid file path")
+    _grid_argument(p)
     p.add_argument("--out", help="results folder [results/<grid name>]")
-    p.add_argument("--backend", choices=("local", "dask"), default="local")
+    p.add_argument(
+        "--backend",
+        choices=("local", "dask"),
+        default="local",
+        help="local (this machine, joblib processes) or dask (a cluster) [local]",
+    )
     p.add_argument("--scheduler", help="Dask scheduler address, tcp://HOST:PORT")
-    p.add_argument("--jobs", type=_positive(int), help="worker processes on a CPU [cores]")
     p.add_argument("--fresh", action="store_true", help="discard stored results, start over")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
-    p.add_argument("--max-chunk", type=_positive(int), help="at most this many models per chunk")
-    common(p)
+    planning(p)
+    plugin(p)
+    device(p)
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("plan", help="count runs, groups and chunks; estimate the time")
-    p.add_argument("grid_pos", nargs="?", metavar="GRID", help="a built-in grid name or a path")
-    p.add_argument("--grid", help=argparse.SUPPRESS)
-    p.add_argument("--out", help="results folder to check for stored runs")
-    p.add_argument("--jobs", type=_positive(int))
-    p.add_argument("--max-chunk", type=_positive(int))
-    common(p)
+    _grid_argument(p)
+    p.add_argument("--out", help="results folder to check for stored runs [results/<grid name>]")
+    planning(p)
+    plugin(p)
+    device(p)
     p.set_defaults(func=cmd_plan)
 
     p = sub.add_parser("report", help="write figures and summary.md from stored results")
-    p.add_argument("--grid", help="grid name: reads results/NAME, writes reports/NAME")
-    p.add_argument("--results", help="results folder (instead of --grid)")
+    _grid_argument(p, required=False)
+    p.add_argument("--results", help="results folder [results/<grid name>]")
     p.add_argument("--out", help="report folder [reports/<grid name>]")
-    common(p, device=False)
+    plugin(p)
     p.set_defaults(func=cmd_report)
 
+    from bench.explore import add_explore_command
+
+    add_explore_command(sub, _grid_argument)
+
     p = sub.add_parser("list-activations", help="every activation, built-in and plugin")
-    common(p, device=False)
+    plugin(p)
     p.set_defaults(func=cmd_list_activations)
 
     p = sub.add_parser("perf", help="engine speed against the notebook loop and scikit-learn")
     p.add_argument("--out", default="results/perf", help="folder for perf.csv and perf.md")
-    p.add_argument("--repeats", type=_positive(int), default=3)
+    p.add_argument("--repeats", type=_positive(int), default=3, help="timed repeats [3]")
     p.add_argument("--quick", action="store_true", help="fewer epochs and sizes (a smoke test)")
-    p.add_argument("--device", default="auto")
-    p.add_argument("--threads", type=_positive(int))
+    device(p)
     p.set_defaults(func=cmd_perf)
     return parser
 
@@ -255,18 +305,37 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     # The command line as given (for the manifest), also when main is called with a list.
     args.argv = list(sys.argv[1:] if argv is None else argv)
+    if hasattr(args, "grid_pos"):
+        if args.grid_pos and args.grid_opt and args.grid_pos != args.grid_opt:
+            parser.exit(
+                2, f"nonlinbench: error: two grids given: {args.grid_pos}, {args.grid_opt}\n"
+            )
+        args.grid = args.grid_pos or args.grid_opt
+        if args.grid_required and not args.grid:
+            parser.exit(
+                2,
+                f"nonlinbench {args.command}: error: a grid is needed: nonlinbench "
+                f"{args.command} GRID (see `nonlinbench {args.command} --help`)\n",
+            )
     from bench.data import DatasetError
+    from bench.grid import GridError
     from bench.registry import ActivationError
     from bench.runner import SchedulerError
+    from bench.store import StoreError
 
     try:
         return args.func(args)
-    except (UserError, ActivationError, DatasetError, SchedulerError) as exc:
+    except (UserError, GridError, ActivationError, DatasetError, SchedulerError, StoreError) as exc:
         print(f"nonlinbench: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("nonlinbench: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader went away (`nonlinbench ... | head`): not an error of ours. Point stdout
+        # at /dev/null so the interpreter's final flush does not raise again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import difflib
 import hashlib
+import io
 import math
 import numbers
 import re
@@ -67,6 +68,9 @@ class Dataset:
     X_test: torch.Tensor = field(repr=False)  # (n_test, n_features) float32
     y_test: torch.Tensor = field(repr=False)  # (n_test,) int64, never label-noised
     n_classes: int
+    # What the data was made from (`dataset_fingerprint`): a CSV file's hash is taken from the
+    # very bytes that were parsed, so a run can check it trains on what its id names.
+    fingerprint: str = ""
 
     @property
     def n_features(self) -> int:
@@ -116,7 +120,7 @@ def n_classes_of(name: str) -> int:
     """Number of classes of a dataset without generating it (a CSV file is read for its labels)."""
     validate_dataset_name(name)
     if is_csv(name):
-        _, y = _load_csv(name)
+        _, y, _ = _load_csv(name)
         return int(y.max()) + 1
     arms = _spiral_arms(name)
     return arms if arms is not None else 2
@@ -128,9 +132,12 @@ def dataset_fingerprint(name: str) -> str:
     sha256), so editing the file changes the run ids trained on it."""
     validate_dataset_name(name)
     if is_csv(name):
-        digest = hashlib.sha256(Path(name).read_bytes()).hexdigest()
-        return "csv:" + digest[:16]
+        return _csv_fingerprint(Path(name).read_bytes())
     return GENERATOR_VERSION
+
+
+def _csv_fingerprint(content: bytes) -> str:
+    return "csv:" + hashlib.sha256(content).hexdigest()[:16]
 
 
 # -----------------------------------------------------------------------------
@@ -233,8 +240,9 @@ _GENERATORS: dict[str, _Generator] = {
 # CSV files
 
 
-def _load_csv(path: str) -> tuple[np.ndarray, np.ndarray]:
-    """Read a CSV dataset into X (n, d) float64 and y (n,) int64.
+def _load_csv(path: str) -> tuple[np.ndarray, np.ndarray, str]:
+    """Read a CSV dataset into X (n, d) float64, y (n,) int64 and the fingerprint of the bytes
+    read (the file is read once, so the fingerprint names exactly what was parsed).
 
     Format: a header row `x1,x2,...,xd,label` (feature columns named x1..xd in order, then `label`;
     d >= 1), then one sample per row. Feature values must be finite numbers. Labels may be numbers
@@ -246,7 +254,10 @@ def _load_csv(path: str) -> tuple[np.ndarray, np.ndarray]:
     try:
         # dtype=str with no NA conversion: every cell arrives as written, so we can say which
         # cell is bad instead of letting pandas silently turn it into NaN or an object column.
-        df = pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True)
+        content = Path(path).read_bytes()
+        df = pd.read_csv(
+            io.BytesIO(content), dtype=str, keep_default_na=False, skipinitialspace=True
+        )
     except FileNotFoundError:
         raise DatasetError(f"{where} not found (relative to {Path.cwd()})") from None
     except pd.errors.EmptyDataError:
@@ -294,7 +305,7 @@ def _load_csv(path: str) -> tuple[np.ndarray, np.ndarray]:
             f"{where} has {len(classes)} distinct label(s) {list(raw.unique())}; "
             f"a classification dataset needs at least 2"
         )
-    return X, y.astype(np.int64)
+    return X, y.astype(np.int64), _csv_fingerprint(content)
 
 
 # -----------------------------------------------------------------------------
@@ -368,8 +379,9 @@ def make_dataset(
     n_samples, data_seed = int(n_samples), int(data_seed)
 
     # 1. the clean data: X (n, d) float64, y (n,) int64
+    fingerprint = GENERATOR_VERSION
     if is_csv(name):
-        X, y = _load_csv(name)
+        X, y, fingerprint = _load_csv(name)
         if noise > 0:  # skipped at 0 so that the file's values come through exactly
             X = X + np.random.default_rng([data_seed, 2]).normal(scale=noise, size=X.shape)
     else:
@@ -410,6 +422,7 @@ def make_dataset(
         X_test=torch.from_numpy(X_test).float(),  # (n_test, d) float32
         y_test=torch.from_numpy(y_test).long(),  # (n_test,) int64
         n_classes=n_classes,
+        fingerprint=fingerprint,
     )
 
 

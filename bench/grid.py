@@ -49,6 +49,10 @@ else:  # pragma: no cover
 
 TOP_LEVEL_KEYS = ("name", "description", "plugins", "grid", "exclude")
 DEFAULT_ACTIVATIONS = ("none", "relu")
+MAX_NAME_BYTES = 255  # a folder name's limit on common file systems
+# Runs a grid may have before `plan` and `run` refuse it (--max-runs lifts the limit): the
+# `full` grid has about 340,000; beyond a few million, planning alone needs gigabytes.
+MAX_RUNS = 2_000_000
 
 
 class GridError(ValueError):
@@ -63,6 +67,26 @@ _Check = Callable[[object], str | None]
 
 def _int_at_least(low: int) -> tuple[type, _Check, str]:
     return (int, lambda v: None if v >= low else "too small", f"an integer >= {low}")
+
+
+def _int_in(low: int, high: int, why: str) -> tuple[type, _Check, str]:
+    """An integer in [low, high]; `why` says where the upper bound comes from."""
+    return (
+        int,
+        lambda v: None if low <= v <= high else "out of range",
+        f"an integer in [{low}, {high:,}] ({why})",
+    )
+
+
+# Upper bounds, checked before anything trains. Seeds are stored as int64 and seed torch's
+# generator; data seeds seed numpy's and scikit-learn's (32 bits). A dataset's points, and the
+# sizes of a network, are bounded so that one model of the largest allowed setting still fits
+# in a CPU chunk's memory budget (512 MiB, see bench.engine.placement).
+MAX_SEED = 2**63 - 1
+MAX_DATA_SEED = 2**32 - 1
+MAX_SAMPLES = 2_000_000
+MAX_WIDTH = 4096
+MAX_DEPTH = 64
 
 
 def _float_in(low: float, high: float, low_open=False, high_open=False) -> tuple:
@@ -89,22 +113,22 @@ def _choice(options: tuple[str, ...]) -> tuple:
 
 AXIS_RULES: dict[str, tuple] = {
     "dataset": (str, None, "a built-in dataset name or a path to a .csv file"),
-    "n_samples": _int_at_least(4),
+    "n_samples": _int_in(4, MAX_SAMPLES, "points held in memory"),
     "noise": _float_in(0.0, math.inf),
     "label_noise": _float_in(0.0, 1.0, high_open=True),
     "test_size": _float_in(0.0, 1.0, low_open=True, high_open=True),
-    "data_seed": _int_at_least(0),
+    "data_seed": _int_in(0, MAX_DATA_SEED, "numpy's seeds are 32-bit"),
     "stratify": (bool, None, "true or false"),
     "activation": (str, None, "a registered activation name (see `nonlinbench list-activations`)"),
-    "depth": _int_at_least(0),
-    "width": _int_at_least(1),
+    "depth": _int_in(0, MAX_DEPTH, "hidden layers"),
+    "width": _int_in(1, MAX_WIDTH, "units per hidden layer"),
     "init": _choice(INIT_SCHEMES),
     "optimizer": _choice(OPTIMIZERS),
     "lr": _float_in(0.0, math.inf, low_open=True),
     "epochs": _int_at_least(1),
     "batch_size": _int_at_least(0),
     "eval_every": _int_at_least(1),
-    "seed": _int_at_least(0),
+    "seed": _int_in(0, MAX_SEED, "stored as a 64-bit integer"),
     "target_acc": _float_in(0.0, 1.0, low_open=True),
 }
 assert set(AXIS_RULES) == set(AXES), "every RunSpec field needs a validation rule"
@@ -144,17 +168,44 @@ class Grid:
         return specs
 
     def size(self) -> int:
-        return len(self.specs())
+        """The number of runs, counted without making them (inclusion-exclusion over the
+        [[exclude]] tables, whose number is small), so any grid answers at once."""
+        total = 0
+        for r in range(len(self.excludes) + 1):
+            for subset in itertools.combinations(self.excludes, r):
+                total += (-1) ** r * self._matching(subset)
+        return total
+
+    def _matching(self, excludes: tuple[dict[str, list], ...]) -> int:
+        """Combinations of the axes that every exclude in `excludes` matches."""
+        count = 1
+        for axis, values in self.axes.items():
+            allowed = set(values)
+            for ex in excludes:
+                if axis in ex:
+                    allowed &= set(ex[axis])
+            count *= len(allowed)
+        return count
+
+    def check_size(self, limit: int) -> int:
+        """The number of runs, or GridError when it is above `limit`."""
+        size = self.size()
+        if size > limit:
+            raise GridError(
+                f"grid {self.source} has {size:,} runs, more than the limit of {limit:,}; "
+                "shrink an axis, or pass --max-runs to lift the limit"
+            )
+        return size
 
 
-def run_ids(specs: list[RunSpec]) -> list[str]:
-    fingerprints: dict[str, str] = {}
-    ids = []
-    for spec in specs:
-        if spec.dataset not in fingerprints:
-            fingerprints[spec.dataset] = dataset_fingerprint(spec.dataset)
-        ids.append(spec.run_id(fingerprints[spec.dataset]))
-    return ids
+def dataset_fingerprints(specs: list[RunSpec]) -> dict[str, str]:
+    """dataset -> `dataset_fingerprint`, each dataset once (a CSV file is read and hashed)."""
+    return {name: dataset_fingerprint(name) for name in dict.fromkeys(s.dataset for s in specs)}
+
+
+def run_ids(specs: list[RunSpec], fingerprints: dict[str, str] | None = None) -> list[str]:
+    fingerprints = fingerprints or dataset_fingerprints(specs)
+    return [spec.run_id(fingerprints[spec.dataset]) for spec in specs]
 
 
 # --------------------------------------------------------------------------- loading
@@ -241,10 +292,16 @@ def parse_grid(
         or not name.strip()
         or name.strip() in (".", "..")
         or any(c in name for c in "/\\")
+        or not name.isprintable()
+        or len(name.encode()) > MAX_NAME_BYTES
     ):
+        shown = (
+            repr(name) if not isinstance(name, str) or len(name) <= 60 else repr(name[:60]) + "..."
+        )
         raise GridError(
             f"{where}: key 'name' must be a non-empty string usable as a folder name "
-            f"(no '/', no '\\', not '.' or '..'); got {name!r}"
+            f"(printable, at most {MAX_NAME_BYTES} bytes, no '/', no '\\', not '.' or '..'); "
+            f"got {shown}"
         )
     description = raw.get("description", "")
     if not isinstance(description, str):
@@ -296,7 +353,7 @@ def parse_grid(
         source=source,
         text=text,
     )
-    if not grid.specs():
+    if grid.size() == 0:
         raise GridError(f"{where}: the [[exclude]] tables drop every run; nothing to train")
     return grid
 

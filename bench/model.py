@@ -19,6 +19,16 @@ INIT_SCHEMES = ("pytorch", "glorot", "kaiming")
 OPTIMIZERS = ("sgd", "adam")
 ADAM_BETAS = (0.9, 0.999)
 ADAM_EPS = 1e-8
+# A run diverges when its training loss stops being finite or exceeds DIVERGENCE_FACTOR times
+# its first training loss (at initialisation): with lr 1e6, losses reach 1e18 and stay finite.
+# A network that learns ends far below its initial loss, so 100x is reached only by runs that
+# blow up; such a run is frozen where it stands and flagged, in the engine as here.
+DIVERGENCE_FACTOR = 100.0
+
+
+def has_diverged(loss: torch.Tensor, initial_loss: torch.Tensor) -> torch.Tensor:
+    """Elementwise: the loss is not finite, or beyond DIVERGENCE_FACTOR x the initial loss."""
+    return ~torch.isfinite(loss) | (loss > DIVERGENCE_FACTOR * initial_loss)
 
 
 def layer_sizes(in_features: int, out_features: int, depth: int, width: int) -> list[int]:
@@ -181,7 +191,7 @@ class History:
     test_loss: list[float] = field(default_factory=list)
     train_acc: list[float] = field(default_factory=list)
     test_acc: list[float] = field(default_factory=list)
-    diverged_epoch: int | None = None  # first epoch whose training loss was not finite
+    diverged_epoch: int | None = None  # first epoch whose training loss diverged (has_diverged)
 
 
 def eval_epochs(epochs: int, eval_every: int) -> list[int]:
@@ -230,6 +240,7 @@ def train_reference(
         history.epoch.append(epoch)
 
     record(0)
+    initial_loss = None
     for epoch in range(1, epochs + 1):
         model.train()
         # 1. Order the samples: as stored for full batch, shuffled per epoch for mini-batches.
@@ -239,7 +250,8 @@ def train_reference(
             idx = order[batch] if order is not None else batch
             # 2. Forward, loss, backward, step.
             loss = loss_fn(model(X_train[idx]), y_train[idx])
-            if not torch.isfinite(loss):
+            initial_loss = loss.detach() if initial_loss is None else initial_loss
+            if has_diverged(loss.detach(), initial_loss):
                 # 3. A diverged model is frozen where it stands and flagged.
                 history.diverged_epoch = epoch
                 break

@@ -17,8 +17,8 @@ import numpy as np
 import torch
 
 from bench import engine
-from bench.data import Dataset, data_key, load_data
-from bench.grid import Grid, run_ids
+from bench.data import Dataset, DatasetError, data_key, is_csv, load_data
+from bench.grid import MAX_RUNS, Grid, GridError, dataset_fingerprints, run_ids
 from bench.model import LayerStack
 from bench.registry import BUILTIN_REGISTRY, Activation
 from bench.schema import SURFACE_KEY
@@ -34,6 +34,9 @@ class Task:
     run_ids: list[str]
     activation: Activation  # travels with the task, so workers know plugin activations
     surface_rows: tuple[int, ...] = ()  # positions whose decision surface is stored
+    # CSV data as read (and hashed) at planning, by data_key: a worker trains on exactly what
+    # the run ids name, even if the file changes meanwhile. Built-in data is regenerated.
+    datasets: dict[tuple, Dataset] = field(default_factory=dict)
     cost: float = 0.0  # relative cost, for ordering and estimates
 
     def __len__(self) -> int:
@@ -91,15 +94,30 @@ def make_plan(
     *,
     fresh: bool = False,
     max_chunk: int | None = None,
+    max_runs: int = MAX_RUNS,
 ) -> Plan:
+    """Counts the grid (refusing one above `max_runs` before making any run), skips what is
+    stored, loads each dataset once (every data problem is found here, before training) and
+    cuts the rest into tasks."""
+    grid.check_size(max_runs)
     specs = grid.specs()
-    ids = run_ids(specs)
+    fingerprints = dataset_fingerprints(specs)
+    ids = run_ids(specs, fingerprints)
     stored = set() if fresh else store.stored_ids()
     with_surface = surface_runs(specs, ids)
     pending = [i for i, rid in enumerate(ids) if rid not in stored]
-    datasets, chunks, n_groups = engine.chunk_indices(
-        [specs[i] for i in pending], device, max_chunk
-    )
+    try:
+        datasets, chunks, n_groups = engine.chunk_indices(
+            [specs[i] for i in pending], device, max_chunk
+        )
+    except DatasetError as exc:
+        raise GridError(f"grid {grid.source}: {exc}") from None
+    for (name, *_), data in datasets.items():
+        if data.fingerprint != fingerprints[name]:
+            raise GridError(
+                f"grid {grid.source}: dataset file {name} changed while the grid was being "
+                "planned; run the command again"
+            )
     tasks = []
     for chunk in chunks:
         part = [pending[k] for k in chunk]
@@ -110,6 +128,11 @@ def make_plan(
                 run_ids=[ids[i] for i in part],
                 activation=grid.activations[spec0.activation],
                 surface_rows=tuple(row for row, i in enumerate(part) if ids[i] in with_surface),
+                datasets={
+                    key: datasets[key]
+                    for key in {data_key(specs[i]) for i in part}
+                    if is_csv(key[0])
+                },
                 cost=run_cost(spec0, datasets[data_key(spec0)]) * len(part),
             )
         )

@@ -174,20 +174,51 @@ BUILTIN_REGISTRY = Registry().add(*(_builtin(b) for b in BUILTINS))
 # --------------------------------------------------------------------------- making records
 
 
-def _probe(module: nn.Module, where: str) -> None:
-    """Checks that an activation maps a (samples, width) tensor to one of the same shape."""
-    x = torch.linspace(-2, 2, 12).reshape(3, 4)
-    try:
-        y = module(x)
-    except Exception as exc:  # a plugin's own bug: report it with its origin
-        raise ActivationError(
-            f"{where} fails on a test tensor: {type(exc).__name__}: {exc}"
-        ) from exc
+def _probe(module: nn.Module, where: str, *, applied_to_stacks: bool = True) -> None:
+    """Checks, before any training, what the engine relies on:
+
+    1. a (samples, width) tensor maps to one of the same shape;
+    2. the output depends on the input (a constant cannot be trained through);
+    3. each model's output depends on its own input only: applied to a stacked (models, width,
+       samples) tensor, as the engine does, it gives what each model's slice gives alone.
+       (Modules with parameters or buffers are applied one model at a time, through vmap, so
+       they cannot mix models: `applied_to_stacks=False` skips this check for them.)
+    """
+    x = torch.linspace(-2, 2, 12).reshape(3, 4).requires_grad_()
+    y = _call(module, x, where)
     if not isinstance(y, torch.Tensor) or y.shape != x.shape:
         got = tuple(y.shape) if isinstance(y, torch.Tensor) else type(y).__name__
         raise ActivationError(
             f"{where} must be elementwise (a tensor of shape (3, 4) in, same shape out); got {got}"
         )
+    if not y.requires_grad:
+        raise ActivationError(
+            f"{where} returns a value that does not depend on its input (no gradient flows "
+            "through it); an activation must be a function of x"
+        )
+    if not applied_to_stacks:
+        return
+    stacked = torch.randn(3, 4, 5, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        together = _call(module, stacked, where)
+        alone = torch.stack([_call(module, part, where) for part in stacked])
+    if together.shape != stacked.shape or not torch.allclose(together, alone, atol=1e-6):
+        raise ActivationError(
+            f"{where} mixes models: applied to a stack of 3 models' activations it gives other "
+            "values than applied to each model's alone (it must not normalise or reduce over "
+            "the whole tensor)"
+        )
+
+
+def _call(module: nn.Module, x: torch.Tensor, where: str):
+    try:
+        return module(x)
+    except Exception as exc:  # a plugin's own bug: report it with its origin
+        raise ActivationError(
+            f"{where} fails on a test tensor of shape {tuple(x.shape)}: {type(exc).__name__}: {exc}"
+        ) from exc
+    except SystemExit as exc:
+        raise ActivationError(f"{where} called sys.exit({exc.code}) when applied") from None
 
 
 def make_activation(
@@ -215,7 +246,10 @@ def make_activation(
                 f"{where}: {obj.__name__}() must be constructible without arguments "
                 f"({type(exc).__name__}: {exc})"
             ) from exc
-        _probe(sample, where)
+        stateless = not any(True for _ in sample.parameters()) and not any(
+            True for _ in sample.buffers()
+        )
+        _probe(sample, where, applied_to_stacks=stateless)
         learnable = any(p.requires_grad for p in sample.parameters())
         factory: Callable[[], nn.Module] = obj
         function = None
@@ -325,6 +359,10 @@ def load_plugin_file(path: str | Path) -> list[Activation]:
         raise ActivationError(
             f"plugin file {path} failed to import: {type(exc).__name__}: {exc}"
         ) from exc
+    except SystemExit as exc:
+        raise ActivationError(
+            f"plugin file {path} called sys.exit({exc.code}) while being imported"
+        ) from None
     finally:
         # Not importable by name elsewhere, so pickling (joblib, Dask) must carry the plugin's
         # functions and classes by value: cloudpickle does so for modules not in sys.modules.
@@ -354,11 +392,11 @@ def load_entry_point(ep: importlib.metadata.EntryPoint) -> list[Activation]:
             collected.append(make_activation(ep.name, obj, source=source))
     except ActivationError:
         raise
-    except Exception as exc:
+    except (Exception, SystemExit) as exc:
         raise ActivationError(
             f"plugin {source} (entry point '{ep.name} = {ep.value}') failed to load: "
             f"{type(exc).__name__}: {exc}"
-        ) from exc
+        ) from None
     return collected
 
 

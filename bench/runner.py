@@ -9,8 +9,10 @@ tables.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import platform
+import signal
 import subprocess
 import sys
 import time
@@ -26,9 +28,9 @@ from tqdm.auto import tqdm
 
 import bench
 from bench import engine, schema
-from bench.grid import Grid
+from bench.grid import MAX_RUNS, Grid
 from bench.plan import Task, make_plan
-from bench.store import Store
+from bench.store import Store, StoreError, describe_os_error
 
 BACKENDS = ("local", "dask")
 SCHEDULER_TIMEOUT_S = 30  # how long to try reaching a Dask scheduler before giving up
@@ -66,6 +68,7 @@ def outcome_tables(task: Task, arrays: engine.ChunkArrays) -> TaskOutcome:
     runs["n_params"] = arrays.n_params
     runs["n_classes"] = arrays.n_classes
     runs["affine"] = task.activation.affine
+    runs["act_params"] = arrays.act_params
     runs["diverged"] = arrays.diverged_epoch > 0
     runs["diverged_epoch"] = np.where(arrays.diverged_epoch > 0, arrays.diverged_epoch, np.nan)
     runs["wall_s"] = arrays.wall_s / models  # the chunk's wall time, shared equally by its runs
@@ -118,7 +121,11 @@ def execute_task(task: Task, device: str, threads: int | None) -> TaskOutcome:
     resolved = engine.resolve_device(device)
     try:
         arrays = engine.train_chunk(
-            task.specs, task.activation, resolved, surface_rows=task.surface_rows
+            task.specs,
+            task.activation,
+            resolved,
+            surface_rows=task.surface_rows,
+            datasets=task.datasets,
         )
         outcome = outcome_tables(task, arrays)
     except Exception as exc:  # a group that raises is recorded as failed, the grid goes on
@@ -197,7 +204,10 @@ def _local_results(
     results = _stream(calls, n_jobs=jobs, backend="loky")
     if results is None:  # pragma: no cover - every joblib this package supports can stream
         results = joblib.Parallel(n_jobs=jobs, backend="loky")(calls)
-    yield from results
+    try:
+        yield from results
+    finally:
+        _stop_workers()
 
 
 @dataclass
@@ -208,7 +218,7 @@ class RunSummary:
     diverged: int
     failed: int
     wall_s: float
-    interrupted: bool = False
+    interrupted: str = ""  # "", or the signal that stopped it: "SIGINT" or "SIGTERM"
     corrupt_shards: list[str] = field(default_factory=list)
 
     @property
@@ -281,6 +291,7 @@ def run_grid(
     quiet: bool = False,
     scheduler: str | None = None,
     max_chunk: int | None = None,
+    max_runs: int = MAX_RUNS,
     command: str = "",
 ) -> RunSummary:
     """Trains every run of `grid` not yet stored in `out`, writing a shard per finished chunk.
@@ -297,79 +308,144 @@ def run_grid(
         raise ValueError("--backend dask needs --scheduler tcp://HOST:PORT")
     resolved = engine.resolve_device(device)
     store = Store(out)
+    with store.writing(), _sigterm_as_interrupt():
+        corrupt_shards = _recover(store, grid, fresh)
+        plan = make_plan(grid, store, resolved, max_chunk=max_chunk, max_runs=max_runs)
+        if backend == "local":
+            jobs = 1 if resolved.type != "cpu" else (jobs or default_jobs(resolved))
+            if threads is None and resolved.type == "cpu":
+                threads = max(1, (os.cpu_count() or 1) // jobs)  # divide cores, don't oversubscribe
+        manifest = base_manifest(grid, resolved, command)
+        manifest.update(
+            started=pd.Timestamp.now("UTC").isoformat(), backend=backend, jobs=jobs, threads=threads
+        )
+        store.write_manifest(manifest)
+        summary = RunSummary(
+            total=plan.total,
+            trained=0,
+            skipped=plan.stored,
+            diverged=0,
+            failed=0,
+            wall_s=0.0,
+            corrupt_shards=corrupt_shards,
+        )
+        if not plan.tasks:
+            print(
+                f"all {plan.total} runs of grid '{grid.name}' are already stored in {out}; "
+                "nothing to train (use --fresh to start over)",
+                file=sys.stderr,
+            )
+        elif backend == "dask":
+            _train(
+                plan, store, summary, quiet, _dask_results(plan.tasks, device, threads, scheduler)
+            )
+        else:
+            if threads:
+                torch.set_num_threads(threads)
+            _train(plan, store, summary, quiet, _local_results(plan.tasks, device, threads, jobs))
+        summary.wall_s = time.perf_counter() - t0
+        manifest.update(
+            finished=pd.Timestamp.now("UTC").isoformat(),
+            summary={
+                k: getattr(summary, k)
+                for k in ("total", "trained", "skipped", "diverged", "failed", "wall_s")
+            }
+            | {"interrupted": summary.interrupted},
+        )
+        store.write_manifest(manifest)
+    return summary
+
+
+def _recover(store: Store, grid: Grid, fresh: bool) -> list[str]:
+    """Before planning: start over, set aside what cannot be read, merge what a killed run left,
+    and refuse to mix two versions of a grid in one folder. Returns the corrupt shards."""
     if fresh:
         store.clear()
-    merge = store.merge()  # whatever a killed run left behind
+    unreadable = store.set_aside_unreadable_tables()
+    if unreadable:
+        print(
+            f"warning: {', '.join(unreadable)} in {store.root} could not be read; the main "
+            f"tables were set aside in {store.root / 'corrupt'} and their runs will be trained "
+            "again",
+            file=sys.stderr,
+        )
+    merge = store.merge()
     if merge.corrupt:
         print(
             f"warning: {len(merge.corrupt)} corrupt shard(s) set aside in {store.shards}/corrupt; "
             "their runs will be trained again",
             file=sys.stderr,
         )
-    plan = make_plan(grid, store, resolved, max_chunk=max_chunk)
-    if backend == "local":
-        jobs = 1 if resolved.type != "cpu" else (jobs or default_jobs(resolved))
-        if threads is None and resolved.type == "cpu":
-            threads = max(1, (os.cpu_count() or 1) // jobs)  # divide cores, don't oversubscribe
-    manifest = base_manifest(grid, resolved, command)
-    manifest.update(
-        started=pd.Timestamp.now("UTC").isoformat(), backend=backend, jobs=jobs, threads=threads
-    )
-    store.write_manifest(manifest)
+    previous = store.read_manifest().get("grid", {})
+    if previous.get("hash") not in (None, grid.hash) and store.stored_ids():
+        raise StoreError(
+            f"results folder {store.root} holds runs of another version of grid "
+            f"'{previous.get('name')}' (hash {previous.get('hash')}; this one is {grid.hash}): "
+            "use --fresh to replace them, or --out to keep both"
+        )
+    return merge.corrupt
 
-    summary = RunSummary(
-        total=plan.total,
-        trained=0,
-        skipped=plan.stored,
-        diverged=0,
-        failed=0,
-        wall_s=0.0,
-        corrupt_shards=merge.corrupt,
+
+def _train(plan, store: Store, summary: RunSummary, quiet: bool, results) -> None:
+    """Stores each finished chunk as a shard; always ends by merging the shards."""
+    bar = tqdm(
+        total=plan.pending,
+        unit="run",
+        desc=f"{plan.grid.name}",
+        disable=quiet,
+        file=sys.stderr,
+        dynamic_ncols=True,
     )
-    if not plan.tasks:
-        print(
-            f"all {plan.total} runs of grid '{grid.name}' are already stored in {out}; "
-            "nothing to train (use --fresh to start over)",
-            file=sys.stderr,
-        )
-    else:
-        if backend == "dask":
-            results = _dask_results(plan.tasks, device, threads, scheduler)
-        else:
-            if threads:
-                torch.set_num_threads(threads)
-            results = _local_results(plan.tasks, device, threads, jobs or 1)
-        bar = tqdm(
-            total=plan.pending,
-            unit="run",
-            desc=f"{grid.name}",
-            disable=quiet,
-            file=sys.stderr,
-            dynamic_ncols=True,
-        )
-        try:
-            for outcome in results:
+    try:
+        for outcome in results:
+            try:
                 store.write_shard(outcome.runs, outcome.curves, outcome.surfaces)
-                failed = int((outcome.runs["error"] != "").sum())
-                summary.failed += failed
-                summary.trained += len(outcome.runs) - failed
-                summary.diverged += int(outcome.runs["diverged"].fillna(False).sum())
-                bar.update(len(outcome.runs))
-        except KeyboardInterrupt:
-            summary.interrupted = True
-        finally:
-            bar.close()
-            close = getattr(results, "close", None)
-            if close:
-                close()
+            except OSError as exc:
+                raise StoreError(
+                    describe_os_error(exc, store.shards, "writing a shard in")
+                ) from None
+            failed = int((outcome.runs["error"] != "").sum())
+            summary.failed += failed
+            summary.trained += len(outcome.runs) - failed
+            summary.diverged += int(outcome.runs["diverged"].fillna(False).sum())
+            bar.update(len(outcome.runs))
+    except (KeyboardInterrupt, Terminated) as exc:
+        summary.interrupted = "SIGTERM" if isinstance(exc, Terminated) else "SIGINT"
+    finally:
+        bar.close()
+        close = getattr(results, "close", None)
+        if close:
+            close()
+        try:
             store.merge()
-    summary.wall_s = time.perf_counter() - t0
-    manifest.update(
-        finished=pd.Timestamp.now("UTC").isoformat(),
-        summary={
-            k: getattr(summary, k)
-            for k in ("total", "trained", "skipped", "diverged", "failed", "wall_s", "interrupted")
-        },
-    )
-    store.write_manifest(manifest)
-    return summary
+        except OSError as exc:
+            raise StoreError(describe_os_error(exc, store.root, "merging shards into")) from None
+
+
+class Terminated(Exception):
+    """SIGTERM arrived: handled like Ctrl-C (finished chunks are merged)."""
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt():
+    """Turns SIGTERM into `Terminated` in the main thread for the duration (where allowed)."""
+
+    def handler(signum, frame):
+        raise Terminated()
+
+    try:
+        previous = signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not the main thread: leave signals alone
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _stop_workers() -> None:
+    """No loky worker outlives the command (they idle for minutes, holding memory, otherwise)."""
+    from joblib.externals.loky import get_reusable_executor
+
+    get_reusable_executor().shutdown(wait=True, kill_workers=True)

@@ -65,6 +65,12 @@ RUN_RESULTS: tuple[Column, ...] = (
     Column("n_params", "int64", "trainable parameters, learnable activations included"),
     Column("n_classes", "int64", "classes in the dataset"),
     Column("affine", "bool", "the activation is affine, so the network is one affine map"),
+    Column(
+        "act_params",
+        "object",
+        'learned activation parameters as JSON, e.g. {"0.slope": 0.21} ("<hidden layer>.<name>"; '
+        'the mean of a non-scalar one under "<layer>.<name>.mean"), "" for none',
+    ),
     Column("diverged", "bool", "the training loss stopped being finite"),
     Column("diverged_epoch", "float64", "the epoch it did (NaN if never)"),
     Column("wall_s", "float64", "the chunk's wall time, shared equally by its runs"),
@@ -95,7 +101,12 @@ SURFACE_COLUMNS: tuple[Column, ...] = (
     Column("x_max", "float64", ""),
     Column("y_min", "float64", "the grid's extent on the plane's second axis"),
     Column("y_max", "float64", ""),
-    Column("plane", "object", "'input' (two features) or 'pca' (first two principal components)"),
+    Column(
+        "plane",
+        "object",
+        "'input' (two features), 'pca' (first two principal components) or 'line' (one "
+        "feature; y is a dummy axis)",
+    ),
     Column(
         "prob",
         "list<float32>",

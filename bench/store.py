@@ -8,6 +8,11 @@ Layout of a results folder:
     manifest.json      the grid file, versions, device, git commit, times, command line
     shards/            one shard per finished chunk while a grid runs
 
+One process writes a folder at a time: `run` holds `.writer.lock` (an OS file lock, released
+when the process dies) for as long as it runs, and a second `run` on the same folder is refused
+with a message. Replacing the main tables and reading them (`read_tables`, for the report)
+take `.tables.lock` for a moment, so a reader sees one merge's tables, never a mix.
+
 A shard is up to three Parquet files sharing a stem. Each is written to a temporary name and
 renamed into place, and the runs file is renamed last: it is the commit marker, so a shard
 without one was in flight when the process died and is discarded. `merge` folds every
@@ -17,15 +22,19 @@ at any point of a merge is repaired by the next one.
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
 import os
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
+from filelock import FileLock, Timeout
 
 from bench.schema import TABLE_KEYS
 
@@ -54,10 +63,28 @@ def atomic_write_text(text: str, path: Path) -> None:
     os.replace(tmp, path)
 
 
+class StoreError(RuntimeError):
+    """A results folder that cannot be used as asked; the message names the path and what to do."""
+
+
+def describe_os_error(exc: OSError, path: Path | str, doing: str) -> str:
+    """One line for a file-system fault: what failed, where, and what to do about it."""
+    if exc.errno == errno.ENOSPC:
+        return (
+            f"disk full while {doing} {path}: finished chunks are kept; free some space and "
+            "rerun the same command to resume"
+        )
+    if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return f"permission denied while {doing} {path}: choose a writable folder with --out"
+    return f"cannot finish {doing} {path}: {exc.strerror or exc}"
+
+
 class Store:
     def __init__(self, root: str | Path):
         self.root = Path(root)
         self.shards = self.root / "shards"
+        # Held by a writer while it replaces the main tables, by a reader while it reads them.
+        self._tables_lock = FileLock(self.root / ".tables.lock", timeout=120)
 
     def path(self, table: str) -> Path:
         return self.root / f"{table}.parquet"
@@ -65,6 +92,45 @@ class Store:
     @property
     def manifest_path(self) -> Path:
         return self.root / "manifest.json"
+
+    # ------------------------------------------------------------------ the writer
+
+    def prepare(self) -> None:
+        """Makes sure the folder exists and is writable, or says why it cannot be used."""
+        if self.root.exists() and not self.root.is_dir():
+            raise StoreError(f"results folder {self.root} is a file; give a folder with --out")
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            probe = self.root / f".probe.{uuid.uuid4().hex[:8]}"
+            probe.write_bytes(b"")
+            probe.unlink()
+        except OSError as exc:
+            raise StoreError(
+                describe_os_error(exc, self.root, "preparing the results folder")
+            ) from None
+
+    @contextlib.contextmanager
+    def writing(self) -> Iterator[None]:
+        """The one writer of this folder: refuses at once if another process holds it."""
+        self.prepare()
+        lock = FileLock(self.root / ".writer.lock")
+        owner = self.root / ".writer.pid"
+        try:
+            lock.acquire(timeout=0)
+        except Timeout:
+            who = owner.read_text().strip() if owner.exists() else "another process"
+            raise StoreError(
+                f"results folder {self.root} is being written by another `nonlinbench run` "
+                f"({who}); wait for it to finish, or give another --out"
+            ) from None
+        try:
+            owner.write_text(
+                f"pid {os.getpid()}, started {pd.Timestamp.now('UTC'):%Y-%m-%d %H:%M:%S} UTC\n"
+            )
+            yield
+        finally:
+            owner.unlink(missing_ok=True)
+            lock.release()
 
     # ------------------------------------------------------------------ writing
 
@@ -87,20 +153,72 @@ class Store:
         self.root.mkdir(parents=True, exist_ok=True)
         atomic_write_text(json.dumps(manifest, indent=2, default=str) + "\n", self.manifest_path)
 
-    def read_manifest(self) -> dict:
+    def read_manifest(self, strict: bool = False) -> dict:
+        """The manifest ({} if there is none). An unreadable one is {} too, or with strict=True
+        a StoreError naming it."""
         if not self.manifest_path.exists():
             return {}
         try:
-            return json.loads(self.manifest_path.read_text())
-        except json.JSONDecodeError:
-            return {}
+            manifest = json.loads(self.manifest_path.read_text())
+            if not isinstance(manifest, dict):
+                raise ValueError("not a JSON object")
+            return manifest
+        except (ValueError, OSError) as exc:
+            if not strict:
+                return {}
+            raise StoreError(
+                f"{self.manifest_path} cannot be read ({exc}); delete it to report without "
+                "the environment section, or rerun the grid"
+            ) from None
 
     # ------------------------------------------------------------------ reading
 
     def load(self, table: str = "runs") -> pd.DataFrame:
         """A main table (merged results); empty if nothing has been merged yet."""
         path = self.path(table)
-        return pd.read_parquet(path) if path.exists() else pd.DataFrame()
+        if not path.exists():
+            return pd.DataFrame()
+        try:
+            return pd.read_parquet(path)
+        except Exception as exc:  # pyarrow's errors for a damaged file vary
+            raise StoreError(
+                f"{path} cannot be read ({type(exc).__name__}: {str(exc)[:200]}); rerun "
+                "`nonlinbench run` into this folder to set it aside and train its runs again, "
+                "or start over with --fresh"
+            ) from None
+
+    def read_tables(self) -> dict[str, pd.DataFrame]:
+        """The three main tables from one merge (a writer cannot replace them meanwhile)."""
+        with self._lock_tables():
+            return {table: self.load(table) for table in TABLES}
+
+    def set_aside_unreadable_tables(self) -> list[str]:
+        """Moves every main table aside (to corrupt/) when any is unreadable: their runs are
+        then trained again. Returns the names of the unreadable tables."""
+        unreadable = []
+        for table in TABLES:
+            try:
+                self.load(table)
+            except StoreError:
+                unreadable.append(f"{table}.parquet")
+        if unreadable:
+            aside = self.root / "corrupt" / pd.Timestamp.now("UTC").strftime("%Y%m%dT%H%M%S")
+            aside.mkdir(parents=True, exist_ok=True)
+            for table in TABLES:
+                if self.path(table).exists():
+                    os.replace(self.path(table), aside / self.path(table).name)
+        return unreadable
+
+    @contextlib.contextmanager
+    def _lock_tables(self) -> Iterator[None]:
+        if not self.root.is_dir():  # nothing stored: nothing to lock
+            yield
+            return
+        try:
+            with self._tables_lock:
+                yield
+        except Timeout:
+            raise StoreError(f"the tables in {self.root} stayed locked for 2 minutes") from None
 
     def _committed_shards(self) -> tuple[list[str], int]:
         if not self.shards.exists():
@@ -152,6 +270,12 @@ class Store:
             good.append(stem)
         report.shards = len(good)
         if good:
+            self._merge_into_tables(new, good)
+        self._remove_incomplete()
+        return report
+
+    def _merge_into_tables(self, new: dict[str, list[pd.DataFrame]], good: list[str]) -> None:
+        with self._lock_tables():
             fresh_ids = set(pd.concat(new["runs"])["run_id"])
             for table in TABLES:
                 old = self.load(table)
@@ -167,8 +291,6 @@ class Store:
             for stem in good:
                 for table in TABLES:
                     (self.shards / f"{stem}.{table}.parquet").unlink(missing_ok=True)
-        self._remove_incomplete()
-        return report
 
     def _set_aside(self, stem: str) -> None:
         corrupt = self.shards / "corrupt"

@@ -1,20 +1,23 @@
 """A small synthetic-but-realistic results directory for the report tests.
 
 `write_results` writes runs.parquet, curves.parquet, surfaces.parquet and manifest.json in the
-runner's format; `fake_make_dataset` stands in for bench.data.make_dataset (same signature, test
-points only), so the report's tests do not depend on the data generators.
+runner's format (bench.schema). Axes that the tests do not vary take the seed notebook's values
+(bench.notebook.setup()), so a synthetic grid contains the notebook's configuration when its
+depths, widths, noises and datasets include the notebook's.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import itertools
 import json
 from pathlib import Path
-from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
+
+from bench import notebook
 
 ACTIVATIONS = ("none", "relu", "tanh", "my_swish")  # my_swish: a plugin-looking name
 DATASETS = ("circles", "blobs", "spirals4")
@@ -56,31 +59,24 @@ def make_runs(
     eval_every=100,
     rng_seed=0,
 ) -> pd.DataFrame:
-    """One row per run, every axis of runs.parquet, one failed and one diverged run."""
+    """One row per run, every axis of runs.parquet, one failed and one diverged run; `affine`
+    is set for the activation "none"."""
     rng = np.random.default_rng(rng_seed)
+    fixed = dataclasses.asdict(notebook.setup())
     rows = []
     for dataset, noise, activation, depth, width, seed in itertools.product(
         datasets, noises, activations, depths, widths, seeds
     ):
         axes = {
+            **fixed,
             "dataset": dataset,
-            "n_samples": 200,
             "noise": noise,
-            "label_noise": 0.0,
-            "test_size": 0.2,
-            "data_seed": 42,
-            "stratify": True,
             "activation": activation,
             "depth": depth,
             "width": width,
-            "init": "pytorch",
-            "optimizer": "sgd",
-            "lr": 0.1,
             "epochs": epochs,
-            "batch_size": 0,
             "eval_every": eval_every,
             "seed": seed,
-            "target_acc": 0.95,
         }
         if depth == 0:
             acc = LOGISTIC_ACC[dataset]
@@ -120,6 +116,7 @@ def make_runs(
                 else np.nan,
                 "grad_norm_init_last": 1.0 if depth else np.nan,
                 "n_params": 2 * width + width * width * max(depth - 1, 0) + width,
+                "affine": activation == "none",
                 "diverged": False,
                 "error": "",
                 "wall_s": 0.01,
@@ -168,8 +165,23 @@ def make_curves(runs: pd.DataFrame) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)
 
 
+def test_points(dataset: str, n: int = 40) -> tuple[np.ndarray, np.ndarray]:
+    """Test points in the surfaces' square, labelled like the surfaces: a disc on two-class data,
+    quadrants of the angle on spirals4."""
+    rng = np.random.default_rng(len(dataset))
+    X = rng.uniform(-1.4, 1.4, size=(n, 2)).astype(np.float32)
+    y = (np.hypot(X[:, 0], X[:, 1]) > 0.8).astype(np.int8)
+    if N_CLASSES[dataset] > 2:
+        angle = np.arctan2(X[:, 1], X[:, 0])
+        y = ((angle + np.pi) / (2 * np.pi) * N_CLASSES[dataset]).astype(np.int8) % N_CLASSES[
+            dataset
+        ]
+    return X, y
+
+
 def make_surfaces(runs: pd.DataFrame, resolution: int = 24) -> pd.DataFrame:
-    """One surface per dataset, noise, activation, depth and width (the lowest seed)."""
+    """One surface per dataset, noise, activation, depth and width (the lowest seed), with its
+    test points; spirals4 is drawn on a 'pca' plane, the others on the 'input' plane."""
     keys = ["dataset", "noise", "activation", "depth", "width"]
     stored = runs[runs["error"] == ""].sort_values("seed").drop_duplicates(keys)
     xs = np.linspace(-1.5, 1.5, resolution)
@@ -187,6 +199,7 @@ def make_surfaces(runs: pd.DataFrame, resolution: int = 24) -> pd.DataFrame:
             prob = 0.4 + 0.5 * prob
         else:
             pred = (prob > 0.5).astype(int)
+        X, y = test_points(run.dataset)
         rows.append(
             {
                 "run_id": run.run_id,
@@ -199,6 +212,10 @@ def make_surfaces(runs: pd.DataFrame, resolution: int = 24) -> pd.DataFrame:
                 "y_max": 1.5,
                 "prob": prob.ravel().astype(np.float32),
                 "pred": pred.ravel().astype(np.int8),
+                "plane": "pca" if run.dataset == "spirals4" else "input",
+                "test_x": X[:, 0],
+                "test_y": X[:, 1],
+                "test_label": y,
             }
         )
     return pd.DataFrame(rows)
@@ -206,7 +223,14 @@ def make_surfaces(runs: pd.DataFrame, resolution: int = 24) -> pd.DataFrame:
 
 def manifest(name: str = "toy") -> dict:
     return {
-        "grid": {"name": name, "axes": {"activation": list(ACTIVATIONS)}},
+        "grid": {
+            "name": name,
+            "description": "a synthetic grid",
+            "source": f"file:{name}.toml",
+            "hash": "abc123",
+            "text": f'name = "{name}"',
+            "plugins": [],
+        },
         "grid_hash": "abc123",
         "versions": {"nonlinbench": "0.1.0", "torch": "2.13.0", "python": "3.11.0"},
         "device": "cpu",
@@ -234,16 +258,3 @@ def write_results(
         make_surfaces(runs).to_parquet(path / "surfaces.parquet", index=False)
     (path / "manifest.json").write_text(json.dumps(manifest(name)))
     return path
-
-
-def fake_make_dataset(
-    name, n_samples=1000, noise=0.03, label_noise=0.0, data_seed=42, test_size=0.2, stratify=True
-):
-    """Test points only: uniform in the surfaces' square, labelled like the surfaces."""
-    rng = np.random.default_rng(data_seed)
-    n_test = max(int(n_samples * test_size), 2)
-    X = rng.uniform(-1.4, 1.4, size=(n_test, 2)).astype(np.float32)
-    y = (np.hypot(X[:, 0], X[:, 1]) > 0.8).astype(np.int64)
-    if name == "spirals4":
-        y = ((np.arctan2(X[:, 1], X[:, 0]) + np.pi) / (2 * np.pi) * 4).astype(np.int64) % 4
-    return SimpleNamespace(X_train=X, y_train=y, X_test=X, y_test=y, n_classes=int(y.max()) + 1)

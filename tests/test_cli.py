@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import re
@@ -178,13 +179,35 @@ def test_bad_flags_exit_2_with_a_clear_message(flags, message, tmp_path, capsys,
     assert not (tmp_path / "runs.parquet").exists()
 
 
-def test_a_missing_required_flag_is_named(capsys):
+def test_a_missing_grid_is_named(capsys):
     code, _, err = run_cli(capsys, "run", "--out", "x")
     assert code == 2
     assert err == (
-        "nonlinbench run: error: the following arguments are required: --grid "
+        "nonlinbench run: error: a grid is needed: nonlinbench run GRID "
         "(see `nonlinbench run --help`)\n"
     )
+
+
+@pytest.mark.parametrize("command", ["run", "plan", "report"])
+def test_every_subcommand_takes_a_grid_positionally_or_with_the_grid_flag(command, capsys):
+    from bench.cli import build_parser
+
+    parser = build_parser()
+    for argv in ([command, "quick"], [command, "--grid", "quick"]):
+        args = parser.parse_args(argv)
+        assert (args.grid_pos or args.grid_opt) == "quick"
+    assert run_cli(capsys, command, "quick", "--grid", "seed")[0] == 2  # two different grids
+
+
+def test_every_option_of_every_subcommand_has_help():
+    from bench.cli import build_parser
+
+    parser = build_parser()
+    (commands,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    for name, sub in commands.choices.items():
+        for action in sub._actions:
+            if not isinstance(action, argparse._HelpAction):
+                assert action.help, f"{name} {action.option_strings or action.dest} has no help"
 
 
 def test_an_unknown_grid_name_suggests_the_closest(capsys):

@@ -390,3 +390,17 @@ def test_engine_on_cuda_matches_the_reference_loop_on_the_cpu(activation, optimi
         assert max_relative_error(net, i, model) < 1e-9
         assert curves[-1, 3, i].item() == pytest.approx(history.test_acc[-1], abs=1e-9)
     assert not diverged.any()
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
+def test_a_huge_learning_rate_is_flagged_diverged_even_while_the_loss_stays_finite(optimizer):
+    specs = [
+        RunSpec(n_samples=200, epochs=50, lr=1e6, activation=a, optimizer=optimizer, seed=s)
+        for a in ("none", "relu", "tanh")
+        for s in range(2)
+    ]
+    diverged = [train_chunk([s], measure=False).diverged_epoch[0] for s in specs]
+    assert all(epoch > 0 for epoch in diverged), diverged
+    # The reference loop flags the same epoch.
+    for spec, epoch in zip(specs[:2], diverged, strict=False):
+        assert train_one_reference(spec)[1].diverged_epoch == epoch

@@ -194,8 +194,10 @@ BAD_GRIDS = {
     "depth is a fraction": ("[grid]\ndepth = 1.5", ["'grid.depth'", "1.5", "an integer"]),
     "one bad value in a list": ("[grid]\ndepth = [1, 1.5]", ["'grid.depth'", "1.5", "integer"]),
     "depth is a boolean": ("[grid]\ndepth = true", ["'grid.depth'", "True", "an integer"]),
-    "zero width": ("[grid]\nwidth = 0", ["'grid.width'", "value 0", "an integer >= 1"]),
-    "negative width": ("[grid]\nwidth = [4, -8]", ["'grid.width'", "-8", "an integer >= 1"]),
+    "zero width": ("[grid]\nwidth = 0", ["'grid.width'", "value 0", "an integer in [1, 4,096]"]),
+    "negative width": ("[grid]\nwidth = [4, -8]", ["'grid.width'", "-8", "in [1, 4,096]"]),
+    "seed beyond 64 bits": ("[grid]\nseed = 100000000000000000000", ["'grid.seed'", "64-bit"]),
+    "data seed beyond 32 bits": ("[grid]\ndata_seed = 4294967296", ["'grid.data_seed'", "32-bit"]),
     "unknown dataset": ('[grid]\ndataset = "circels"', ["'grid.dataset'", "'circels'", "circles"]),
     "missing csv": ('[grid]\ndataset = "nope.csv"', ["'grid.dataset'", "'nope.csv'", "not found"]),
     "unknown activation": (
@@ -219,7 +221,7 @@ BAD_GRIDS = {
     ),
     "exclude has a bad value": (
         "[grid]\ndepth = [1, 2]\n[[exclude]]\ndepth = -1",
-        ["'exclude[0].depth'", "-1", ">= 0"],
+        ["'exclude[0].depth'", "-1", "in [0, 64]"],
     ),
     "exclude drops everything": (
         '[grid]\ndepth = [1, 2]\n[[exclude]]\nactivation = ["none", "relu"]',

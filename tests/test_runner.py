@@ -48,9 +48,9 @@ import bench
 
 @bench.register_activation("boom")
 def boom(x):
-    # Fine on registration's (3, 4) probe; fails on the engine's stacked 3-D input while
-    # BOOM is set, so a test can make it fail and then recover.
-    if x.dim() == 3 and os.environ.get("BOOM"):
+    # Fine on the load-time probes (at most 5 samples); fails on the engine's stacked input
+    # while BOOM is set, so a test can make it fail and then recover.
+    if x.dim() == 3 and x.shape[-1] > 5 and os.environ.get("BOOM"):
         raise RuntimeError("boom: stacked input rejected")
     return torch.relu(x)
 """
@@ -246,7 +246,7 @@ def test_an_interrupted_run_keeps_the_chunks_it_finished_and_exits_130(
     assert main(args) == 130
     assert "interrupted: trained 2, skipped 0" in capsys.readouterr().err
     assert len(stored_runs(out)) == 2  # merged: nothing finished is lost
-    assert Store(out).read_manifest()["summary"]["interrupted"] is True
+    assert Store(out).read_manifest()["summary"]["interrupted"] == "SIGINT"
     monkeypatch.setattr(runner, "execute_task", train)
     assert main(args) == 0
     assert "trained 2, skipped 2" in capsys.readouterr().err
@@ -279,7 +279,7 @@ def test_two_worker_processes_give_the_same_results_as_one_including_a_plugin(wr
 
         @bench.register_activation("worker_squareplus")
         def squareplus(x):
-            if x.dim() == 3:  # training: note which process runs it
+            if x.dim() == 3 and x.shape[-1] > 5:  # training (not the load-time probe)
                 with open({str(pids)!r}, "a") as fh:
                     fh.write(f"{{os.getpid()}}\\n")
             return (x + torch.sqrt(x * x + 4)) / 2

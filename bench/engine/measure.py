@@ -61,7 +61,7 @@ class Plane:
     """A dataset's measurement plane: the grid, in the plane and in input space, and the test
     points in the plane."""
 
-    kind: str  # "input" (two features) or "pca"
+    kind: str  # "input" (two features), "pca" (more) or "line" (one: y is a dummy axis)
     points: torch.Tensor  # (P, 2) grid points in the plane, row-major [iy, ix]
     inputs: torch.Tensor  # (P, features) the same points in input space
     extent: tuple[float, float, float, float]  # x_min, x_max, y_min, y_max
@@ -72,6 +72,13 @@ class Plane:
 def data_plane(data: Dataset) -> Plane:
     X_all = torch.cat([data.X_train, data.X_test])
     labels = data.y_test.numpy().astype(np.int8)
+    if data.n_features == 1:
+        # A line: the grid's second axis is a dummy of unit height that the network never sees,
+        # so a surface is drawn as bands and the measures count what happens along x.
+        lifted = torch.cat([X_all, torch.zeros_like(X_all)], 1)
+        points, extent = metrics.covering_grid(lifted, MEASURE_RESOLUTION)
+        test = torch.cat([data.X_test, torch.zeros_like(data.X_test)], 1).numpy()
+        return Plane("line", points, points[:, :1], extent, test.astype(np.float32), labels)
     if data.n_features == 2:
         points, extent = metrics.covering_grid(X_all, MEASURE_RESOLUTION)
         test = data.X_test.numpy().astype(np.float32)

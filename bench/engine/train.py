@@ -7,6 +7,7 @@ them. `bench.model.train_reference` is the one-model definition that this must m
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -32,7 +33,14 @@ from bench.engine.stacked import (
     per_model_loss,
     stack_data,
 )
-from bench.model import LayerStack, batches, eval_epochs, output_size, shuffle_order
+from bench.model import (
+    LayerStack,
+    batches,
+    eval_epochs,
+    has_diverged,
+    output_size,
+    shuffle_order,
+)
 from bench.registry import Activation
 from bench.schema import METRIC_NAMES
 from bench.spec import RunSpec
@@ -80,6 +88,7 @@ def train_stacked(
     # epoch's train metrics need their own pass.
     full_batch = len(slices) == 1
     deferred: int | None = None  # curve slot waiting for the next training forward
+    initial_loss: torch.Tensor | None = None  # (models,) the first training loss
 
     def record(slot: int, train: bool) -> None:
         if train:
@@ -105,11 +114,12 @@ def train_stacked(
                 curves[deferred, 0] = loss.detach()
                 curves[deferred, 2] = per_model_accuracy(logits.detach(), yb)
                 deferred = None
-            # 2. A model whose loss is not finite is frozen at this epoch and flagged.
-            finite = torch.isfinite(loss)
-            newly = alive & ~finite
+            # 2. A model whose loss diverges (model.has_diverged) is frozen here and flagged.
+            if initial_loss is None:
+                initial_loss = loss.detach().clone()
+            newly = alive & has_diverged(loss.detach(), initial_loss)
             diverged_epoch = torch.where(newly, epoch, diverged_epoch)
-            alive = alive & finite
+            alive = alive & ~newly
             # 3. Sum of per-model losses: each model's gradient is its own.
             torch.where(alive, loss, 0.0).sum().backward()
             opt.step(alive)
@@ -140,9 +150,25 @@ class ChunkArrays:
     epochs: np.ndarray  # (E,) int64, the evaluated epochs
     curves: np.ndarray  # (E, 4, M) float32 in schema.CURVE_METRICS order
     surfaces: list[Surface]
+    act_params: list[str]  # (M,) learned activation parameters as JSON, see act_param_json
     n_params: int
     n_classes: int
     wall_s: float
+
+
+def act_param_json(net: StackedMLP) -> list[str]:
+    """Each model's trained activation parameters as a JSON object, "" without any:
+    '{"0.slope": 0.21, "1.slope": 0.18}', keyed "<hidden layer>.<name>"; a parameter with more
+    than one element (per unit, say) is stored as its mean under "<layer>.<name>.mean"."""
+    models = net.weights[0].shape[0]
+    values: list[dict[str, float]] = [{} for _ in range(models)]
+    for layer, params in enumerate(net.act_params):
+        for name, tensor in params.items():  # (models, *shape)
+            per_model = tensor.detach().reshape(models, -1).double()
+            key = f"{layer}.{name}" if per_model.shape[1] == 1 else f"{layer}.{name}.mean"
+            for i, value in enumerate(per_model.mean(1).cpu().tolist()):
+                values[i][key] = value
+    return [json.dumps(v, sort_keys=True) if v else "" for v in values]
 
 
 def count_parameters(spec: RunSpec, activation: Activation, data: Dataset) -> int:
@@ -247,6 +273,7 @@ def train_chunk(
         epochs=np.asarray(epochs, dtype=np.int64),
         curves=curves.detach().cpu().numpy().astype(np.float32),
         surfaces=surfaces,
+        act_params=act_param_json(net),
         n_params=count_parameters(spec0, activation, first),
         n_classes=first.n_classes,
         wall_s=time.perf_counter() - t0,

@@ -1,44 +1,24 @@
-"""The report: figures and summary.md from a results directory.
+"""The report: figures, tables and summary.md from a results directory.
 
     from bench.report import build_report
     build_report(Path("results/seed"), Path("reports/seed"))
 
-:mod:`bench.report.tables` computes every number, :mod:`bench.report.figures` draws each figure
-with one pure function, and :mod:`bench.report.summary` assembles them into summary.md.
+The report flows one way:
+
+    results.py    load a results directory; orderings, subsets, the affine activations
+    tables.py     seed-level summaries with bootstrap intervals, the ranking, failure counts
+    summaries.py  every summary the report quotes, computed once (`summaries`)
+    markdown.py   how numbers and comparisons are written; the markdown tables
+    text.py       the headline, grid, seed-notebook and environment sections
+    plotting.py   styles and drawing primitives
+    figures.py    one pure function per figure, drawn from summary tables
+    gallery.py    the decision-surface gallery (figure 1)
+    sections.py   each figure with its caption, or the reason it is skipped
+    summary.py    `build_report`: assembles summary.md, figures/*.png and tables/*.csv
 """
 
-from bench.report.figures import (
-    activation_styles,
-    plot_accuracy_vs_depth,
-    plot_dead_units,
-    plot_decision_gallery,
-    plot_grad_norm_init,
-    plot_iqm_ranking,
-    plot_learning_curves,
-    plot_linear_fit_r2,
-    plot_linear_regions,
-    plot_noise_robustness,
-    plot_probability_of_improvement,
-    plot_width_depth_heatmaps,
-)
+from bench.report.results import Results, load_results
+from bench.report.summaries import Summaries, summaries
 from bench.report.summary import build_report
-from bench.report.tables import load_results, ranking_table, summarize
 
-__all__ = [
-    "activation_styles",
-    "build_report",
-    "load_results",
-    "plot_accuracy_vs_depth",
-    "plot_dead_units",
-    "plot_decision_gallery",
-    "plot_grad_norm_init",
-    "plot_iqm_ranking",
-    "plot_learning_curves",
-    "plot_linear_fit_r2",
-    "plot_linear_regions",
-    "plot_noise_robustness",
-    "plot_probability_of_improvement",
-    "plot_width_depth_heatmaps",
-    "ranking_table",
-    "summarize",
-]
+__all__ = ["Results", "Summaries", "build_report", "load_results", "summaries"]

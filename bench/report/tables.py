@@ -1,183 +1,31 @@
-"""The numbers behind the report: loading a results directory, tidy seed-level summaries, the
-ranking, and the inputs of the decision-surface gallery.
+"""Tidy tables of numbers from runs: seed-level summaries with bootstrap intervals, the ranking,
+failure counts and the seed notebook's runs.
 
-Apart from the loaders, everything here is a pure function of DataFrames (plus an integer seed
-for bootstrap intervals), so the figures and the tables of a report quote the same numbers.
-
-Units of analysis
------------------
-* A *replicate* is one setting of the seed axes (``seed``, and ``data_seed`` if the grid varies
-  it): the independent repetitions over which intervals are computed.
-* A *task* is one setting of every other axis except ``activation`` (dataset, noise, depth, width,
-  optimizer, ...), as in rliable's runs x tasks score matrices.
-* A summary "by" some axes first averages each replicate's runs over every other axis, then reports
-  the mean over replicates with a 95% percentile bootstrap interval over replicates.
-* Failed runs (``error`` not empty) are left out of every statistic and counted separately.
+Every function here is a pure function of DataFrames (plus an integer seed for bootstrap
+intervals); see :mod:`bench.report.results` for the units of analysis.
 """
 
 from __future__ import annotations
 
-import importlib
-import json
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
-from pathlib import Path
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
 
+from bench import notebook
+from bench.report.results import (
+    activation_order,
+    levels,
+    seed_axes,
+    succeeded,
+    task_axes,
+    with_hidden_layers,
+)
 from bench.stats import bootstrap_ci, iqm, probability_of_improvement_ci, stratified_bootstrap_ci
 
-try:  # the runner's axes, when bench.spec is importable; the runs.parquet contract otherwise
-    from bench.spec import AXES
-except ImportError:  # pragma: no cover - bench.spec is part of the package
-    AXES = (
-        "dataset", "n_samples", "noise", "label_noise", "test_size", "data_seed", "stratify",
-        "activation", "depth", "width", "init", "optimizer", "lr", "epochs", "batch_size",
-        "eval_every", "seed", "target_acc",
-    )  # fmt: skip
-
-BUILTIN_ACTIVATIONS = (
-    "none", "relu", "leaky_relu", "elu", "selu", "gelu", "silu", "mish", "tanh", "sigmoid",
-    "softplus", "sin",
-)  # fmt: skip
-BUILTIN_DATASETS = ("circles", "moons", "xor", "spirals", "blobs", "checkerboard", "spirals4")
-SEED_AXES = ("data_seed", "seed")
-# result columns of runs.parquet; a grid whose every run failed may lack them
-METRICS = (
-    "n_classes", "train_acc", "test_acc", "train_loss", "test_loss", "best_test_acc",
-    "epochs_to_target", "gen_gap", "linear_fit_r2", "linear_regions", "dead_unit_frac",
-    "dead_unit_frac_init", "grad_norm_init_first", "grad_norm_init_last", "n_params",
-)  # fmt: skip
-N_RESAMPLES = 2000
+N_RESAMPLES = 2000  # bootstrap resamples per interval: percentiles stable to ~0.1 point
 CONFIDENCE = 0.95
-
-
-# -----------------------------------------------------------------------------
-# loading
-
-
-@dataclass
-class Results:
-    """The contents of one results directory, with runs prepared by :func:`prepare_runs`."""
-
-    path: Path
-    runs: pd.DataFrame
-    curves: pd.DataFrame
-    surfaces: pd.DataFrame | None = None
-    manifest: dict = field(default_factory=dict)
-
-
-def load_results(results_dir: Path | str) -> Results:
-    """Read runs.parquet (required), curves.parquet, surfaces.parquet and manifest.json."""
-    results_dir = Path(results_dir)
-    runs_path = results_dir / "runs.parquet"
-    if not runs_path.exists():
-        raise FileNotFoundError(f"no runs.parquet in {results_dir} (run the grid first)")
-    runs = prepare_runs(pd.read_parquet(runs_path))
-    curves_path = results_dir / "curves.parquet"
-    curves = pd.read_parquet(curves_path) if curves_path.exists() else pd.DataFrame()
-    surfaces_path = results_dir / "surfaces.parquet"
-    surfaces = None
-    if surfaces_path.exists():
-        surfaces = pd.read_parquet(surfaces_path)
-        if "dataset" in surfaces:
-            surfaces["dataset"] = surfaces["dataset"].map(dataset_label)
-    manifest_path = results_dir / "manifest.json"
-    manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else {}
-    return Results(results_dir, runs, curves, surfaces, manifest)
-
-
-def dataset_label(name: str) -> str:
-    """A dataset's display name: builtins as they are, a CSV file by its stem."""
-    name = str(name)
-    if name.lower().endswith(".csv"):
-        return Path(name).stem
-    return name
-
-
-def prepare_runs(runs: pd.DataFrame) -> pd.DataFrame:
-    """A copy of runs.parquet with ``failed`` (bool) added, ``error``/``diverged`` filled in, and
-    ``dataset`` shortened to its label (the original is kept in ``dataset_source``); missing
-    metric columns are added as NaN."""
-    runs = runs.copy()
-    for metric in METRICS:
-        if metric not in runs:
-            runs[metric] = np.nan
-    if "error" in runs:
-        runs["error"] = runs["error"].fillna("").astype(str)
-    else:
-        runs["error"] = ""
-    runs["failed"] = runs["error"].str.len() > 0
-    runs["diverged"] = runs["diverged"].fillna(False).astype(bool) if "diverged" in runs else False
-    if "dataset" in runs:
-        runs["dataset_source"] = runs["dataset"].astype(str)
-        runs["dataset"] = runs["dataset_source"].map(dataset_label)
-    return runs
-
-
-# -----------------------------------------------------------------------------
-# axes and orderings
-
-
-def ordered(values: Iterable, builtins: Sequence[str] = ()) -> list:
-    """Distinct values: builtins in their canonical order first, then the rest sorted."""
-    distinct = list(dict.fromkeys(v for v in values if not _isna(v)))
-    known = [b for b in builtins if b in distinct]
-    rest = sorted((v for v in distinct if v not in builtins), key=lambda v: (str(type(v)), v))
-    return known + rest
-
-
-def _isna(value) -> bool:
-    return value is None or (isinstance(value, float) and np.isnan(value))
-
-
-def activation_order(values: Iterable[str]) -> list[str]:
-    """Activations in canonical order: the builtins as listed, then plugins alphabetically."""
-    return ordered(values, BUILTIN_ACTIVATIONS)
-
-
-def dataset_order(values: Iterable[str]) -> list[str]:
-    return ordered(values, BUILTIN_DATASETS)
-
-
-def levels(runs: pd.DataFrame, axis: str) -> list:
-    """The distinct values of an axis in the runs, in display order."""
-    if axis not in runs:
-        return []
-    if axis == "activation":
-        return activation_order(runs[axis])
-    if axis == "dataset":
-        return dataset_order(runs[axis])
-    return ordered(runs[axis])
-
-
-def seed_axes(runs: pd.DataFrame) -> list[str]:
-    return [a for a in SEED_AXES if a in runs]
-
-
-def task_axes(runs: pd.DataFrame) -> list[str]:
-    """Every axis but activation and the seeds: what defines a task."""
-    return [a for a in AXES if a in runs and a != "activation" and a not in SEED_AXES]
-
-
-def hidden(runs: pd.DataFrame) -> pd.DataFrame:
-    """Runs with at least one hidden layer, where the activation plays a part (all runs if the
-    grid has none)."""
-    if "depth" in runs and (runs["depth"] > 0).any():
-        return runs[runs["depth"] > 0]
-    return runs
-
-
-def ok(runs: pd.DataFrame) -> pd.DataFrame:
-    """The runs that did not fail."""
-    return runs[~runs["failed"]] if "failed" in runs else runs
-
-
-def chance_level(runs: pd.DataFrame) -> float:
-    """Accuracy of guessing among n_classes equally likely classes (median over the runs)."""
-    n_classes = runs["n_classes"].dropna() if "n_classes" in runs else pd.Series(dtype=float)
-    return float(1.0 / n_classes.median()) if len(n_classes) else float("nan")
+SUMMARY_COLUMNS = ("mean", "low", "high", "n")  # after the `by` columns
 
 
 # -----------------------------------------------------------------------------
@@ -189,7 +37,7 @@ def seed_level(runs: pd.DataFrame, by: Sequence[str], metric: str) -> pd.DataFra
     by = list(by)
     keys = by + seed_axes(runs)
     values = pd.to_numeric(runs[metric], errors="coerce").astype(float)
-    keep = ok(runs).index.intersection(runs.index[np.isfinite(values)])
+    keep = succeeded(runs).index.intersection(runs.index[np.isfinite(values)])
     frame = runs.loc[keep, keys].assign(**{metric: values.loc[keep]})
     if not keys:
         return pd.DataFrame({metric: [frame[metric].mean()]}).dropna()
@@ -208,11 +56,12 @@ def summarize(
     """Mean of ``metric`` per group of ``by`` with a bootstrap interval over replicates.
 
     Returns columns ``*by, mean, low, high, n`` (n: replicates). Within a replicate the runs are
-    averaged over all other axes first. With a single replicate, low and high are NaN.
+    averaged over all other axes first. With a single replicate, low and high are NaN. One
+    generator seeded with ``seed`` draws the groups' resamples in sorted order of ``by``.
     """
     by = list(by)
     level = seed_level(runs, by, metric)
-    columns = [*by, "mean", "low", "high", "n"]
+    columns = [*by, *SUMMARY_COLUMNS]
     if level.empty:
         return pd.DataFrame(columns=columns)
     rng = np.random.default_rng(seed)
@@ -236,6 +85,12 @@ def cell(summary: pd.DataFrame, **where) -> pd.Series | None:
     return rows.iloc[0] if len(rows) else None
 
 
+def best(summary: pd.DataFrame) -> pd.Series | None:
+    """The row with the highest finite mean (None if there is none)."""
+    summary = summary[np.isfinite(summary["mean"].astype(float))]
+    return summary.loc[summary["mean"].astype(float).idxmax()] if len(summary) else None
+
+
 # -----------------------------------------------------------------------------
 # ranking: rliable's IQM and probability of improvement over runs x tasks matrices
 
@@ -245,17 +100,16 @@ def score_matrices(
 ) -> dict[str, np.ndarray]:
     """One (replicates x tasks) matrix of ``metric`` per activation, over the tasks that every
     activation has at least one finite score on (NaN where a replicate is missing)."""
-    runs = ok(runs)
+    runs = succeeded(runs)
     runs = runs[np.isfinite(pd.to_numeric(runs[metric], errors="coerce").astype(float))]
     activations = list(activations) if activations is not None else levels(runs, "activation")
     if runs.empty or not activations:
         return {}
-    tasks, seeds = task_axes(runs), seed_axes(runs)
     frame = pd.DataFrame(
         {
             "activation": runs["activation"].to_numpy(),
-            "task": _group_ids(runs, tasks),
-            "replicate": _group_ids(runs, seeds),
+            "task": _group_ids(runs, task_axes(runs)),
+            "replicate": _group_ids(runs, seed_axes(runs)),
             "score": runs[metric].astype(float).to_numpy(),
         }
     )
@@ -276,6 +130,12 @@ def _group_ids(runs: pd.DataFrame, axes: Sequence[str]) -> np.ndarray:
     return runs.groupby(list(axes), dropna=False, sort=True).ngroup().to_numpy()
 
 
+RANKING_COLUMNS = (
+    "activation", "iqm", "iqm_low", "iqm_high", "p_improve", "p_low", "p_high", "n_tasks",
+    "n_replicates",
+)  # fmt: skip
+
+
 def ranking_table(
     runs: pd.DataFrame,
     metric: str = "test_acc",
@@ -290,17 +150,12 @@ def ranking_table(
 
     Runs without hidden layers are left out (the activation plays no part there). If
     ``reference`` is absent, the activation with the highest IQM is the reference.
-    Returns one row per activation, best IQM first: ``activation, iqm, iqm_low, iqm_high,
-    p_improve, p_low, p_high, n_tasks, n_replicates``; the reference's own p columns are NaN.
-    The reference is stored in ``DataFrame.attrs["reference"]``.
+    Returns one row per activation, best IQM first: ``RANKING_COLUMNS``; the reference's own p
+    columns are NaN. The reference is stored in ``DataFrame.attrs["reference"]``.
     """
-    matrices = score_matrices(hidden(runs), metric)
-    columns = [
-        "activation", "iqm", "iqm_low", "iqm_high", "p_improve", "p_low", "p_high", "n_tasks",
-        "n_replicates",
-    ]  # fmt: skip
+    matrices = score_matrices(with_hidden_layers(runs), metric)
     if not matrices or next(iter(matrices.values())).shape[1] == 0:
-        return pd.DataFrame(columns=columns)
+        return pd.DataFrame(columns=RANKING_COLUMNS)
     rng = np.random.default_rng(seed)
     iqms = stratified_bootstrap_ci(
         matrices, aggregate=iqm, confidence=confidence, n_resamples=n_resamples, rng=rng
@@ -320,7 +175,7 @@ def ranking_table(
         rows.append(
             (activation, stats.point, stats.low, stats.high, *p, matrix.shape[1], n_replicates)
         )
-    table = pd.DataFrame(rows, columns=columns)
+    table = pd.DataFrame(rows, columns=RANKING_COLUMNS)
     table = table.sort_values("iqm", ascending=False, kind="stable").reset_index(drop=True)
     table.attrs["reference"] = reference
     return table
@@ -345,23 +200,11 @@ def failure_counts(runs: pd.DataFrame) -> pd.DataFrame:
     return counts
 
 
-# The seed notebook's configuration: circles, noise 0.03, 2 hidden layers of 10 units, SGD at
-# lr 0.1 for 1000 epochs; compared for activations none and relu.
-SEED_CONFIG = {
-    "dataset": "circles",
-    "noise": 0.03,
-    "depth": 2,
-    "width": 10,
-    "optimizer": "sgd",
-    "lr": 0.1,
-    "epochs": 1000,
-}
-
-
-def seed_config_runs(runs: pd.DataFrame) -> pd.DataFrame:
-    """The runs with the seed notebook's configuration (any activation)."""
+def notebook_runs(runs: pd.DataFrame) -> pd.DataFrame:
+    """The runs with the seed notebook's configuration (any activation, any seed); floats match
+    to within rounding, as a grid file's 0.1 may not be the notebook's bit for bit."""
     mask = np.ones(len(runs), dtype=bool)
-    for axis, value in SEED_CONFIG.items():
+    for axis, value in notebook.configuration().items():
         if axis not in runs:
             return runs.iloc[0:0]
         column = runs[axis]
@@ -386,74 +229,3 @@ def accuracy_at_epoch(
     if set(at.index) != needed:
         return runs, None
     return runs.assign(test_acc=runs["run_id"].map(at).astype(float).to_numpy()), epoch
-
-
-# -----------------------------------------------------------------------------
-# decision-surface gallery inputs
-
-
-def select_gallery(surfaces: pd.DataFrame, runs: pd.DataFrame) -> tuple[pd.DataFrame, dict]:
-    """One surface per (activation, dataset): depth 2 and width 10 when stored, else the median
-    depth and width; per dataset the lowest noise; the lowest seed. Adds the run's axes."""
-    extra = [c for c in runs.columns if c not in surfaces.columns or c == "run_id"]
-    table = surfaces.merge(runs[extra], on="run_id", how="left")
-    if table.empty:
-        return table, {}
-    pairs = set(zip(table["depth"], table["width"], strict=True))
-    if (2, 10) in pairs:
-        depth, width = 2, 10
-    else:
-        depths = sorted({d for d, _ in pairs if d > 0} or {d for d, _ in pairs})
-        depth = depths[(len(depths) - 1) // 2]
-        widths = sorted({w for d, w in pairs if d == depth})
-        width = widths[(len(widths) - 1) // 2]
-    table = table[(table["depth"] == depth) & (table["width"] == width)]
-    noise = table.groupby("dataset")["noise"].min()
-    table = table[table["noise"].to_numpy() == table["dataset"].map(noise).to_numpy()]
-    table = table.sort_values("seed", kind="stable").drop_duplicates(["activation", "dataset"])
-    return table, {"depth": depth, "width": width, "noise": noise.to_dict()}
-
-
-DATA_AXES = ("n_samples", "noise", "label_noise", "data_seed", "test_size", "stratify")
-
-
-def load_test_points(selected: pd.DataFrame) -> tuple[dict, list[str]]:
-    """Test points ``{run_id: (X, y)}`` of each selected surface's run, regenerated with
-    bench.data.make_dataset (projected on the plane of the surface for more than two features).
-    Returns the points and a list of problems (datasets whose points could not be made)."""
-    try:
-        data = importlib.import_module("bench.data")
-    except ImportError as error:
-        return {}, [f"bench.data could not be imported ({error})"]
-    cache: dict[tuple, tuple | None] = {}
-    points, problems = {}, []
-    for row in selected.to_dict("records"):
-        key = tuple(row.get(c) for c in ("dataset_source", *DATA_AXES))
-        if key not in cache:
-            try:
-                cache[key] = _plane_points(data.make_dataset(*_data_arguments(row)))
-            except Exception as error:  # a moved CSV file must not stop the report
-                cache[key] = None
-                problems.append(f"{row['dataset']}: {str(error)[:200]}")
-        if cache[key] is not None:
-            points[row["run_id"]] = cache[key]
-    return points, problems
-
-
-def _data_arguments(row: dict) -> tuple:
-    """make_dataset's arguments for a run: name, n_samples, noise, label_noise, data_seed,
-    test_size, stratify."""
-    casts = (int, float, float, int, float, bool)
-    values = (cast(row[axis]) for cast, axis in zip(casts, DATA_AXES, strict=True))
-    return (row.get("dataset_source", row["dataset"]), *values)
-
-
-def _plane_points(dataset) -> tuple[np.ndarray, np.ndarray]:
-    X, y = np.asarray(dataset.X_test, dtype=float), np.asarray(dataset.y_test)
-    if X.shape[1] > 2:  # the engine draws such surfaces on the data's first two PCs
-        import torch
-
-        metrics = importlib.import_module("bench.metrics")
-        mean, components = metrics.pca_basis(torch.cat([dataset.X_train, dataset.X_test]))
-        X = ((dataset.X_test.to(components.dtype) - mean) @ components.T).numpy()
-    return X, y

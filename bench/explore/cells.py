@@ -1,0 +1,200 @@
+"""Runs -> cells: what the explore page shows per setting of the varying axes.
+
+A *cell* is one setting of every axis that varies in the grid, except the seed axes
+(``schema.SEED_AXES``); its runs are the replicates that intervals are computed over. The page
+never sees a run row: per cell it gets the per-seed test accuracies (for the dots and for
+pairing two cells by seed), their mean with a 95% bootstrap interval (``bench.stats``), the
+mean and range over seeds of every measure, and pointers to its control, the best cell of its
+data and its decision surface.
+
+Failed runs (``error`` not empty) are left out of every statistic and counted per cell.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from bench.activations import BUILTINS
+from bench.data import BUILTIN_DATASETS
+from bench.schema import AXES, DATA_AXES, METRICS, SEED_AXES
+from bench.stats import bootstrap_ci
+
+# The measures the page tabulates and plots, in this order: every per-run metric of the schema.
+MEASURES: tuple[str, ...] = tuple(c.name for c in METRICS)
+MEANINGS: dict[str, str] = {c.name: c.meaning for c in METRICS}
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Which axes a grid varies and their levels, in display order."""
+
+    axes: tuple[str, ...]  # varying non-seed axes, in AXES order: a cell's key
+    levels: dict[str, list]  # axis -> its distinct values (raw, as in runs.parquet)
+    seed_axes: tuple[str, ...]  # the seed axes present in runs (all of them define a replicate)
+    fixed: dict[str, object]  # every other axis -> its one value
+
+
+def _ordered(axis: str, values) -> list:
+    """Distinct values in display order: built-in activations and datasets in their canonical
+    order first, everything else sorted."""
+    distinct = list(dict.fromkeys(v for v in values if not pd.isna(v)))
+    canonical = {
+        "activation": [b.name for b in BUILTINS],
+        "dataset": list(BUILTIN_DATASETS),
+    }.get(axis, [])
+    known = [v for v in canonical if v in distinct]
+    rest = sorted((v for v in distinct if v not in canonical), key=lambda v: (str(type(v)), v))
+    return known + rest
+
+
+def grid_layout(runs: pd.DataFrame) -> Layout:
+    """The varying axes of `runs` (at least one: activation, if nothing varies)."""
+    present = [a for a in AXES if a in runs]
+    levels = {a: _ordered(a, runs[a]) for a in present}
+    varying = [a for a in present if a not in SEED_AXES and len(levels[a]) > 1]
+    if not varying:
+        varying = ["activation"]
+    fixed = {a: _python(levels[a][0]) for a in present if len(levels[a]) == 1 and a not in varying}
+    seeds = tuple(a for a in SEED_AXES if a in runs)
+    return Layout(tuple(varying), {a: levels[a] for a in varying}, seeds, fixed)
+
+
+def level_labels(axis: str, levels: list) -> list[str]:
+    """How the page names each level (and writes it in the URL): str(value), a CSV dataset by
+    its file's stem unless two stems clash."""
+    labels = [value_label(v) for v in levels]
+    if axis == "dataset":
+        stems = [Path(label).stem if label.lower().endswith(".csv") else label for label in labels]
+        if len(set(stems)) == len(stems):
+            labels = stems
+    return labels
+
+
+def value_label(value) -> str:
+    """A value as the page writes it: str(value), booleans as true/false."""
+    if isinstance(value, (bool, np.bool_)):
+        return "true" if value else "false"
+    return str(_python(value))
+
+
+def is_numeric(levels: list) -> bool:
+    """Whether an axis's levels are numbers, so a line through them means something."""
+    return all(isinstance(v, (int, float, np.integer, np.floating)) for v in levels) and not any(
+        isinstance(v, (bool, np.bool_)) for v in levels
+    )
+
+
+def _python(value):
+    """A numpy scalar as the plain Python value (for JSON)."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def _round(x: float, digits: int = 5) -> float | None:
+    """JSON-friendly: NaN and infinities become None (null)."""
+    x = float(x)
+    return round(x, digits) if math.isfinite(x) else None
+
+
+# --------------------------------------------------------------------------- per cell
+
+
+def cell_index(runs: pd.DataFrame, layout: Layout) -> pd.DataFrame:
+    """`runs` with three columns added: `key` (the tuple of its level indices, one per varying
+    axis), `cell` (the key's position among the sorted keys, so cells follow level order) and
+    `replicate` (the tuple of its seed axes' values)."""
+    runs = runs.copy()
+    codes = [
+        pd.Categorical(runs[a], categories=layout.levels[a]).codes.astype(np.int64)
+        for a in layout.axes
+    ]  # (axes, runs)
+    keys = pd.Series(list(zip(*codes, strict=True)), index=runs.index)
+    ordered_keys = sorted(set(keys))
+    position = {k: i for i, k in enumerate(ordered_keys)}
+    runs["cell"] = keys.map(position)
+    runs["key"] = keys
+    runs["replicate"] = list(zip(*(runs[a].map(_python) for a in layout.seed_axes), strict=True))
+    return runs
+
+
+def _measures(ok: pd.DataFrame) -> list[list[float | None]]:
+    """[mean, min, max] over the cell's successful runs, per measure (None where unmeasured)."""
+    out = []
+    for name in MEASURES:
+        values = ok[name].to_numpy(float) if name in ok else np.array([])
+        values = values[np.isfinite(values)]
+        if values.size == 0:
+            out.append([None, None, None])
+        else:
+            out.append([_round(values.mean()), _round(values.min()), _round(values.max())])
+    return out
+
+
+def summarise_cells(runs: pd.DataFrame, layout: Layout, replicates: list[tuple]) -> list[dict]:
+    """One JSON-ready record per cell of `cell_index(runs)`, in cell order.
+
+    Keys: k (level index per axis), n (runs), failed, s (replicate indices into `replicates`)
+    and acc (their test accuracies, same order; failed runs left out), ci ([mean, low, high],
+    95% bootstrap over replicates), m ([mean, min, max] per MEASURES), classes, affine.
+    """
+    replicate_index = {r: i for i, r in enumerate(replicates)}
+    records = []
+    for _, group in runs.groupby("cell", sort=True):
+        failed = group["error"].fillna("").astype(str).str.len() > 0
+        ok = group[~failed].sort_values(list(layout.seed_axes))
+        acc = ok["test_acc"].to_numpy(float)
+        keep = np.isfinite(acc)
+        ci = bootstrap_ci(acc)
+        classes = group["n_classes"].dropna() if "n_classes" in group else pd.Series([])
+        records.append(
+            {
+                "k": [int(i) for i in group["key"].iloc[0]],
+                "n": int(len(group)),
+                "failed": int(failed.sum()),
+                "s": [replicate_index[r] for r in ok["replicate"][keep]],
+                "acc": [_round(a) for a in acc[keep]],
+                "ci": [_round(v) for v in ci],
+                "m": _measures(ok),
+                "classes": int(classes.max()) if len(classes) else None,
+                "affine": bool(group["affine"].fillna(False).astype(bool).any())
+                if "affine" in group
+                else False,
+            }
+        )
+    return records
+
+
+# --------------------------------------------------------------------------- yardsticks
+
+
+def add_yardsticks(records: list[dict], layout: Layout) -> None:
+    """Adds to each record `control` (the cell that differs only in using the linear control,
+    the first affine activation; None if absent) and `best` (the cell with the highest mean
+    test accuracy among those with the same data: dataset, noise and the other data axes)."""
+    by_key = {tuple(r["k"]): i for i, r in enumerate(records)}
+    axes = list(layout.axes)
+    act = axes.index("activation") if "activation" in axes else None
+    affine = [r["k"][act] for r in records if r["affine"]] if act is not None else []
+    control_level = min(affine) if affine else None  # levels are in display order
+    data_axes = [i for i, a in enumerate(axes) if a in DATA_AXES and a not in SEED_AXES]
+
+    best: dict[tuple, int] = {}
+    for i, r in enumerate(records):
+        group = tuple(r["k"][j] for j in data_axes)
+        mean = r["ci"][0]
+        if mean is not None and (group not in best or mean > records[best[group]]["ci"][0]):
+            best[group] = i
+    for i, r in enumerate(records):
+        r["best"] = best.get(tuple(r["k"][j] for j in data_axes))
+        if act is None:  # one activation in the grid: the cell is its own control, or has none
+            r["control"] = i if r["affine"] else None
+        elif control_level is None:
+            r["control"] = None
+        else:
+            key = list(r["k"])
+            key[act] = control_level
+            r["control"] = by_key.get(tuple(key))

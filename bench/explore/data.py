@@ -1,0 +1,127 @@
+"""A results folder -> the explore page's data: one JSON document.
+
+    runs.parquet      -> axes (varying, with their levels), replicates, cells (cells.py)
+    surfaces.parquet  -> surfaces + tests (encode.py), one surface index per cell
+    curves.parquet    -> curves + epochs (encode.py), one curve record per cell
+    manifest.json     -> the grid's name and description
+
+Each part is a top-level key of the document, so `part_bytes` can say what the page weighs.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from bench.explore.cells import (
+    MEANINGS,
+    MEASURES,
+    add_yardsticks,
+    cell_index,
+    grid_layout,
+    is_numeric,
+    level_labels,
+    summarise_cells,
+    value_label,
+)
+from bench.explore.encode import encode_curves, encode_surfaces
+from bench.schema import CURVE_METRICS
+from bench.store import Store
+
+FORMAT_VERSION = 1
+# Above this many bytes of surface data (the default grid needs about 4 MB), surfaces are
+# shipped at half resolution, then a quarter, ..., so a page stays well under 10 MB.
+SURFACE_BUDGET = 6_000_000
+
+# The page's parts as `part_bytes` groups the document's keys.
+PARTS = {
+    "surfaces": ("surfaces", "tests"),
+    "runs summary": ("cells", "axes", "replicates", "fixed", "measures"),
+    "curves": ("curves", "epochs"),
+}
+
+
+def _or_none(table: pd.DataFrame) -> pd.DataFrame | None:
+    return table if len(table) else None
+
+
+def explore_data(results_dir: Path | str, title: str | None = None) -> dict:
+    """The page's whole data, JSON-ready. Raises FileNotFoundError without runs.parquet."""
+    results_dir = Path(results_dir)
+    store = Store(results_dir)
+    tables = store.read_tables()  # one merge's tables, even while a run is writing
+    runs = _or_none(tables["runs"])
+    if runs is None:
+        raise FileNotFoundError(f"no runs in {results_dir} (runs.parquet is missing or empty)")
+    if "error" not in runs:
+        runs["error"] = ""
+    layout = grid_layout(runs)
+    runs = cell_index(runs, layout)
+    replicates = sorted(set(runs["replicate"]))
+    replicate_index = {r: i for i, r in enumerate(replicates)}
+
+    cells = summarise_cells(runs, layout, replicates)
+    add_yardsticks(cells, layout)
+    surfaces, tests = _surfaces(_or_none(tables["surfaces"]), runs, replicate_index, cells)
+    curves, epochs = encode_curves(_or_none(tables["curves"]), runs)
+    grid = store.read_manifest().get("grid")
+    grid = grid if isinstance(grid, dict) else {}
+    name = str(grid.get("name") or results_dir.name)
+    return {
+        "version": FORMAT_VERSION,
+        "title": title or f"nonlinbench explore: {name}",
+        "grid": {
+            "name": name,
+            "description": " ".join(str(grid.get("description", "")).split()),
+            "runs": int(len(runs)),
+            "failed": int(sum(c["failed"] for c in cells)),
+        },
+        "axes": [
+            {
+                "name": a,
+                "levels": level_labels(a, layout.levels[a]),
+                "numeric": is_numeric(layout.levels[a]),
+            }
+            for a in layout.axes
+        ],
+        "fixed": {a: value_label(v) for a, v in layout.fixed.items()},
+        "seedAxes": list(layout.seed_axes),
+        "replicates": [[str(v) for v in r] for r in replicates],
+        "measures": [{"name": m, "meaning": MEANINGS[m]} for m in MEASURES],
+        "curveMetrics": list(CURVE_METRICS),
+        "cells": cells,
+        "surfaces": surfaces,
+        "tests": tests,
+        "curves": curves,
+        "epochs": epochs,
+    }
+
+
+def _surfaces(table: pd.DataFrame | None, runs, replicate_index, cells) -> tuple[list, list]:
+    """Surface records within SURFACE_BUDGET bytes; sets each cell's `surface` index."""
+    if table is None or table.empty:
+        for cell in cells:
+            cell["surface"] = None
+        return [], []
+    stride = 1
+    while True:
+        records, tests, per_cell = encode_surfaces(table, runs, replicate_index, stride)
+        size = sum(len(r["data"]) for r in records)
+        if size <= SURFACE_BUDGET or records[0]["res"] <= 25:
+            break
+        stride *= 2
+    for cell, index in zip(cells, per_cell, strict=True):
+        cell["surface"] = index
+    return records, tests
+
+
+def part_bytes(data: dict) -> dict[str, int]:
+    """Bytes of the page's JSON per part (surfaces, runs summary, curves), and in all."""
+    sizes = {
+        part: sum(len(json.dumps(data[k], separators=(",", ":"))) for k in keys)
+        for part, keys in PARTS.items()
+    }
+    sizes["total"] = len(json.dumps(data, separators=(",", ":")))
+    return sizes

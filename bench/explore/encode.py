@@ -1,0 +1,157 @@
+"""Compact encodings of decision surfaces and learning curves for the explore page.
+
+Both travel as base64 text of zlib-compressed little-endian arrays, which the page inflates
+with the browser's own DecompressionStream("deflate"), one surface or curve at a time:
+
+    surface  uint8[2 * res * res]  prob quantised to 0..255, then pred (class index),
+                                   each row-major [iy, ix] with iy = 0 at y_min
+    curves   uint16[4, 3, epochs]  CURVE_METRICS x (mean, min, max over seeds) x epoch;
+                                   value = q / 65534 * scale[metric], q = 65535 means missing
+
+A surface is smooth, so it compresses about fivefold: the default grid's 1,455 surfaces at
+full resolution fit in a few MB.
+"""
+
+from __future__ import annotations
+
+import base64
+import zlib
+
+import numpy as np
+import pandas as pd
+
+from bench.schema import CURVE_METRICS, SURFACE_KEY
+
+MISSING_U16 = 65535  # a curve point that is NaN or infinite
+_STATS = ("mean", "min", "max")  # the band is the range over seeds
+
+
+def pack(array: np.ndarray) -> str:
+    """An array as base64 text of its zlib-compressed little-endian bytes."""
+    raw = np.ascontiguousarray(array).astype(array.dtype.newbyteorder("<")).tobytes()
+    return base64.b64encode(zlib.compress(raw, 9)).decode("ascii")
+
+
+def unpack(text: str, dtype) -> np.ndarray:
+    """The inverse of `pack` (for tests and checks)."""
+    raw = zlib.decompress(base64.b64decode(text))
+    return np.frombuffer(raw, dtype=np.dtype(dtype).newbyteorder("<"))
+
+
+def _r(x) -> float | None:
+    """A coordinate for JSON: 4 decimals (a 100th of a pixel here), None if not finite."""
+    x = float(x)
+    return round(x, 4) if np.isfinite(x) else None
+
+
+# --------------------------------------------------------------------------- surfaces
+
+
+def _downsample(row: pd.Series, stride: int) -> tuple[np.ndarray, np.ndarray, list[float]]:
+    """(prob (r, r) uint8, pred (r, r) uint8, extent) keeping every `stride`-th grid point."""
+    res = int(row["resolution"])
+    prob = np.asarray(row["prob"], dtype=float).reshape(res, res)[::stride, ::stride]
+    if row.get("pred") is not None:
+        pred = np.asarray(row["pred"], dtype=np.int64).reshape(res, res)[::stride, ::stride]
+    else:  # a table from before `pred` was stored: two classes, so prob says it
+        pred = (prob > 0.5).astype(np.int64)
+    # Grid points are linspace(min, max, res): the last one kept sits at index (r - 1) * stride.
+    last = (prob.shape[0] - 1) * stride / max(res - 1, 1)
+    x0, x1, y0, y1 = (float(row[k]) for k in ("x_min", "x_max", "y_min", "y_max"))
+    extent = [x0, x0 + (x1 - x0) * last, y0, y0 + (y1 - y0) * last]
+    q = np.round(np.clip(np.nan_to_num(prob, nan=0.0), 0, 1) * 255).astype(np.uint8)
+    return q, np.clip(pred, 0, 255).astype(np.uint8), extent
+
+
+def _test_set(row: pd.Series) -> dict:
+    return {
+        "x": [_r(v) for v in row["test_x"]],
+        "y": [_r(v) for v in row["test_y"]],
+        "label": [int(v) for v in row["test_label"]],
+    }
+
+
+def encode_surfaces(
+    surfaces: pd.DataFrame, runs: pd.DataFrame, replicates: dict[tuple, int], stride: int = 1
+) -> tuple[list[dict], list[dict], list[int | None]]:
+    """(surface records, distinct test sets, surface index per cell).
+
+    `runs` is `cells.cell_index(...)`'s table, `replicates` numbers its replicates. A record holds res, extent [x0, x1, y0, y1],
+    plane, test (index into the test sets, which runs sharing data share), cell and rep (the
+    cell and replicate of the run it was drawn from) and data (see the module docstring). A
+    cell's surface is the one stored for its SURFACE_KEY setting, which, when the grid varies
+    other axes too, may come from a neighbouring cell: the page then says so.
+    """
+    run_cell = runs.set_index("run_id")[["cell", "replicate"]]
+    records, tests, test_ids = [], [], {}
+    by_key: dict[tuple, int] = {}
+    for _, row in surfaces.iterrows():
+        prob, pred, extent = _downsample(row, stride)
+        test = _test_set(row)
+        test_key = repr(test)
+        if test_key not in test_ids:
+            test_ids[test_key] = len(tests)
+            tests.append(test)
+        cell = rep = None
+        if row["run_id"] in run_cell.index:
+            cell = int(run_cell.loc[row["run_id"], "cell"])
+            rep = replicates[run_cell.loc[row["run_id"], "replicate"]]
+        by_key[tuple(row[k] for k in SURFACE_KEY)] = len(records)
+        records.append(
+            {
+                "res": int(prob.shape[0]),
+                "extent": [round(e, 5) for e in extent],
+                "plane": str(row.get("plane", "input")),
+                "test": test_ids[test_key],
+                "cell": cell,
+                "rep": rep,
+                "data": pack(np.concatenate([prob.ravel(), pred.ravel()])),
+            }
+        )
+    first = runs.groupby("cell", sort=True).first()
+    per_cell = [by_key.get(tuple(first.loc[c, k] for k in SURFACE_KEY)) for c in first.index]
+    return records, tests, per_cell
+
+
+# --------------------------------------------------------------------------- curves
+
+
+def encode_curves(curves: pd.DataFrame, runs: pd.DataFrame) -> tuple[list[dict | None], list]:
+    """(one record or None per cell, distinct epoch lists).
+
+    Per cell and epoch, the mean, min and max over its successful runs of each CURVE_METRICS
+    column. A record holds epochs (index into the epoch lists), scale (per metric: 1 for
+    accuracies, the largest finite value for losses) and data (see the module docstring).
+    """
+    n_cells = int(runs["cell"].max()) + 1 if len(runs) else 0
+    if curves is None or curves.empty or not n_cells:
+        return [None] * n_cells, []
+    ok = runs[runs["error"].fillna("").astype(str).str.len() == 0][["run_id", "cell"]]
+    table = curves.merge(ok, on="run_id")
+    stats = table.groupby(["cell", "epoch"], sort=True)[list(CURVE_METRICS)].agg(list(_STATS))
+    records: list[dict | None] = [None] * n_cells
+    epoch_lists, epoch_ids = [], {}
+    for cell, frame in stats.groupby(level="cell"):
+        epochs = tuple(int(e) for e in frame.index.get_level_values("epoch"))
+        if epochs not in epoch_ids:
+            epoch_ids[epochs] = len(epoch_lists)
+            epoch_lists.append(list(epochs))
+        values = np.stack(
+            [[frame[(m, s)].to_numpy(float) for s in _STATS] for m in CURVE_METRICS]
+        )  # (metrics, stats, epochs)
+        scale = [_curve_scale(m, values[i]) for i, m in enumerate(CURVE_METRICS)]
+        q = values / np.asarray(scale)[:, None, None]
+        missing = ~np.isfinite(q)
+        q = np.round(np.clip(np.nan_to_num(q), 0, 1) * (MISSING_U16 - 1)).astype(np.uint16)
+        q[missing] = MISSING_U16
+        records[int(cell)] = {"epochs": epoch_ids[epochs], "scale": scale, "data": pack(q)}
+    return records, epoch_lists
+
+
+def _curve_scale(metric: str, values: np.ndarray) -> float:
+    """1 for accuracies (fractions); a loss's largest finite value, so it fills 16 bits."""
+    if metric.endswith("_acc"):
+        return 1.0
+    finite = values[np.isfinite(values)]
+    top = float(finite.max()) if finite.size else 0.0
+    return top if top > 0 else 1.0

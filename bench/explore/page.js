@@ -1,0 +1,213 @@
+"use strict";
+// The explore page: axis controls for cell A (and B when comparing), their panels, the
+// difference between them, and an overview of one measure along one axis. The URL fragment is
+// the state: every control writes it, and the page draws what the fragment says.
+
+(() => {
+  const D = JSON.parse(document.getElementById("explore-data").textContent);
+  const app = document.getElementById("app");
+  State.init(D);
+  Panels.init(D);
+  let drawn = null; // the fragment last drawn
+  let note = ""; // what the last choice changed besides itself (a snap), shown once
+
+  // ------------------------------------------------------------------ state <-> fragment
+
+  function go(state, message = "") {
+    note = message;
+    const fragment = State.format(state);
+    if (fragment === location.hash.slice(1)) draw(state);
+    else location.hash = fragment; // hashchange draws it
+  }
+
+  function fromHash() {
+    const state = State.parse(location.hash);
+    const fragment = State.format(state);
+    if (fragment !== location.hash.slice(1)) location.replace(`#${fragment}`); // normalised
+    if (fragment !== drawn) draw(state);
+  }
+
+  function draw(state) {
+    drawn = State.format(state);
+    document.body.removeAttribute("data-ready");
+    app.replaceChildren();
+    controls(app, state, "a");
+    compareBar(app, state);
+    if (note) Draw.html("p", { class: "warn", id: "snap-note" }, app, note);
+    note = "";
+    if (state.b) difference(app, state);
+    const row = Draw.html("div", { class: "panels" }, app);
+    const onCurve = (kind) => go({ ...state, curve: kind });
+    const panels = [Panels.cell(row, state.a, "a", state, onCurve)];
+    if (state.b) panels.push(Panels.cell(row, state.b, "b", state, onCurve));
+    overview(app, state);
+    const fragment = drawn;
+    Promise.all(panels).then(() => {
+      if (drawn !== fragment) return;
+      document.body.dataset.ready = fragment; // for tests: everything of this state is drawn
+      if (!window.exploreFirstDrawn) window.exploreFirstDrawn = performance.now();
+    });
+  }
+
+  // ------------------------------------------------------------------ controls
+
+  // One row of buttons per varying axis; a level with no runs given the other settings is
+  // dimmed, and picking it snaps the other axes to the nearest cell that has runs.
+  function controls(parent, state, role) {
+    const key = state[role];
+    const box = Draw.html("div", { class: `controls controls-${role}`, "data-role": role }, parent);
+    Draw.html("h3", {}, box, role === "a" ? "Cell A" : "Cell B, compared with A");
+    D.axes.forEach((axis, j) => {
+      const row = Draw.html("div", { class: "axis" }, box);
+      Draw.html("span", { class: "axis-name" }, row, axis.name);
+      axis.levels.forEach((level, i) => {
+        const target = key.slice();
+        target[j] = i;
+        const exists = State.cellOf(target) >= 0;
+        const button = Draw.html("button", { type: "button", "data-axis": axis.name, "data-level": level, "aria-pressed": String(key[j] === i), class: exists ? null : "snaps", title: exists ? null : "no runs with the other settings as they are: picking this changes them too" }, row, level);
+        button.addEventListener("click", () => pick(state, role, j, i));
+      });
+    });
+  }
+
+  function pick(state, role, j, i) {
+    const wanted = state[role].slice();
+    wanted[j] = i;
+    const key = State.choose(state[role], j, i);
+    const changed = State.differences(wanted, key);
+    const axis = D.axes[j];
+    const message = changed.length ? `${role.toUpperCase()}: ${axis.name} ${axis.levels[i]} has no runs with the other settings; showing ${changed.join(", ")}.` : "";
+    go({ ...state, [role]: key }, message);
+  }
+
+  function compareBar(parent, state) {
+    const bar = Draw.html("div", { class: "compare-bar" }, parent);
+    const button = (id, text, next) => Draw.html("button", { type: "button", id }, bar, text).addEventListener("click", () => go(next()));
+    if (!state.b) {
+      // Start from A's affine control, the comparison the benchmark is about.
+      const a = D.cells[State.cellOf(state.a)];
+      const b = a.control !== null && a.control !== State.cellOf(state.a) ? D.cells[a.control].k : state.a;
+      button("compare", "Compare A with another cell", () => ({ ...state, b: b.slice() }));
+      return;
+    }
+    button("stop-compare", "Stop comparing", () => ({ ...state, b: null }));
+    button("swap", "Swap A and B", () => ({ ...state, a: state.b, b: state.a }));
+    controls(parent, state, "b");
+  }
+
+  // A - B in mean test accuracy, paired by seed when both cells have the same seeds.
+  function difference(parent, state) {
+    const [a, b] = [state.a, state.b].map((key) => D.cells[State.cellOf(key)]);
+    const same = a.s.length === b.s.length && a.s.every((s) => b.s.includes(s));
+    let av = a.acc;
+    let bv = b.acc;
+    if (same) bv = a.s.map((s) => b.acc[b.s.indexOf(s)]); // aligned with A's seeds
+    const [d, low, high] = Stats.meanDifference(bv, av, same); // mean(av) - mean(bv)
+    const box = Draw.html("p", { class: "difference", id: "difference", "data-point": d, "data-low": low, "data-high": high, "data-paired": String(same) }, parent);
+    box.append("A − B, mean test accuracy: ");
+    Draw.html("b", {}, box, `${Stats.points(d)} points`);
+    const how = same ? `paired by seed over ${a.s.length} seeds` : `unpaired: A has ${a.acc.length} seeds, B ${b.acc.length}, not the same ones`;
+    box.append(` [${Stats.points(low)}, ${Stats.points(high)}] (95% bootstrap interval, ${how}). `);
+    let verdict = "Too few seeds for an interval.";
+    if (Number.isFinite(low) && Number.isFinite(high)) {
+      if (low > 0) verdict = "The interval is above zero: A is more accurate.";
+      else if (high < 0) verdict = "The interval is below zero: B is more accurate.";
+      else verdict = "The interval includes zero: no clear difference.";
+    }
+    box.append(verdict);
+  }
+
+  // ------------------------------------------------------------------ overview
+
+  function overview(parent, state) {
+    const box = Draw.html("section", { class: "overview", id: "overview" }, parent);
+    Draw.html("h2", {}, box, "Overview: one measure along one axis");
+    const bar = Draw.html("div", { class: "selects" }, box);
+    const select = (label, id, options, value, set) => {
+      const wrap = Draw.html("label", {}, bar, `${label} `);
+      const node = Draw.html("select", { id }, wrap);
+      for (const o of options) Draw.html("option", { value: o, ...(o === value ? { selected: "" } : {}) }, node, o);
+      node.addEventListener("change", () => go(set(node.value)));
+    };
+    select("measure", "measure", D.measures.map((m) => m.name), state.measure, (v) => ({ ...state, measure: v }));
+    select("along", "along", D.axes.map((a) => a.name), state.along, (v) => ({ ...state, along: v }));
+    overviewChart(box, state);
+  }
+
+  function overviewChart(box, state) {
+    const j = State.axisIndex(state.along);
+    const act = State.axisIndex("activation");
+    const byActivation = act >= 0 && act !== j;
+    const seriesLevels = byActivation ? D.axes[act].levels.map((_, s) => s) : [null];
+    const m = D.measures.findIndex((x) => x.name === state.measure);
+    const accuracy = state.measure === "test_acc";
+    // series -> points {i (level of `along`), key, cell, mean, low, high}
+    const series = seriesLevels.map((s) =>
+      D.axes[j].levels.map((_, i) => {
+        const key = state.a.slice();
+        key[j] = i;
+        if (s !== null) key[act] = s;
+        const c = State.cellOf(key);
+        if (c < 0 || D.cells[c].m[m][0] === null) return null;
+        const cell = D.cells[c];
+        const [mean, low, high] = accuracy ? cell.ci : cell.m[m];
+        return { i, key, cell, mean, low: low ?? mean, high: high ?? mean };
+      }),
+    );
+    const points = series.flat().filter(Boolean);
+    if (!points.length) {
+      Draw.html("p", { class: "note" }, box, `No ${state.measure} values along ${state.along} with A's other settings.`);
+      return;
+    }
+    const lo = Math.min(0, ...points.map((p) => p.low));
+    const hi = Math.max(...points.map((p) => p.high));
+    const top = hi > lo ? hi + 0.05 * (hi - lo) : lo + 1; // all equal (often all 0): a unit range
+    const frame = Draw.chart(box, { width: 680, height: 280, margin: { left: 60 }, x: D.axes[j].levels, y: [lo, top], xLabel: state.along, yLabel: state.measure, yFormat: (t) => Stats.measure(state.measure, t) });
+    const aCell = State.cellOf(state.a);
+    series.forEach((pts, s) => {
+      const colour = Draw.seriesColour(seriesLevels[s] ?? 0);
+      const dx = (s - (series.length - 1) / 2) * 3; // dodge, so bars do not hide each other
+      const at = (p, v) => [frame.x(p.i) + dx, frame.y(v)];
+      // A line only where the axis is ordered (depth, noise): not across datasets or activations.
+      if (D.axes[j].numeric) Draw.line(frame.plot, pts.map((p) => (p ? at(p, p.mean) : null)), { stroke: colour, class: "series" });
+      for (const p of pts.filter(Boolean)) {
+        const [x, y0] = at(p, p.low);
+        Draw.svg("line", { x1: x, x2: x, y1: y0, y2: at(p, p.high)[1], stroke: colour, class: "bar" }, frame.plot);
+        const perPoint = byActivation ? colour : Draw.seriesColour(p.key[act] ?? 0);
+        const text = `${State.describe(p.key)}: ${Stats.measure(state.measure, p.mean)} [${Stats.measure(state.measure, p.low)}, ${Stats.measure(state.measure, p.high)}], ${p.cell.acc.length} seeds`;
+        const isA = State.cellOf(p.key) === aCell;
+        const dot = Draw.dot(frame.plot, ...at(p, p.mean), isA ? 6 : 4, { fill: perPoint, class: isA ? "point current" : "point" }, text);
+        dot.addEventListener("click", () => go({ ...state, a: p.key }));
+      }
+    });
+    legend(box, byActivation ? seriesLevels : [], act);
+    const others = D.axes.map((a, k) => (k === j || (byActivation && k === act) ? null : `${a.name} ${a.levels[state.a[k]]}`)).filter(Boolean);
+    const bars = accuracy ? "95% bootstrap interval over seeds" : "range over seeds";
+    Draw.html("p", { class: "note" }, box, `Other axes as in A${others.length ? ` (${others.join(", ")})` : ""}. Points: mean over seeds; bars: ${bars}. Hover for numbers; click a point to make it A.`);
+  }
+
+  function legend(box, levels, act) {
+    const list = Draw.html("ul", { class: "legend" }, box);
+    for (const s of levels) {
+      const item = Draw.html("li", {}, list);
+      Draw.html("span", { class: "swatch", style: `background:${Draw.seriesColour(s)}` }, item);
+      item.append(D.axes[act].levels[s]);
+    }
+  }
+
+  // ------------------------------------------------------------------ start
+
+  function header() {
+    const info = document.getElementById("grid-info");
+    const g = D.grid;
+    const fixed = Object.entries(D.fixed).map(([k, v]) => `${k} ${v}`).join(", ");
+    const description = g.description && !/[.!?]$/.test(g.description) ? `${g.description}.` : g.description;
+    info.textContent = `Grid ${g.name}: ${g.runs} runs in ${D.cells.length} cells${g.failed ? ` (${g.failed} failed)` : ""}. ${description}`;
+    Draw.html("br", {}, info);
+    info.append(`The same in every run: ${fixed || "nothing"}.`);
+  }
+
+  header();
+  window.addEventListener("hashchange", fromHash);
+  fromHash();
+})();

@@ -1,0 +1,208 @@
+"use strict";
+// One cell's panel: its decision surface with the test points; test accuracy over seeds
+// beside the affine control, chance and the best in the grid; learning curves; measures.
+
+const Panels = (() => {
+  let D = null;
+  const surfaceCache = new Map(); // surface index -> Promise<Uint8Array> (prob, then pred)
+  const curveCache = new Map(); // cell index -> Promise<values[metric][stat][epoch] | null>
+  // Mechanism measures first: they say why an activation helps, not only that it does.
+  const MEASURE_ORDER = ["test_acc", "linear_fit_r2", "linear_regions", "dead_unit_frac", "grad_norm_init_first"];
+  const MECHANISM = new Set(MEASURE_ORDER.slice(1));
+
+  function init(data) {
+    D = data;
+  }
+
+  const replicateLabel = (r) => D.seedAxes.map((axis, i) => `${axis} ${D.replicates[r][i]}`).join(", ");
+  const plural = (n, word) => `${n} ${word}${n === 1 ? "" : "s"}`;
+
+  function cached(cache, i, make) {
+    if (!cache.has(i)) cache.set(i, make());
+    return cache.get(i);
+  }
+
+  // A cell's curves as values[metric][stat][epoch] (stats: mean, min, max; null: missing).
+  async function curveValues(i) {
+    const record = D.curves[i];
+    if (!record) return null;
+    const q = Stats.uint16(await Stats.inflate(record.data)); // (metrics, 3, epochs)
+    const n = D.epochs[record.epochs].length;
+    return D.curveMetrics.map((_, m) =>
+      [0, 1, 2].map((s) =>
+        Array.from({ length: n }, (_, e) => {
+          const v = q[(m * 3 + s) * n + e];
+          return v === Stats.MISSING_U16 ? null : (v / (Stats.MISSING_U16 - 1)) * record.scale[m];
+        }),
+      ),
+    );
+  }
+
+  // The panel of the cell with key `key`, for role "a" or "b"; resolves once fully drawn.
+  function cell(parent, key, role, state, onCurve) {
+    const i = State.cellOf(key);
+    const c = D.cells[i];
+    const panel = Draw.html("section", { class: "panel", id: `panel-${role}`, "data-cell": i }, parent);
+    Draw.html("h2", {}, panel, `${role.toUpperCase()}: ${State.describe(key)}`);
+    const top = Draw.html("div", { class: "panel-top" }, panel);
+    const surface = surfaceFigure(top, c, i, role);
+    accuracy(top, c, i, role);
+    const curves = curvesFigure(panel, i, role, state, onCurve);
+    measures(panel, c, role);
+    return Promise.all([surface, curves]);
+  }
+
+  // ------------------------------------------------------------------ decision surface
+
+  async function surfaceFigure(parent, c, i, role) {
+    const fig = Draw.html("figure", { class: "surface" }, parent);
+    if (c.surface === null || c.surface === undefined) {
+      Draw.html("figcaption", {}, fig, "No decision surface is stored for this cell.");
+      return;
+    }
+    const s = D.surfaces[c.surface];
+    const size = 240;
+    const ratio = window.devicePixelRatio || 1;
+    const canvas = Draw.html("canvas", { id: `${role}-surface`, width: Math.round(size * ratio), height: Math.round(size * ratio), style: `width:${size}px;height:${size}px` }, fig);
+    const caption = Draw.html("figcaption", {}, fig, surfaceCaption(s, c, i));
+    try {
+      const bytes = await cached(surfaceCache, c.surface, () => Stats.inflate(s.data));
+      Draw.surface(canvas, s, bytes, c.classes, D.tests[s.test]);
+    } catch (error) {
+      caption.textContent = `This browser could not unpack the surface (${error.message}).`;
+    }
+  }
+
+  function surfaceCaption(s, c, i) {
+    const planes = { pca: "the first two principal components", line: "its one feature (across; the vertical axis means nothing)" };
+    const plane = planes[s.plane] || "the input plane";
+    let from = "a run outside this table";
+    if (s.cell === i) from = s.rep === null ? "one of its runs" : `its run with ${replicateLabel(s.rep)}`;
+    else if (s.cell !== null) from = `the run with ${State.describe(D.cells[s.cell].k)}, ${replicateLabel(s.rep)} (one surface is stored per dataset, noise, activation, depth and width)`;
+    const colour = c.classes > 2 ? "colour: predicted class, paler where the model is less sure" : "colour: P(class 1), orange 0 to blue 1";
+    return `Decision surface on ${plane}, from ${from}; ${colour}; dots: test points by true class.`;
+  }
+
+  // ------------------------------------------------------------------ accuracy
+
+  function accuracy(parent, c, i, role) {
+    const box = Draw.html("div", { class: "accuracy" }, parent);
+    const [mean, low, high] = c.ci;
+    const head = Draw.html("p", { class: "headline" }, box, "Test accuracy ");
+    Draw.html("b", { id: `${role}-acc`, "data-mean": mean, "data-low": low, "data-high": high }, head, Stats.pct(mean));
+    head.append(` [${Stats.pct(low)}, ${Stats.pct(high)}] over ${plural(c.acc.length, "seed")}`);
+    Draw.html("p", { class: "note" }, box, "Mean over seeds with its 95% bootstrap interval; each dot is one seed.");
+    if (c.failed) Draw.html("p", { class: "warn" }, box, `${c.failed} of ${c.n} runs failed and are left out.`);
+    const control = c.control !== null && c.control !== i ? D.cells[c.control] : null;
+    strip(box, c, control);
+    yardsticks(box, c, i, control);
+  }
+
+  const activationOf = (cell) => {
+    const j = State.axisIndex("activation");
+    return j >= 0 ? D.axes[j].levels[cell.k[j]] : "";
+  };
+
+  // Seeds as dots, the mean as a tick, the interval as a bar; one row per cell shown, with
+  // chance and the best in the grid as vertical lines.
+  function strip(parent, c, control) {
+    const rows = [{ label: "this cell", cell: c }];
+    if (control) rows.push({ label: `control (${activationOf(control)})`, cell: control });
+    const chance = c.classes ? 1 / c.classes : null;
+    const best = c.best !== null ? D.cells[c.best].ci[0] : null;
+    const values = rows.flatMap((r) => r.cell.acc).concat(chance ?? [], best ?? []);
+    const lowest = Math.min(0.5, Math.floor(Math.min(...values) * 10) / 10);
+    const height = 40 + 30 * rows.length;
+    const frame = Draw.chart(parent, { width: 330, height, margin: { left: 92, top: 14, bottom: 30 }, x: [lowest, 1], y: [0, rows.length], xLabel: "test accuracy", xFormat: (t) => Stats.pct(t, 0), yTicks: 0 });
+    const mark = (value, cls, text) => {
+      if (value === null) return;
+      const x = frame.x(value);
+      Draw.hover(Draw.svg("line", { x1: x, x2: x, y1: frame.y(0), y2: frame.y(rows.length), class: cls }, frame.plot), text);
+      Draw.svg("text", { x, y: 10, class: `tick ${cls}`, "text-anchor": "middle" }, frame.plot, cls === "chance" ? "chance" : "best");
+    };
+    mark(chance, "chance", `chance: ${Stats.pct(chance)}`);
+    mark(best, "best", `best mean in the grid on this data: ${Stats.pct(best)}`);
+    rows.forEach((row, r) => {
+      const y = frame.y(rows.length - r - 0.5);
+      Draw.svg("text", { x: frame.x(lowest) - 6, y, class: "tick", "text-anchor": "end", "dominant-baseline": "middle" }, frame.plot, row.label);
+      const [m, lo, hi] = row.cell.ci;
+      if (lo !== null && hi !== null) Draw.svg("line", { x1: frame.x(lo), x2: frame.x(hi), y1: y, y2: y, class: "interval" }, frame.plot);
+      row.cell.acc.forEach((a, s) => {
+        const jitter = ((s % 5) - 2) * 2.5;
+        Draw.dot(frame.plot, frame.x(a), y + jitter, 3, { class: "seed" }, `${replicateLabel(row.cell.s[s])}: ${Stats.pct(a)}`);
+      });
+      if (m !== null) Draw.hover(Draw.svg("line", { x1: frame.x(m), x2: frame.x(m), y1: y - 10, y2: y + 10, class: "mean" }, frame.plot), `mean ${Stats.pct(m)} [${Stats.pct(lo)}, ${Stats.pct(hi)}]`);
+    });
+  }
+
+  function yardsticks(parent, c, i, control) {
+    const list = Draw.html("ul", { class: "yardsticks" }, parent);
+    const item = (text, id) => Draw.html("li", { id }, list, text);
+    const interval = (x) => `${Stats.pct(x.ci[0])} [${Stats.pct(x.ci[1])}, ${Stats.pct(x.ci[2])}]`;
+    if (control) item(`Affine control (${activationOf(control)}, otherwise the same): ${interval(control)}.`);
+    else if (c.affine) item("This cell is the affine control: the network is one affine map.");
+    else item("No affine control with these settings in the grid.");
+    if (c.best !== null) {
+      const best = D.cells[c.best];
+      const which = c.best === i ? "this cell" : State.describe(best.k);
+      item(`Best possible (for now: the best mean test accuracy any cell reaches on this data in the grid): ${Stats.pct(best.ci[0])}, ${which}.`);
+    }
+    if (c.classes) item(`Chance: ${Stats.pct(1 / c.classes)} (${c.classes} classes).`);
+  }
+
+  // ------------------------------------------------------------------ learning curves
+
+  async function curvesFigure(parent, i, role, state, onCurve) {
+    const fig = Draw.html("figure", { class: "curves" }, parent);
+    const bar = Draw.html("div", { class: "toggle" }, fig, "Learning curves: ");
+    for (const [kind, label] of [["acc", "accuracy"], ["loss", "loss"]]) {
+      const button = Draw.html("button", { type: "button", "aria-pressed": String(state.curve === kind), "data-curve": kind }, bar, label);
+      button.addEventListener("click", () => onCurve(kind));
+    }
+    const values = await cached(curveCache, i, () => curveValues(i));
+    if (!values) {
+      Draw.html("figcaption", {}, fig, "No learning curves are stored for this cell.");
+      return;
+    }
+    const epochs = D.epochs[D.curves[i].epochs];
+    const names = state.curve === "acc" ? ["train_acc", "test_acc"] : ["train_loss", "test_loss"];
+    const series = names.map((name) => ({ name, v: values[D.curveMetrics.indexOf(name)] }));
+    const top = state.curve === "acc" ? 1 : Math.max(...series.flatMap((s) => s.v[2].filter((x) => x !== null)), 1e-9);
+    const frame = Draw.chart(fig, { width: 420, height: 190, x: [0, epochs[epochs.length - 1] || 1], y: [0, top], xLabel: "epoch", yLabel: state.curve === "acc" ? "accuracy" : "loss", yFormat: state.curve === "acc" ? (t) => Stats.pct(t, 0) : Stats.num });
+    for (const { name, v } of series) {
+      const at = (stat) => epochs.map((e, k) => (v[stat][k] === null ? null : [frame.x(e), frame.y(v[stat][k])]));
+      const cls = name.startsWith("test") ? "test" : "train";
+      Draw.band(frame.plot, at(2), at(1), { class: `band ${cls}` });
+      Draw.line(frame.plot, at(0), { class: `curve ${cls}` });
+      epochs.forEach((e, k) => {
+        if (v[0][k] === null) return;
+        const text = `epoch ${e}, ${name.replace("_", " ")}: mean ${Stats.measure(name, v[0][k])} (seeds ${Stats.measure(name, v[1][k])} to ${Stats.measure(name, v[2][k])})`;
+        Draw.dot(frame.plot, frame.x(e), frame.y(v[0][k]), 3, { class: "hit" }, text);
+      });
+    }
+    const n = D.cells[i].acc.length;
+    Draw.html("figcaption", {}, fig, `Solid: test, dashed: train. Lines: mean over ${plural(n, "seed")}; bands: lowest to highest seed.`);
+  }
+
+  // ------------------------------------------------------------------ measures
+
+  function measures(parent, c, role) {
+    const table = Draw.html("table", { class: "measures", id: `${role}-measures` }, parent);
+    const head = Draw.html("tr", {}, Draw.html("thead", {}, table));
+    for (const h of ["measure", "mean", "over seeds"]) Draw.html("th", {}, head, h);
+    const body = Draw.html("tbody", {}, table);
+    const order = [...MEASURE_ORDER, ...D.measures.map((m) => m.name).filter((m) => !MEASURE_ORDER.includes(m))];
+    for (const name of order) {
+      const m = D.measures.findIndex((x) => x.name === name);
+      if (m < 0) continue;
+      const [mean, low, high] = c.m[m];
+      const row = Draw.html("tr", { class: MECHANISM.has(name) ? "mechanism" : null, "data-measure": name }, body);
+      Draw.html("td", { title: D.measures[m].meaning }, row, name);
+      Draw.html("td", {}, row, Stats.measure(name, mean));
+      const spread = name === "test_acc" ? `95% CI ${Stats.pct(c.ci[1])} to ${Stats.pct(c.ci[2])}` : `${Stats.measure(name, low)} to ${Stats.measure(name, high)}`;
+      Draw.html("td", {}, row, mean === null ? "not measured" : spread);
+    }
+  }
+
+  return { init, cell, activationOf };
+})();

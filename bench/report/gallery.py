@@ -1,0 +1,170 @@
+"""Figure 1, the decision-surface gallery: which stored surfaces to show, and how to draw them.
+
+Each surfaces.parquet row carries its surface on a square grid and the run's test points in the
+same plane (``test_x``, ``test_y``, ``test_label``); ``plane`` says whether that plane is the
+input (two features) or the data's first two principal components. Nothing is regenerated here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import seaborn as sns
+from matplotlib.axes import Axes
+from matplotlib.colors import LinearSegmentedColormap, to_rgb
+from matplotlib.figure import Figure
+
+from bench import notebook
+from bench.report.plotting import PALETTE
+from bench.report.results import activation_order, dataset_order
+
+PLANE_LABELS = {
+    "input": ("input feature $x_1$ (data units)", "input feature $x_2$ (data units)"),
+    "pca": ("principal component 1", "principal component 2"),
+}
+FEW_DATASETS = 4  # with fewer columns than this, the panels are drawn larger
+CORNER_BOX = {"facecolor": "white", "alpha": 0.7, "linewidth": 0, "pad": 1}
+
+
+def select_gallery(surfaces: pd.DataFrame, runs: pd.DataFrame) -> tuple[pd.DataFrame, dict]:
+    """One surface per (activation, dataset), with its run's axes and metrics added.
+
+    The seed notebook's depth and width when stored, else the median depth (of those with hidden
+    layers) and its median width; per dataset the lowest noise; the lowest seed. Returns the rows
+    and the choice: ``{"depth", "width", "noise": {dataset: noise}}``.
+    """
+    extra = [c for c in runs.columns if c not in surfaces.columns or c == "run_id"]
+    table = surfaces.merge(runs[extra], on="run_id", how="left")
+    if table.empty:
+        return table, {}
+    pairs = set(zip(table["depth"], table["width"], strict=True))
+    preferred = (notebook.setup().depth, notebook.setup().width)
+    if preferred in pairs:
+        depth, width = preferred
+    else:
+        depths = sorted({d for d, _ in pairs if d > 0} or {d for d, _ in pairs})
+        depth = depths[(len(depths) - 1) // 2]
+        widths = sorted({w for d, w in pairs if d == depth})
+        width = widths[(len(widths) - 1) // 2]
+    table = table[(table["depth"] == depth) & (table["width"] == width)]
+    noise = table.groupby("dataset")["noise"].min()
+    table = table[table["noise"].to_numpy() == table["dataset"].map(noise).to_numpy()]
+    table = table.sort_values("seed", kind="stable").drop_duplicates(["activation", "dataset"])
+    return table, {"depth": depth, "width": width, "noise": noise.to_dict()}
+
+
+def _class_colours(n_classes: int) -> list:
+    return [to_rgb(c) for c in sns.color_palette(PALETTE, max(n_classes, 2))]
+
+
+def _two_class_cmap() -> LinearSegmentedColormap:
+    colours = _class_colours(2)
+    return LinearSegmentedColormap.from_list("classes", [colours[0], "white", colours[1]])
+
+
+def _draw_surface(ax: Axes, row: pd.Series, n_classes: int) -> None:
+    resolution = int(row["resolution"])
+    extent = (row["x_min"], row["x_max"], row["y_min"], row["y_max"])
+    prob = np.asarray(row["prob"], dtype=float).reshape(resolution, resolution)  # [iy, ix]
+    colours = _class_colours(n_classes)
+    if n_classes <= 2:
+        xs = np.linspace(extent[0], extent[1], resolution)
+        ys = np.linspace(extent[2], extent[3], resolution)
+        ax.contourf(
+            xs, ys, prob, levels=np.linspace(0, 1, 11), cmap=_two_class_cmap(), vmin=0, vmax=1
+        )
+        if prob.min() < 0.5 < prob.max():
+            ax.contour(xs, ys, prob, levels=[0.5], colors="0.15", linewidths=0.8)
+    else:
+        # predicted class as colour, confidence (max probability) as saturation: from 20% of the
+        # class colour where the model is at chance to 80% where it is sure
+        pred = np.asarray(row["pred"], dtype=int).reshape(resolution, resolution)
+        strength = np.clip((prob - 1 / n_classes) / (1 - 1 / n_classes), 0, 1)[..., None]
+        rgb = np.asarray(colours)[np.clip(pred, 0, n_classes - 1)]
+        image = 1 - (0.2 + 0.6 * strength) * (1 - rgb)
+        ax.imshow(image, origin="lower", extent=extent, aspect="auto", interpolation="nearest")
+    labels = np.asarray(row["test_label"], dtype=int)
+    ax.scatter(
+        np.asarray(row["test_x"], dtype=float),
+        np.asarray(row["test_y"], dtype=float),
+        c=[colours[k % len(colours)] for k in labels],
+        s=6,
+        edgecolors="0.1",
+        linewidths=0.35,
+    )
+    ax.set_xlim(extent[0], extent[1])
+    ax.set_ylim(extent[2], extent[3])
+
+
+def plot_decision_gallery(
+    surfaces: pd.DataFrame,
+    *,
+    activations: Sequence[str] | None = None,
+    datasets: Sequence[str] | None = None,
+    panel_size: float = 1.35,
+) -> Figure:
+    """Decision surfaces: activations as rows, datasets as columns, test points on top.
+
+    ``surfaces`` holds surfaces.parquet rows, one per (activation, dataset) (the first is drawn if
+    there are more); optional columns ``n_classes`` (default: inferred from ``pred``) and
+    ``test_acc`` (printed in the corner). Two classes: the probability of class 1 with the 50%
+    contour; more: the predicted class, paler where the model is less sure. ``panel_size`` is a
+    panel's side in inches.
+    """
+    activations = list(activations or activation_order(surfaces["activation"]))
+    datasets = list(datasets or dataset_order(surfaces["dataset"]))
+    if len(datasets) < FEW_DATASETS:
+        panel_size = max(panel_size, 2.0)
+    fig, axes = plt.subplots(
+        len(activations),
+        len(datasets),
+        figsize=(panel_size * len(datasets) + 1.6, panel_size * len(activations) + 0.6),
+        squeeze=False,
+        layout="constrained",
+    )
+    first = surfaces.drop_duplicates(["activation", "dataset"]).set_index(["activation", "dataset"])
+    any_binary = False
+    for i, activation in enumerate(activations):
+        for j, dataset in enumerate(datasets):
+            ax = axes[i, j]
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if i == 0:
+                ax.set_title(dataset)
+            if j == 0:
+                ax.set_ylabel(activation, rotation=0, ha="right", va="center")
+            if (activation, dataset) not in first.index:
+                ax.text(0.5, 0.5, "not stored", ha="center", va="center", color="0.5", size=7)
+                continue
+            row = first.loc[(activation, dataset)]
+            n_classes = row.get("n_classes", np.nan)
+            if not np.isfinite(n_classes):
+                n_classes = int(np.max(row["pred"])) + 1
+            n_classes = max(int(n_classes), 2)
+            any_binary |= n_classes == 2
+            _draw_surface(ax, row, n_classes)
+            if np.isfinite(row.get("test_acc", np.nan)):
+                ax.text(
+                    0.03, 0.97, f"{100 * row['test_acc']:.0f}%", transform=ax.transAxes,
+                    ha="left", va="top", size=7, bbox=CORNER_BOX,
+                )  # fmt: skip
+    xlabel, ylabel = _plane_labels(surfaces["plane"])
+    fig.supxlabel(xlabel, fontsize=plt.rcParams["axes.labelsize"])
+    fig.supylabel(ylabel, fontsize=plt.rcParams["axes.labelsize"])
+    if any_binary:
+        mappable = plt.cm.ScalarMappable(cmap=_two_class_cmap(), norm=plt.Normalize(0, 1))
+        fig.colorbar(mappable, ax=axes, shrink=0.5, aspect=30, label="P(class 1), two classes")
+    return fig
+
+
+def _plane_labels(planes: pd.Series) -> tuple[str, str]:
+    """The shared axis labels: the plane's, or both kinds when the datasets differ."""
+    kinds = [p for p in PLANE_LABELS if p in set(planes)]
+    if len(kinds) == 1:
+        return PLANE_LABELS[kinds[0]]
+    return tuple(
+        f"{PLANE_LABELS['input'][k]}; PCA panels: {PLANE_LABELS['pca'][k]}" for k in (0, 1)
+    )

@@ -1,0 +1,122 @@
+"""How numbers are written: percentages with intervals, comparisons by interval overlap, and the
+markdown tables of summary.md.
+
+Comparisons say "higher than" or "lower than" only when the two 95% intervals do not overlap, and
+"no different from" when they do.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from bench.report.results import activation_order, levels
+from bench.report.tables import cell
+
+HIGHER = ("higher than", "lower than", "no different from")
+BETTER = ("better than", "worse than", "no better than")
+
+
+def pct(x: float, digits: int = 1) -> str:
+    """A fraction as a percentage: 0.8123 -> '81.2%' ('n/a' for NaN)."""
+    return "n/a" if not np.isfinite(x) else f"{100 * x:.{digits}f}%"
+
+
+def pct_ci(row) -> str:
+    """'81.2% [79.0, 83.1]' from a row with mean, low, high (the interval omitted if unknown)."""
+    return _interval(row, "{mean}% [{low}, {high}]", "{mean}% (one seed, no interval)", "n/a")
+
+
+def table_cell(row) -> str:
+    """'81.2 [79.0, 83.1]' (percent) for a markdown table; '–' when there is no value."""
+    return _interval(row, "{mean} [{low}, {high}]", "{mean}", "–")
+
+
+def _interval(row, both: str, point_only: str, missing: str) -> str:
+    """A row's mean, low and high as percentages with one decimal, in the template that fits:
+    ``both`` bounds known, ``point_only`` (one seed), ``missing`` (no row or no mean)."""
+    if row is None or not np.isfinite(row["mean"]):
+        return missing
+    values = {k: f"{100 * row[k]:.1f}" for k in ("mean", "low", "high")}
+    if not (np.isfinite(row["low"]) and np.isfinite(row["high"])):
+        return point_only.format(**values)
+    return both.format(**values)
+
+
+def iqm_row(row) -> dict:
+    """A ranking row's IQM as a mean, low, high row."""
+    return {"mean": row["iqm"], "low": row["iqm_low"], "high": row["iqm_high"]}
+
+
+def compare(a, b, words: tuple[str, str, str] = HIGHER) -> str:
+    """'higher than', 'lower than' or 'no different from' (or the given ``words``): a against b,
+    by whether their 95% intervals overlap.
+
+    With an interval missing (one seed) the means decide, and the phrase says so.
+    """
+    higher, lower, same = words
+    if all(np.isfinite([a["low"], a["high"], b["low"], b["high"]])):
+        if a["low"] > b["high"]:
+            return higher
+        if a["high"] < b["low"]:
+            return lower
+        return same
+    if a["mean"] == b["mean"]:
+        return same
+    word = higher if a["mean"] > b["mean"] else lower
+    return f"{word} (one seed, no interval)"
+
+
+def fmt(value) -> str:
+    """An axis value as the report prints it: floats in their shortest form."""
+    if isinstance(value, float | np.floating):
+        return f"{value:g}"
+    return str(value)
+
+
+def fmt_list(values) -> str:
+    return ", ".join(fmt(v) for v in values)
+
+
+# -----------------------------------------------------------------------------
+# markdown tables
+
+
+def accuracy_pivot(summary: pd.DataFrame, column: str) -> pd.DataFrame:
+    """A summary by activation x ``column`` as a table: activations as rows, the column's values
+    as columns, 'mean [low, high]' (percent) in each cell."""
+    rows, columns = activation_order(summary["activation"]), levels(summary, column)
+    pivot = pd.DataFrame(index=pd.Index(rows, name="activation"))
+    for value in columns:
+        label = f"depth {fmt(value)}" if column == "depth" else fmt(value)
+        pivot[label] = [table_cell(cell(summary, activation=a, **{column: value})) for a in rows]
+    return pivot
+
+
+def ranking_markdown(ranking: pd.DataFrame) -> str:
+    reference = ranking.attrs.get("reference", "relu")
+    table = pd.DataFrame(
+        {
+            "activation": ranking["activation"],
+            "IQM test accuracy (%) [95% CI]": [
+                table_cell(iqm_row(r)) for _, r in ranking.iterrows()
+            ],
+            f"P(> {reference}) [95% CI]": [
+                "reference"
+                if r.activation == reference
+                else _probability(r.p_improve, r.p_low, r.p_high)
+                for r in ranking.itertuples()
+            ],
+            "tasks": ranking["n_tasks"],
+            "seeds": ranking["n_replicates"],
+        }
+    )
+    return table.to_markdown(index=False)
+
+
+def _probability(p: float, low: float, high: float) -> str:
+    if not np.isfinite(p):
+        return "–"
+    if not (np.isfinite(low) and np.isfinite(high)):
+        return f"{p:.2f}"
+    return f"{p:.2f} [{low:.2f}, {high:.2f}]"

@@ -1,0 +1,223 @@
+"""Plotting primitives shared by the report's figures: activation styles, axis scales, interval
+lines and bands, facets, and interval rows.
+
+Activations keep the same colour, marker and line style in every figure (see
+:func:`activation_styles`); affine activations (the linear control) are always grey and dashed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, Mapping, Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import seaborn as sns
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+from bench.report.results import activation_order, dataset_order
+
+PALETTE = "colorblind"
+GREY = 7  # the colorblind palette's grey, kept for affine activations
+MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*", "<", ">", "h", "p")
+LINESTYLES = ("-", "-.", ":")
+AFFINE_STYLE = {"color": sns.color_palette(PALETTE)[GREY], "marker": "o", "linestyle": "--"}
+MAX_LABELLED_TICKS = 8  # an axis with at most this many values gets a tick at each
+CHANCE_STYLE = {"color": "0.2", "linestyle": ":", "linewidth": 1}
+
+ACCURACY_LABEL = "test accuracy (%)"
+DEPTH_LABEL = "depth (hidden layers)"
+WIDTH_LABEL = "width (units per hidden layer)"
+NOISE_LABEL = "input noise (std, data units)"
+
+
+# -----------------------------------------------------------------------------
+# styles
+
+
+def activation_styles(activations: Iterable[str], affine: Collection[str] = ()) -> dict[str, dict]:
+    """Colour, marker and line style per activation, in display order, stable for a given set of
+    names; the ``affine`` ones are grey and dashed.
+
+    Colours come from seaborn's colorblind palette (grey is kept for affine activations); past
+    nine activations colours repeat with another line style, and every activation has its own
+    marker.
+    """
+    colours = [c for i, c in enumerate(sns.color_palette(PALETTE)) if i != GREY]
+    styles, k = {}, 0
+    for name in activation_order(activations):
+        if name in affine:
+            styles[name] = dict(AFFINE_STYLE)
+            continue
+        styles[name] = {
+            "color": colours[k % len(colours)],
+            "marker": MARKERS[k % len(MARKERS)],
+            "linestyle": LINESTYLES[(k // len(colours)) % len(LINESTYLES)],
+        }
+        k += 1
+    return styles
+
+
+def styles_of(names: Iterable[str], styles: Mapping[str, dict] | None) -> dict[str, dict]:
+    """The styles of ``names`` in display order: taken from ``styles`` (the report's, made once
+    for every activation) or, without it, made for these names alone."""
+    if styles is None:
+        return activation_styles(names)
+    return {name: styles[name] for name in activation_order(names)}
+
+
+def legend_handles(styles: Mapping[str, dict]) -> dict[str, Line2D]:
+    return {name: Line2D([], [], markersize=5, **style) for name, style in styles.items()}
+
+
+def activation_legend(fig: Figure, handles: Mapping[str, Line2D], **kwargs) -> None:
+    fig.legend(handles.values(), handles.keys(), title="activation", **kwargs)
+
+
+# -----------------------------------------------------------------------------
+# scales
+
+
+def percent_axis(ax: Axes, axis: str = "y") -> None:
+    formatter = FuncFormatter(lambda value, _: f"{100 * value:.4g}%")
+    (ax.yaxis if axis == "y" else ax.xaxis).set_major_formatter(formatter)
+
+
+class _LogTicks(LogLocator):
+    """Major ticks at powers of ten, and at 2x and 5x too when the axis spans under 1.8 decades
+    (else a narrow axis shows one tick or none)."""
+
+    def tick_values(self, vmin, vmax):
+        low, high = sorted((vmin, vmax))
+        narrow = low > 0 and np.log10(high / low) < 1.8
+        self.set_params(subs=(1.0, 2.0, 5.0) if narrow else (1.0,))
+        return super().tick_values(vmin, vmax)
+
+
+def log_axis(ax: Axes, axis: str = "y") -> None:
+    """A log scale labelled with plain numbers (0.2, 1, 30) rather than powers of ten."""
+    (ax.set_yscale if axis == "y" else ax.set_xscale)("log")
+    target = ax.yaxis if axis == "y" else ax.xaxis
+    target.set_major_locator(_LogTicks())
+    target.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
+    target.set_minor_formatter(NullFormatter())
+
+
+def tick_every_value(ax: Axes, values) -> None:
+    """A tick at each of a few discrete values (depths, noises), matplotlib's choice otherwise."""
+    values = np.sort(np.unique(values))
+    if 0 < len(values) <= MAX_LABELLED_TICKS:
+        ax.set_xticks(values)
+
+
+# -----------------------------------------------------------------------------
+# drawing
+
+
+def new_axes(ax: Axes | None, size=(4.2, 3.0)) -> Axes:
+    return ax if ax is not None else plt.figure(figsize=size).add_subplot()
+
+
+def draw_intervals(ax: Axes, summary: pd.DataFrame, x: str, styles: Mapping[str, dict]) -> None:
+    """Mean lines with 95% interval bands, one per activation in ``styles``, from a summary."""
+    for name, style in styles.items():
+        part = summary[summary["activation"] == name].sort_values(x)
+        if part.empty:
+            continue
+        ax.plot(part[x], part["mean"], markersize=4, linewidth=1.4, label=name, **style)
+        ax.fill_between(
+            part[x].to_numpy(float),
+            part["low"].to_numpy(float),
+            part["high"].to_numpy(float),
+            color=style["color"],
+            alpha=0.15,
+            linewidth=0,
+        )
+
+
+def facet_axes(
+    names: Sequence[str], *, col_wrap: int = 4, panel=(2.9, 2.3), **kwargs
+) -> tuple[Figure, list[Axes]]:
+    """A figure with one panel per name (row-major, ``col_wrap`` per row), spare panels removed,
+    laid out by matplotlib's constrained layout. Returns the figure and the used axes.
+
+    ``panel`` is one panel's (width, height) in inches; the figure adds room for the shared
+    labels and the legend."""
+    ncols = max(1, min(col_wrap, len(names)))
+    nrows = -(-len(names) // ncols)
+    fig, grid = plt.subplots(
+        nrows,
+        ncols,
+        figsize=(panel[0] * ncols + 1.4, panel[1] * nrows + 0.4),
+        squeeze=False,
+        layout="constrained",
+        **kwargs,
+    )
+    axes = list(grid.flat)
+    for i, ax in enumerate(axes[len(names) :], start=len(names)):
+        above = i - ncols
+        axes[above].xaxis.set_tick_params(labelbottom=True)  # it is now the column's lowest
+        ax.remove()
+    for ax, name in zip(axes, names, strict=False):
+        ax.set_title(str(name))
+    return fig, axes[: len(names)]
+
+
+def facet_intervals(
+    summary: pd.DataFrame,
+    x: str,
+    *,
+    xlabel: str,
+    ylabel: str,
+    styles: Mapping[str, dict] | None = None,
+    percent: bool = False,
+    logy: bool = False,
+    chance: Mapping[str, float] | None = None,
+    markers: bool = True,
+    col_wrap: int = 4,
+) -> Figure:
+    """Interval lines per activation from a summary by dataset x activation x ``x``, one panel per
+    dataset, one legend; ``chance`` (dataset -> accuracy) draws a dotted line."""
+    datasets = dataset_order(summary["dataset"])
+    styles = styles_of(summary["activation"].unique(), styles)
+    if not markers:
+        styles = {name: {**style, "marker": ""} for name, style in styles.items()}
+    fig, axes = facet_axes(datasets, col_wrap=col_wrap, sharex=True, sharey=not logy)
+    for ax, dataset in zip(axes, datasets, strict=True):
+        draw_intervals(ax, summary[summary["dataset"] == dataset], x, styles)
+        if chance is not None and np.isfinite(chance.get(dataset, np.nan)):
+            ax.axhline(chance[dataset], **CHANCE_STYLE)
+        if logy:
+            log_axis(ax)
+        if percent:
+            percent_axis(ax)
+        tick_every_value(ax, summary[x])
+    fig.supxlabel(xlabel, fontsize=plt.rcParams["axes.labelsize"])
+    fig.supylabel(ylabel, fontsize=plt.rcParams["axes.labelsize"])
+    handles = legend_handles(styles)
+    if chance is not None:
+        handles["chance"] = Line2D([], [], **CHANCE_STYLE)
+    activation_legend(fig, handles, loc="outside right center", frameon=False)
+    return fig
+
+
+def interval_rows(ax: Axes, table: pd.DataFrame, columns, styles: Mapping[str, dict]) -> None:
+    """Horizontal intervals, one row per activation of ``table``, the first at the top.
+
+    ``columns`` names the point, low and high columns; a missing bound draws at the point."""
+    point, low, high = (table[c].astype(float) for c in columns)
+    names = list(table["activation"])
+    ys = np.arange(len(names))[::-1]
+    for y, name, p, lo, hi in zip(
+        ys, names, point, low.fillna(point), high.fillna(point), strict=True
+    ):
+        style = styles[name]
+        ax.plot([lo, hi], [y, y], color=style["color"], linewidth=2.2, solid_capstyle="butt")
+        ax.plot([p], [y], marker=style["marker"], color=style["color"], markersize=7,
+                markeredgecolor="0.15", markeredgewidth=0.6)  # fmt: skip
+    ax.set_yticks(ys, names)
+    ax.set_ylim(-0.7, len(names) - 0.3)  # half a row of margin above and below
+    ax.grid(axis="y", visible=False)

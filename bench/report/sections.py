@@ -1,0 +1,290 @@
+"""The report's figures with their captions: one builder per figure, reading the summaries.
+
+A builder returns the figure and its caption, or raises :class:`Skip` with the reason the results
+cannot show it. Captions quote the same summary rows that the figures draw.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import matplotlib.pyplot as plt
+import pandas as pd
+from matplotlib.figure import Figure
+
+from bench.report import figures
+from bench.report.gallery import plot_decision_gallery, select_gallery
+from bench.report.markdown import fmt, iqm_row, pct_ci
+from bench.report.plotting import activation_legend, legend_handles
+from bench.report.results import (
+    Results,
+    levels,
+    seed_axes,
+    succeeded,
+    task_axes,
+    with_hidden_layers,
+)
+from bench.report.summaries import Summaries
+from bench.report.tables import best, cell
+
+PANEL = (4.2, 3.0)  # one mechanism panel's (width, height) in inches
+LEGEND_WIDTH = 1.4  # inches kept right of the panels for the legend
+
+
+class Skip(Exception):
+    """Raised by a figure builder when the results lack what the figure needs."""
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """What every builder reads: the results, their summaries, one style per activation."""
+
+    results: Results
+    summaries: Summaries
+    styles: dict[str, dict]
+
+    @property
+    def runs(self) -> pd.DataFrame:
+        """The runs that did not fail."""
+        return succeeded(self.results.runs)
+
+
+@dataclass
+class Built:
+    figure: Figure
+    caption: str
+
+
+def skip_unless_varies(runs: pd.DataFrame, axis: str, what: str, who: str = "the grid has") -> None:
+    """Skip a figure whose axis has fewer than two values in ``runs``."""
+    values = levels(runs, axis)
+    if len(values) < 2:
+        shown = fmt(values[0]) if values else "none"
+        raise Skip(f"{who} a single {axis} ({shown}), so there is no {what} to plot.")
+
+
+def _seed_phrase(runs: pd.DataFrame) -> str:
+    axes = seed_axes(runs)
+    n = succeeded(runs).groupby(axes).ngroups if axes else 1
+    return f"{n} seed{'s' if n != 1 else ''}"
+
+
+# -----------------------------------------------------------------------------
+# the builders, in the report's order
+
+
+def _gallery(inputs: Inputs) -> Built:
+    surfaces = inputs.results.surfaces
+    if surfaces is None or surfaces.empty:
+        raise Skip("no decision surfaces were stored (surfaces.parquet is absent or empty).")
+    selected, choice = select_gallery(surfaces, inputs.results.runs)
+    figure = plot_decision_gallery(selected)
+    noises = {d: choice["noise"][d] for d in levels(selected, "dataset")}
+    if len(set(noises.values())) == 1:
+        noise = f"noise {fmt(next(iter(noises.values())))}"
+    else:
+        noise = "the lowest stored noise: " + ", ".join(f"{d} {fmt(n)}" for d, n in noises.items())
+    caption = (
+        f"Decision surfaces of networks with {choice['depth']} hidden layers of "
+        f"{choice['width']} units, one seed per panel, at {noise}, "
+        "with the test points on top. Two-class panels shade the probability of class 1 from "
+        "blue (class 0) to orange (class 1), with the 50% boundary in black; multi-class panels "
+        "colour the predicted class, paler where the network is less sure. The corner shows "
+        "the run's test accuracy."
+    )
+    return Built(figure, caption)
+
+
+def _accuracy_against(inputs: Inputs, axis: str, summary: pd.DataFrame) -> Figure:
+    """Test accuracy against ``axis``, a panel per dataset; skipped unless the axis varies."""
+    skip_unless_varies(inputs.runs, axis, f"{axis} axis")
+    return figures.plot_accuracy_against(
+        summary, axis, chance=inputs.summaries.chance, styles=inputs.styles
+    )
+
+
+def _accuracy_vs_depth(inputs: Inputs) -> Built:
+    runs, s = inputs.runs, inputs.summaries
+    fig = _accuracy_against(inputs, "depth", s.by_dataset_depth)
+    top = best(s.at_deepest)
+    if top is None:
+        plt.close(fig)
+        raise Skip(f"no run at the greatest depth ({fmt(s.deepest)}) succeeded.")
+    caption = (
+        f"Test accuracy against depth, one panel per dataset: mean over {_seed_phrase(runs)} "
+        "(each seed first averaged over the other axes) with 95% bootstrap intervals over seeds; "
+        "the dotted line is chance. Depth 0 is logistic regression. At the greatest depth "
+        f"({fmt(s.deepest)}), {top['activation']} is best across datasets ({pct_ci(top)})"
+    )
+    linear = cell(s.at_deepest, activation=s.control)
+    if linear is not None and top["activation"] not in s.affine:
+        caption += f" and {s.control} gets {pct_ci(linear)}"
+    return Built(fig, caption + ".")
+
+
+def _heatmaps(inputs: Inputs) -> Built:
+    runs = with_hidden_layers(inputs.runs)
+    who = "the networks with hidden layers have"
+    skip_unless_varies(runs, "depth", "width x depth map", who)
+    skip_unless_varies(runs, "width", "width x depth map", who)
+    fig = figures.plot_width_depth_heatmaps(inputs.summaries.by_width_depth)
+    caption = (
+        "Mean test accuracy (%) for every width and depth, one map per activation, averaged over "
+        "datasets, noise levels, seeds and the other axes, on one colour scale (networks with "
+        "hidden layers)."
+    )
+    return Built(fig, caption)
+
+
+def _noise(inputs: Inputs) -> Built:
+    runs, s = inputs.runs, inputs.summaries
+    fig = _accuracy_against(inputs, "noise", s.by_dataset_noise)
+    noises = levels(runs, "noise")
+    wide = s.by_noise.pivot_table(index="activation", columns="noise", values="mean")
+    loss = (wide[noises[0]] - wide[noises[-1]]).dropna()
+    caption = (
+        f"Test accuracy against input noise, one panel per dataset, mean over "
+        f"{_seed_phrase(runs)} with 95% bootstrap intervals (networks with hidden layers)."
+    )
+    if len(loss):
+        caption += (
+            f" From noise {fmt(noises[0])} to {fmt(noises[-1])}, averaged over datasets, "
+            f"{loss.idxmin()} loses least ({100 * loss.min():.1f} points) and {loss.idxmax()} "
+            f"most ({100 * loss.max():.1f} points)."
+        )
+    return Built(fig, caption)
+
+
+def _learning_curves(inputs: Inputs) -> Built:
+    results = inputs.results
+    if results.curves.empty or "test_loss" not in results.curves:
+        raise Skip("curves.parquet is absent or empty.")
+    if inputs.summaries.curves.empty:
+        raise Skip("no run with hidden layers that neither failed nor diverged has a curve.")
+    fig = figures.plot_learning_curves(inputs.summaries.curves, styles=inputs.styles)
+    left_out = with_hidden_layers(results.runs)
+    caption = (
+        f"Test loss against epoch, one panel per dataset, mean over {_seed_phrase(results.runs)} "
+        "with 95% bootstrap bands (networks with hidden layers; "
+        f"{int(left_out['diverged'].sum())} diverged and {int(left_out['failed'].sum())} failed "
+        "runs left out)."
+    )
+    if len(levels(results.runs, "epochs")) > 1:
+        caption += " Runs with different epoch budgets are pooled at each epoch they reach."
+    return Built(fig, caption)
+
+
+def _mechanism_panels(inputs: Inputs) -> tuple[list[tuple[Callable, str]], list[str]]:
+    """The mechanism panels the results can fill (a drawing function, a caption phrase), and
+    the phrases of those they cannot."""
+    s, runs, styles = inputs.summaries, inputs.runs, inputs.styles
+    several_depths = len(levels(runs, "depth")) > 1
+    several_hidden_depths = len(levels(with_hidden_layers(runs), "depth")) > 1
+    candidates = [
+        (
+            not s.linear_regions.empty and several_depths,
+            lambda ax: figures.plot_against_depth(
+                s.linear_regions, ax, ylabel="linear regions (count)", scale="log", styles=styles
+            ),
+            "linear regions against depth (log scale)",
+            "linear regions against depth",
+        ),
+        (
+            not s.linear_fit_r2.empty,
+            lambda ax: figures.plot_linear_fit_r2(s.linear_fit_r2, ax, styles=styles),
+            "the $R^2$ of an affine fit to the logits",
+            "linear-fit $R^2$",
+        ),
+        (
+            not s.dead_units.empty and several_hidden_depths,
+            lambda ax: figures.plot_against_depth(
+                s.dead_units, ax, ylabel="dead hidden units (%)", scale="percent", styles=styles
+            ),
+            "dead hidden units after training against depth",
+            "dead hidden units after training against depth",
+        ),
+        (
+            not s.grad_norm.empty and several_hidden_depths,
+            lambda ax: figures.plot_against_depth(
+                s.grad_norm,
+                ax,
+                ylabel="first-layer gradient norm at init",
+                scale="log",
+                styles=styles,
+            ),  # fmt: skip
+            "first-layer gradient norm at initialisation (log scale) against depth",
+            "first-layer gradient norm at initialisation (log scale) against depth",
+        ),
+    ]
+    drawn = [(draw, text) for fits, draw, text, _ in candidates if fits]
+    missing = [name for fits, _, _, name in candidates if not fits]
+    return drawn, missing
+
+
+def _mechanism(inputs: Inputs) -> Built:
+    s = inputs.summaries
+    panels, skipped = _mechanism_panels(inputs)
+    if not panels:
+        raise Skip("the results have none of the mechanism measures across depths.")
+    ncols = 2 if len(panels) > 1 else 1
+    nrows = (len(panels) + 1) // 2
+    width = PANEL[0] * ncols + LEGEND_WIDTH
+    fig, axes = plt.subplots(nrows, ncols, figsize=(width, PANEL[1] * nrows), squeeze=False)
+    for ax, (draw, _) in zip(axes.flat, panels, strict=False):
+        draw(ax)
+    for ax in axes.flat[len(panels) :]:
+        ax.set_visible(False)
+    activation_legend(fig, legend_handles(inputs.styles), loc="center right")
+    fig.tight_layout(rect=(0, 0, 1 - (LEGEND_WIDTH - 0.1) / width, 1))
+    caption = (
+        "How the activations differ inside the network, mean over seeds with 95% bootstrap "
+        "intervals: " + "; ".join(text for _, text in panels) + "."
+    )
+    r2 = s.linear_fit_r2
+    linear, least = cell(r2, activation=s.control), None
+    if len(r2.dropna(subset=["mean"])):
+        least = r2.loc[r2["mean"].astype(float).idxmin()]
+    if linear is not None and least is not None and least["activation"] not in s.affine:
+        caption += (
+            f" Without an activation the affine fit explains {linear['mean']:.3f} of the logits' "
+            f"variance; {least['activation']} is the least affine ({least['mean']:.3f})."
+        )
+    if skipped:
+        caption += " Not drawn, for lack of data or of a depth axis: " + "; ".join(skipped) + "."
+    return Built(fig, caption)
+
+
+def _ranking(inputs: Inputs) -> Built:
+    ranking = inputs.summaries.ranking
+    if len(ranking) < 2:
+        raise Skip("fewer than two activations share a task, so there is nothing to rank.")
+    row_height = 0.32  # inches per activation, plus room for the axis labels
+    fig, (left, right) = plt.subplots(1, 2, figsize=(9, row_height * len(ranking) + 1.3))
+    figures.plot_iqm_ranking(ranking, ax=left, styles=inputs.styles)
+    figures.plot_probability_of_improvement(ranking, ax=right, styles=inputs.styles)
+    fig.tight_layout()
+    top, reference = ranking.iloc[0], ranking.attrs["reference"]
+    runs = inputs.results.runs
+    varying = [a for a in task_axes(runs) if len(levels(with_hidden_layers(runs), a)) > 1]
+    caption = (
+        f"Left: interquartile mean (IQM) of test accuracy over {int(top['n_tasks'])} tasks "
+        f"(every combination of {', '.join(varying) or 'the fixed axes'}) and "
+        f"{int(top['n_replicates'])} seeds, networks with hidden layers, with 95% "
+        "stratified-bootstrap intervals (rliable). Right: the probability that an activation "
+        f"beats {reference} on a randomly chosen task (0.5: no different). "
+        f"{top['activation']} ranks first ({pct_ci(iqm_row(top))})."
+    )
+    return Built(fig, caption)
+
+
+FIGURES: tuple[tuple[str, str, Callable[[Inputs], Built]], ...] = (
+    ("decision_boundaries.png", "Decision boundaries", _gallery),
+    ("accuracy_vs_depth.png", "Test accuracy against depth", _accuracy_vs_depth),
+    ("width_depth_heatmaps.png", "Width and depth", _heatmaps),
+    ("noise_robustness.png", "Robustness to input noise", _noise),
+    ("learning_curves.png", "Learning curves", _learning_curves),
+    ("mechanism.png", "Mechanism", _mechanism),
+    ("ranking.png", "Ranking", _ranking),
+)
+FIGURE_FILES = tuple(filename for filename, _, _ in FIGURES)

@@ -1,0 +1,377 @@
+"""Specification of `nonlinbench explore`: one self-contained HTML page over a grid's results.
+
+A tiny real grid (circles; none and relu at depths 1 and 2; three seeds) is trained once per
+module. The page must need nothing outside itself, carry data that parses and agrees with the
+tables, and, driven in headless Chromium over the DevTools protocol, paint, follow a click
+into its URL fragment and come back from a fragment exactly.
+"""
+
+from __future__ import annotations
+
+import base64
+import fcntl
+import json
+import os
+import re
+import select
+import shutil
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from bench.cli import main
+from bench.explore import write_explore_page
+from bench.explore.data import explore_data, part_bytes
+from bench.explore.encode import unpack
+from bench.grid import load_grid
+from bench.runner import run_grid
+from bench.stats import bootstrap_ci
+
+TINY_GRID = """
+name = "explore_tiny"
+description = "none against relu at two depths, three seeds"
+
+[grid]
+dataset = "circles"
+n_samples = 100
+noise = 0.1
+activation = ["none", "relu"]
+depth = [1, 2]
+width = 4
+optimizer = "adam"
+lr = 0.05
+epochs = 20
+eval_every = 10
+seed = { range = [0, 3] }
+"""
+
+
+@pytest.fixture(scope="module")
+def results(tmp_path_factory) -> Path:
+    """The tiny grid's results folder (12 runs, 4 cells)."""
+    root = tmp_path_factory.mktemp("explore")
+    grid_file = root / "grid.toml"
+    grid_file.write_text(TINY_GRID)
+    out = root / "results"
+    import torch
+
+    threads = torch.get_num_threads()
+    try:
+        run_grid(load_grid(grid_file), out, device="cpu", jobs=1, threads=1, quiet=True)
+    finally:
+        torch.set_num_threads(threads)
+    return out
+
+
+@pytest.fixture(scope="module")
+def page(results) -> Path:
+    return write_explore_page(results, results.parent / "report" / "explore.html")
+
+
+def embedded_data(html: str) -> dict:
+    match = re.search(
+        r'<script type="application/json" id="explore-data">(.*?)</script>', html, re.S
+    )
+    assert match, "the page embeds its data in a JSON script element"
+    return json.loads(match.group(1))
+
+
+def cell_runs(results: Path, **axes) -> pd.DataFrame:
+    runs = pd.read_parquet(results / "runs.parquet")
+    for axis, value in axes.items():
+        runs = runs[runs[axis] == value]
+    return runs.sort_values(["data_seed", "seed"])
+
+
+# --------------------------------------------------------------------------- the file
+
+
+def test_the_page_is_one_file_with_nothing_to_fetch(page):
+    html = page.read_text()
+    assert html.startswith("<!doctype html>")
+    # No resource from a network or another file: no src/href to anything, no <link>, no
+    # CSS import or url(), no fetch or XHR in the scripts.
+    assert not re.search(r"""(src|href)\s*=\s*["']?\s*(https?:|//|file:)""", html, re.I)
+    assert not re.search(r"<link\b", html, re.I)
+    assert not re.search(r"@import|url\(", html, re.I)
+    assert not re.search(r"\bfetch\(|XMLHttpRequest|import\(", html)
+    assert "<script src" not in html
+    # The scripts and the style are inlined.
+    assert "const Draw" in html and "const State" in html and ".panels" in html
+
+
+def test_the_embedded_data_parses_and_agrees_with_the_tables(page, results):
+    data = embedded_data(page.read_text())
+    assert [a["name"] for a in data["axes"]] == ["activation", "depth"]
+    assert data["axes"][0]["levels"] == ["none", "relu"]
+    assert data["replicates"] == [["42", "0"], ["42", "1"], ["42", "2"]]
+    assert data["grid"]["name"] == "explore_tiny" and data["grid"]["runs"] == 12
+    cells = {tuple(c["k"]): c for c in data["cells"]}
+    assert len(cells) == 4
+
+    relu2 = cells[(1, 1)]
+    runs = cell_runs(results, activation="relu", depth=2)
+    acc = runs["test_acc"].to_numpy()
+    assert relu2["acc"] == pytest.approx(acc, abs=1e-5)
+    assert relu2["ci"] == pytest.approx(list(bootstrap_ci(acc)), abs=1e-5)
+    assert data["cells"][relu2["control"]]["k"] == [0, 1]  # none at the same depth
+    assert cells[(0, 1)]["affine"] and not relu2["affine"]
+    best = max(data["cells"], key=lambda c: c["ci"][0])
+    assert all(data["cells"][c["best"]] is best for c in data["cells"])
+
+    # Surfaces: quantised probabilities within 1/255 of the stored ones, and the test points.
+    stored = pd.read_parquet(results / "surfaces.parquet")
+    row = stored[(stored.activation == "relu") & (stored.depth == 2)].iloc[0]
+    surface = data["surfaces"][relu2["surface"]]
+    res = surface["res"]
+    values = unpack(surface["data"], np.uint8)
+    assert res == row["resolution"] and values.size == 2 * res * res
+    assert np.abs(values[: res * res] / 255 - np.asarray(row["prob"])).max() <= 0.5 / 255 + 1e-6
+    assert (values[res * res :] == np.asarray(row["pred"])).all()
+    assert data["tests"][surface["test"]]["label"] == list(row["test_label"])
+
+    # Curves: the mean over seeds, as uint16.
+    curves = pd.read_parquet(results / "curves.parquet")
+    mean = curves[curves.run_id.isin(runs.run_id)].groupby("epoch")["test_acc"].mean()
+    record = data["curves"][data["cells"].index(relu2)]
+    q = unpack(record["data"], np.uint16).reshape(4, 3, -1)
+    assert data["epochs"][record["epochs"]] == list(mean.index)
+    assert q[3, 0] / 65534 == pytest.approx(mean.to_numpy(), abs=1e-4)
+
+
+def test_part_sizes_add_up(results):
+    sizes = part_bytes(explore_data(results))
+    assert set(sizes) == {"surfaces", "runs summary", "curves", "total"}
+    assert sum(v for k, v in sizes.items() if k != "total") <= sizes["total"]
+
+
+# --------------------------------------------------------------------------- the command
+
+
+def test_the_command_writes_the_page_where_asked(results, tmp_path, capsys):
+    out = tmp_path / "page.html"
+    argv = ["explore", "--results", str(results), "--out", str(out), "--title", "Tiny"]
+    assert main(argv) == 0
+    assert "<title>Tiny</title>" in out.read_text()
+
+
+def test_missing_results_are_a_one_line_error(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert main(["explore", "nowhere"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert "no results in results/nowhere" in err and "nonlinbench run nowhere" in err
+    assert main(["explore"]) == 2
+    assert "explore needs a grid" in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------- in a browser
+
+CHROMIUM = next(
+    (shutil.which(n) for n in ("chromium", "chromium-browser") if shutil.which(n)), None
+)
+CHROMIUM_FLAGS = (
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--disable-dev-shm-usage", "--remote-debugging-pipe",
+)  # fmt: skip
+
+
+class Chromium:
+    """Headless Chromium driven over the DevTools protocol on a pipe (--remote-debugging-pipe:
+    the browser reads commands on fd 3 and writes replies on fd 4, each JSON ending in NUL), so
+    no port, websocket or driver is needed."""
+
+    def __init__(self, timeout: float = 20.0):
+        self.timeout = timeout
+        self.profile = tempfile.mkdtemp(prefix="explore-chromium-")
+        to_browser, self._send_fd = os.pipe()
+        self._read_fd, from_browser = os.pipe()
+
+        def wire_fds():  # in the child: its fd 3 reads our commands, its fd 4 writes replies
+            high = [fcntl.fcntl(fd, fcntl.F_DUPFD, 10) for fd in (to_browser, from_browser)]
+            os.dup2(high[0], 3)
+            os.dup2(high[1], 4)
+
+        self.process = subprocess.Popen(
+            [CHROMIUM, *CHROMIUM_FLAGS, f"--user-data-dir={self.profile}", "about:blank"],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            close_fds=False,
+            preexec_fn=wire_fds,
+        )
+        os.close(to_browser)
+        os.close(from_browser)
+        self._buffer = b""
+        self._next_id = 0
+        self.errors: list[str] = []  # uncaught exceptions and console errors in the page
+        target = self.call("Target.createTarget", url="about:blank")["targetId"]
+        self.session = self.call("Target.attachToTarget", targetId=target, flatten=True)[
+            "sessionId"
+        ]
+        self.call("Runtime.enable", session=True)
+        self.call("Page.enable", session=True)
+
+    def call(self, method: str, session: bool = False, **params) -> dict:
+        self._next_id += 1
+        message = {"id": self._next_id, "method": method, "params": params}
+        if session:
+            message["sessionId"] = self.session
+        os.write(self._send_fd, json.dumps(message).encode() + b"\0")
+        while True:
+            reply = self._receive()
+            if reply.get("id") == self._next_id:
+                if "error" in reply:
+                    raise RuntimeError(f"{method}: {reply['error']}")
+                return reply.get("result", {})
+            self._note_event(reply)
+
+    def _receive(self) -> dict:
+        deadline = time.monotonic() + self.timeout
+        while b"\0" not in self._buffer:
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([self._read_fd], [], [], left)[0]:
+                raise TimeoutError("no reply from Chromium")
+            chunk = os.read(self._read_fd, 1 << 20)
+            if not chunk:
+                raise RuntimeError("Chromium closed the pipe")
+            self._buffer += chunk
+        message, self._buffer = self._buffer.split(b"\0", 1)
+        return json.loads(message)
+
+    def _note_event(self, event: dict) -> None:
+        params = event.get("params", {})
+        if event.get("method") == "Runtime.exceptionThrown":
+            details = params["exceptionDetails"]
+            self.errors.append(details.get("exception", {}).get("description") or details["text"])
+        elif event.get("method") == "Runtime.consoleAPICalled" and params.get("type") == "error":
+            self.errors.append(
+                " ".join(str(a.get("value", a.get("description"))) for a in params["args"])
+            )
+
+    def evaluate(self, expression: str):
+        result = self.call(
+            "Runtime.evaluate",
+            session=True,
+            expression=expression,
+            returnByValue=True,
+            awaitPromise=True,
+        )
+        if "exceptionDetails" in result:
+            raise RuntimeError(f"{expression}: {result['exceptionDetails']}")
+        return result["result"].get("value")
+
+    def open(self, url: str) -> None:
+        """Loads `url` afresh (about:blank first, so a new fragment is a new load)."""
+        self.call("Page.navigate", session=True, url="about:blank")
+        self.call("Page.navigate", session=True, url=url)
+
+    def wait_drawn(self) -> str:
+        """The fragment, once the page says everything of its state is drawn."""
+        expression = "document.body && document.body.dataset.ready === location.hash.slice(1) ? location.hash.slice(1) : null"
+        deadline = time.monotonic() + self.timeout
+        while time.monotonic() < deadline:
+            fragment = self.evaluate(expression)
+            if fragment:
+                return fragment
+            time.sleep(0.05)
+        raise TimeoutError(f"the page did not finish drawing; errors: {self.errors}")
+
+    def screenshot(self, path: Path) -> None:
+        data = self.call("Page.captureScreenshot", session=True, captureBeyondViewport=True)["data"]
+        path.write_bytes(base64.b64decode(data))
+
+    def close(self) -> None:
+        try:
+            self.call("Browser.close")
+        except (RuntimeError, TimeoutError, OSError):
+            pass
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        for fd in (self._send_fd, self._read_fd):
+            os.close(fd)
+        shutil.rmtree(self.profile, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if CHROMIUM is None:
+        pytest.skip(
+            "chromium is not installed (apt-get install chromium; .ci/run "
+            "installs it): the page's behaviour in a browser is not checked"
+        )
+    chromium = Chromium()
+    yield chromium
+    chromium.close()
+
+
+def test_in_a_browser_the_page_paints_follows_clicks_and_restores_a_linked_view(
+    browser, page, results
+):
+    url = page.resolve().as_uri()
+
+    # 1. First paint: cell A is the first cell (none, depth 1), and the fragment says so.
+    browser.open(url)
+    fragment = browser.wait_drawn()
+    assert fragment == "activation=none&depth=1&measure=test_acc&along=depth&curve=acc"
+    assert browser.evaluate("window.exploreFirstDrawn") < 5000  # ms from navigation
+    assert browser.evaluate("document.querySelector('#a-surface') !== null")
+
+    # 2. Pick relu: the fragment follows, and the accuracy shown is the tables' mean.
+    browser.evaluate(
+        "document.querySelector('.controls-a [data-axis=activation][data-level=relu]').click()"
+    )
+    fragment = browser.wait_drawn()
+    assert "activation=relu" in fragment and "depth=1" in fragment
+    mean = cell_runs(results, activation="relu", depth=1)["test_acc"].mean()
+    assert browser.evaluate("document.querySelector('#a-acc').textContent") == f"{100 * mean:.1f}%"
+    assert float(
+        browser.evaluate("document.querySelector('#a-acc').dataset.mean")
+    ) == pytest.approx(mean, abs=1e-5)
+
+    # 3. Compare with the affine control: A - B, paired by seed, as Python computes it.
+    browser.evaluate("document.querySelector('#compare').click()")
+    fragment = browser.wait_drawn()
+    assert "vs.activation=none" in fragment and "vs.depth=1" in fragment
+    diff = browser.evaluate("JSON.stringify(document.querySelector('#difference').dataset)")
+    diff = json.loads(diff)
+    relu = cell_runs(results, activation="relu", depth=1)["test_acc"].to_numpy()
+    none = cell_runs(results, activation="none", depth=1)["test_acc"].to_numpy()
+    expected = bootstrap_ci(relu - none)
+    assert diff["paired"] == "true"
+    assert float(diff["point"]) == pytest.approx(expected.point, abs=1e-5)
+    for js, py in ((diff["low"], expected.low), (diff["high"], expected.high)):
+        if np.isnan(py):
+            assert js == "NaN"
+        else:  # another generator, the same percentile bootstrap
+            assert float(js) == pytest.approx(py, abs=0.05)
+
+    # 4. A linked view reopens exactly: a fresh load of a fragment restores every choice.
+    linked = "activation=relu&depth=2&vs.activation=none&vs.depth=2&measure=linear_fit_r2&along=activation&curve=loss"
+    browser.open(f"{url}#{linked}")
+    assert browser.wait_drawn() == linked
+    pressed = browser.evaluate(
+        "JSON.stringify([...document.querySelectorAll('.controls-a [aria-pressed=true]')].map(b => b.dataset.level))"
+    )
+    assert json.loads(pressed) == ["relu", "2"]
+    assert browser.evaluate("document.querySelector('#measure').value") == "linear_fit_r2"
+    assert (
+        browser.evaluate("document.querySelector('[data-curve=loss]').getAttribute('aria-pressed')")
+        == "true"
+    )
+    mean2 = cell_runs(results, activation="relu", depth=2)["test_acc"].mean()
+    assert browser.evaluate("document.querySelector('#a-acc').textContent") == f"{100 * mean2:.1f}%"
+
+    # 5. A fragment the grid cannot show is normalised to a cell it has.
+    browser.open(f"{url}#activation=swish&depth=7")
+    assert browser.wait_drawn() == "activation=none&depth=1&measure=test_acc&along=depth&curve=acc"
+    assert browser.errors == []
