@@ -217,9 +217,7 @@ def test_a_split_that_cannot_be_made_is_named_before_training(write_grid, capsys
     assert not (tmp_path / "o" / "runs.parquet").exists()
 
 
-def test_rerunning_an_edited_grid_into_the_same_folder_asks_for_fresh(
-    write_grid, tmp_path, capsys
-):
+def test_rerunning_an_edited_grid_into_the_same_folder_asks_for_fresh(write_grid, tmp_path, capsys):
     out = tmp_path / "out"
     argv = ("--out", str(out), "--quiet", *ONE_THREAD)
     assert cli(capsys, "run", str(write_grid()), *argv)[0] == 0
