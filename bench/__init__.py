@@ -2,13 +2,8 @@
 
 __version__ = "0.1.0"
 
-from bench.registry import (  # noqa: E402
-    Activation,
-    ActivationError,
-    get_activation,
-    list_activations,
-    register_activation,
-)
+from bench.plugins import get_activation, list_activations  # noqa: E402
+from bench.registry import Activation, ActivationError, register_activation  # noqa: E402
 
 __all__ = [
     "Activation",

@@ -20,12 +20,13 @@ class UserError(Exception):
 
 def _registry(args):
     """Built-in, declared and installed activations, plus every --plugin file."""
-    from bench.registry import ActivationError, load_registry
+    from bench.plugins import add_plugin_file, load_registry
+    from bench.registry import ActivationError
 
     registry = load_registry()
     for path in getattr(args, "plugin", None) or []:
         try:
-            registry = registry.with_plugin_file(path)
+            registry = add_plugin_file(registry, path)
         except ActivationError as exc:
             raise UserError(f"--plugin {path}: {exc}") from None
     return registry
@@ -88,7 +89,8 @@ def _out_dir(args, grid) -> Path:
 
 
 def cmd_plan(args) -> int:
-    from bench.plan import estimate_seconds, make_plan
+    from bench.estimate import GPU_HINT_SECONDS, estimate
+    from bench.plan import make_plan
     from bench.runner import default_jobs
     from bench.store import Store
 
@@ -105,10 +107,15 @@ def cmd_plan(args) -> int:
     print(f"stored    {plan.stored} (in {store.root})")
     print(f"to train  {plan.pending} in {plan.groups} groups, {chunks} chunks")
     if plan.tasks:
-        seconds = estimate_seconds(plan, device, jobs=jobs, threads=args.threads)
-        print(
-            f"estimate  {seconds:.0f} s on {device.type} with {jobs} job(s) (calibrated just now)"
-        )
+        guess = estimate(plan, device, jobs, args.threads, recalibrate=args.recalibrate)
+        source = "prices cached for this machine" if guess.cached else "calibrated just now"
+        print(f"estimate  {guess.describe()} on {device.type} with {jobs} job(s) ({source})")
+        if device.type == "cpu" and guess.low > GPU_HINT_SECONDS:
+            print(
+                "hint      this grid is meant for a GPU: on a machine with CUDA, "
+                f"`nonlinbench run {shlex.quote(args.grid)} --device cuda`, or spread it over a "
+                "Dask cluster (--backend dask)"
+            )
     return 0
 
 
@@ -271,6 +278,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("plan", help="count runs, groups and chunks; estimate the time")
     _grid_argument(p)
     p.add_argument("--out", help="results folder to check for stored runs [results/<grid name>]")
+    p.add_argument(
+        "--recalibrate",
+        action="store_true",
+        help="measure this machine's speed again instead of using the cached prices",
+    )
     planning(p)
     plugin(p)
     device(p)
@@ -317,10 +329,10 @@ def main(argv: list[str] | None = None) -> int:
                 f"nonlinbench {args.command}: error: a grid is needed: nonlinbench "
                 f"{args.command} GRID (see `nonlinbench {args.command} --help`)\n",
             )
+    from bench.backends import SchedulerError
     from bench.data import DatasetError
     from bench.grid import GridError
     from bench.registry import ActivationError
-    from bench.runner import SchedulerError
     from bench.store import StoreError
 
     try:

@@ -25,16 +25,15 @@ import io
 import math
 import numbers
 import re
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import torch
-from sklearn.datasets import make_circles, make_moons
 from sklearn.model_selection import train_test_split
 
+from bench import generators
 from bench.schema import DATA_AXES
 
 # Bump whenever any builtin generator would produce different numbers for the same arguments:
@@ -47,13 +46,6 @@ BUILTIN_DATASETS: tuple[str, ...] = ("circles", "moons", "xor", "spirals", "blob
 _SPIRALS_RE = re.compile(r"spirals([2-8])?")
 _DEFAULT_SPIRAL_ARMS = 3
 _SPIRAL_VARIANTS: tuple[str, ...] = tuple(f"spirals{k}" for k in range(2, 9))
-
-# Geometry constants of the hand-written generators.
-_XOR_MARGIN = 0.1  # |x|, |y| >= 0.1 before noise, so noise=0 xor is cleanly separable by the axes
-_BLOB_CENTERS = np.array([[-1.0, -1.0], [1.0, 1.0]])
-_BLOB_STD = 0.3
-_BLOB_MAX_RADIUS = 3 * _BLOB_STD  # truncate at 3 std: the centres are sqrt(2) from the boundary
-_BOARD_HALF_WIDTH = 2.0  # the board is [-2, 2]^2 with unit cells, i.e. 4x4
 
 
 class DatasetError(ValueError):
@@ -138,102 +130,6 @@ def dataset_fingerprint(name: str) -> str:
 
 def _csv_fingerprint(content: bytes) -> str:
     return "csv:" + hashlib.sha256(content).hexdigest()[:16]
-
-
-# -----------------------------------------------------------------------------
-# builtin generators
-# Each takes (n_samples, noise, data_seed) and returns X (n, 2) float64 and y (n,) int64, with
-# per-class counts differing by at most 1 and the rows shuffled.
-
-
-def _class_counts(n: int, k: int) -> list[int]:
-    """Split n samples over k classes as evenly as possible (the first n % k classes get one more)."""
-    return [n // k + (1 if j < n % k else 0) for j in range(k)]
-
-
-def _finish(
-    xs: list[np.ndarray], noise: float, rng: np.random.Generator
-) -> tuple[np.ndarray, np.ndarray]:
-    """Stack per-class points xs[j] (n_j, 2) into X (n, 2), y (n,), add noise, shuffle rows."""
-    X = np.concatenate(xs)
-    y = np.concatenate([np.full(len(x), j, dtype=np.int64) for j, x in enumerate(xs)])
-    # noise is added after labelling, so it blurs the class boundary instead of moving it
-    X = X + rng.normal(scale=noise, size=X.shape)
-    perm = rng.permutation(len(X))
-    return X[perm], y[perm]
-
-
-def _make_circles(n: int, noise: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    X, y = make_circles(n, noise=noise, random_state=seed)  # outer ring is class 0, factor 0.8
-    return X, y.astype(np.int64)
-
-
-def _make_moons(n: int, noise: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    X, y = make_moons(n, noise=noise, random_state=seed)
-    return X, y.astype(np.int64)
-
-
-def _make_xor(n: int, noise: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    # class 0 lives in quadrants I and III (x*y > 0), class 1 in II and IV (x*y < 0)
-    rng = np.random.default_rng(seed)
-    xs = []
-    for j, n_j in enumerate(_class_counts(n, 2)):
-        mag = rng.uniform(_XOR_MARGIN, 1.0, size=(n_j, 2))  # (n_j, 2) distance from each axis
-        sign = rng.choice([-1.0, 1.0], size=(n_j, 1))  # (n_j, 1) which of the two quadrants
-        quadrant = np.array([1.0, 1.0]) if j == 0 else np.array([1.0, -1.0])
-        xs.append(mag * sign * quadrant)
-    return _finish(xs, noise, rng)
-
-
-def _make_spirals(n: int, noise: float, seed: int, arms: int) -> tuple[np.ndarray, np.ndarray]:
-    # arm j: points at radius r in (0, 1], angle 2*pi*r (one full turn out to r=1) + 2*pi*j/arms
-    rng = np.random.default_rng(seed)
-    xs = []
-    for j, n_j in enumerate(_class_counts(n, arms)):
-        r = 1.0 - rng.random(n_j)  # (n_j,) in (0, 1]
-        theta = 2 * np.pi * r + 2 * np.pi * j / arms
-        xs.append(np.stack([r * np.cos(theta), r * np.sin(theta)], axis=1))
-    return _finish(xs, noise, rng)
-
-
-def _make_blobs(n: int, noise: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    # Gaussian blobs truncated at 3 std (rejection sampling), so that with noise=0 the classes are
-    # separated by the line x + y = 0 with a margin of sqrt(2) - 0.9 ~ 0.5 for every seed.
-    rng = np.random.default_rng(seed)
-    xs = []
-    for center, n_j in zip(_BLOB_CENTERS, _class_counts(n, 2), strict=True):
-        offsets = np.empty((0, 2))
-        while len(offsets) < n_j:
-            draw = rng.normal(scale=_BLOB_STD, size=(n_j, 2))
-            keep = np.linalg.norm(draw, axis=1) <= _BLOB_MAX_RADIUS
-            offsets = np.concatenate([offsets, draw[keep]])
-        xs.append(center + offsets[:n_j])
-    return _finish(xs, noise, rng)
-
-
-def _make_checkerboard(n: int, noise: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    # label = (floor(x) + floor(y)) mod 2 on [-2, 2]^2. Each colour covers exactly half the board,
-    # so a uniform sample is only balanced on average: oversample, then keep n_j of each colour.
-    rng = np.random.default_rng(seed)
-    counts = _class_counts(n, 2)
-    pts = np.empty((0, 2))
-    labels = np.empty(0, dtype=np.int64)
-    while any((labels == j).sum() < n_j for j, n_j in enumerate(counts)):
-        draw = rng.uniform(-_BOARD_HALF_WIDTH, _BOARD_HALF_WIDTH, size=(2 * n + 64, 2))
-        pts = np.concatenate([pts, draw])
-        labels = np.concatenate([labels, np.floor(draw).sum(axis=1).astype(np.int64) % 2])
-    xs = [pts[labels == j][:n_j] for j, n_j in enumerate(counts)]
-    return _finish(xs, noise, rng)
-
-
-_Generator = Callable[[int, float, int], tuple[np.ndarray, np.ndarray]]
-_GENERATORS: dict[str, _Generator] = {
-    "circles": _make_circles,
-    "moons": _make_moons,
-    "xor": _make_xor,
-    "blobs": _make_blobs,
-    "checkerboard": _make_checkerboard,
-}
 
 
 # -----------------------------------------------------------------------------
@@ -393,9 +289,9 @@ def make_dataset(
                 f"i.e. n_samples >= {2 * n_classes}"
             )
         if arms is not None:
-            X, y = _make_spirals(n_samples, noise, data_seed, arms)
+            X, y = generators.spirals(n_samples, noise, data_seed, arms)
         else:
-            X, y = _GENERATORS[name](n_samples, noise, data_seed)
+            X, y = generators.BY_NAME[name](n_samples, noise, data_seed)
     n_classes = int(y.max()) + 1
 
     # 2. the split. Done on float64 numpy arrays and cast afterwards: train_test_split draws the

@@ -13,7 +13,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from bench.registry import Activation, get_activation
+from bench.plugins import get_activation
+from bench.registry import Activation
 
 INIT_SCHEMES = ("pytorch", "glorot", "kaiming")
 OPTIMIZERS = ("sgd", "adam")

@@ -8,19 +8,15 @@ a decision surface), so workers look nothing up.
 
 from __future__ import annotations
 
-import os
-import time
 from dataclasses import dataclass, field
 
-import joblib
-import numpy as np
 import torch
 
 from bench import engine
-from bench.data import Dataset, DatasetError, data_key, is_csv, load_data
+from bench.data import Dataset, DatasetError, data_key, is_csv
 from bench.grid import MAX_RUNS, Grid, GridError, dataset_fingerprints, run_ids
 from bench.model import LayerStack
-from bench.registry import BUILTIN_REGISTRY, Activation
+from bench.registry import Activation
 from bench.schema import SURFACE_KEY
 from bench.spec import RunSpec
 from bench.store import Store
@@ -145,90 +141,3 @@ def make_plan(
         tasks=tasks,
         datasets=datasets,
     )
-
-
-# --------------------------------------------------------------------------- estimates
-
-
-@dataclass(frozen=True)
-class Calibration:
-    """Measured prices on this device, for `plan`'s estimate of the time a grid takes."""
-
-    per_chunk_epoch: float  # seconds of fixed overhead per chunk and epoch (kernel launches)
-    per_mac: float  # seconds per multiply-add of `run_work`
-    per_unit: float  # seconds per unit activation of `run_work`
-    per_measured_unit: float  # seconds per model and hidden unit for the grid measures
-
-    def task_seconds(self, task: Task, data: Dataset) -> float:
-        spec = task.specs[0]
-        macs, units = run_work(spec, data)
-        training = len(task) * (macs * self.per_mac + units * self.per_unit)
-        measuring = len(task) * max(spec.depth * spec.width, 1) * self.per_measured_unit
-        return spec.epochs * self.per_chunk_epoch + training + measuring
-
-
-def calibrate(device: torch.device, threads: int | None = None) -> Calibration:
-    """Times small representative chunks, to price a chunk-epoch, a multiply-add and a unit."""
-    if threads:
-        torch.set_num_threads(threads)
-    base = RunSpec(n_samples=600, depth=2, eval_every=10, epochs=30)
-    data = load_data(base)
-    datasets = {data_key(base): data}
-    activation = BUILTIN_REGISTRY.get(base.activation)
-    models = 128
-
-    def timed(n: int, width: int, epochs: int, measure: bool) -> float:
-        specs = [
-            RunSpec(**{**base.to_dict(), "seed": s, "width": width, "epochs": epochs})
-            for s in range(n)
-        ]
-        start = time.perf_counter()
-        engine.train_chunk(specs, activation, device, measure=measure, datasets=datasets)
-        return time.perf_counter() - start
-
-    # Untimed warm-up: the first call of a process pays for lazy initialisation (kernels,
-    # allocator), which measured up to 100x one epoch and made the estimate absurd.
-    timed(1, 16, 2, True)
-    per_chunk_epoch = timed(1, 16, 30, False) / 30
-    # Two widths give two equations for the price of a multiply-add and of a unit.
-    rows, seconds = [], []
-    for width in (4, 32):
-        macs, units = run_work(RunSpec(**{**base.to_dict(), "width": width}), data)
-        rows.append([models * macs, models * units])
-        seconds.append(max(timed(models, width, 30, False) - 30 * per_chunk_epoch, 1e-9))
-    per_mac, per_unit = np.linalg.lstsq(np.array(rows), np.array(seconds), rcond=None)[0]
-    per_mac, per_unit = max(per_mac, 0.0), max(per_unit, 0.0)
-    # The grid measures: a measured chunk minus its predicted training time.
-    macs, units = run_work(RunSpec(**{**base.to_dict(), "width": 16, "epochs": 10}), data)
-    training = 10 * per_chunk_epoch + models * (macs * per_mac + units * per_unit)
-    per_measured_unit = max(timed(models, 16, 10, True) - training, 0.0) / (models * 32)
-    return Calibration(per_chunk_epoch, per_mac, per_unit, per_measured_unit)
-
-
-def _calibrate_in_worker(device: str, threads: int | None) -> Calibration:
-    return calibrate(torch.device(device), threads)
-
-
-def estimate_seconds(
-    plan: Plan, device: torch.device, jobs: int = 1, threads: int | None = None
-) -> float:
-    """Seconds to train the plan's tasks with `jobs` workers of `threads` threads each.
-
-    On a CPU with several jobs, every worker calibrates at the same time, so the prices
-    include what the workers cost each other (shared caches and memory bandwidth).
-    """
-    if threads is None and device.type == "cpu":
-        threads = max(1, (os.cpu_count() or 1) // max(jobs, 1))
-    if jobs > 1 and device.type == "cpu":
-        calibrations = joblib.Parallel(n_jobs=jobs, backend="loky")(
-            joblib.delayed(_calibrate_in_worker)(str(device), threads) for _ in range(jobs)
-        )
-        c = Calibration(*np.mean([list(vars(c).values()) for c in calibrations], axis=0))
-    else:
-        saved = torch.get_num_threads()
-        try:
-            c = calibrate(device, threads)
-        finally:
-            torch.set_num_threads(saved)
-    total = sum(c.task_seconds(task, plan.datasets[data_key(task.specs[0])]) for task in plan.tasks)
-    return total / max(jobs, 1)

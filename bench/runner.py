@@ -16,198 +16,20 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import joblib
 import numpy as np
 import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
 import bench
-from bench import engine, schema
+from bench import engine
+from bench.backends import BACKENDS, dask_results, local_results
 from bench.grid import MAX_RUNS, Grid
-from bench.plan import Task, make_plan
+from bench.plan import make_plan
 from bench.store import Store, StoreError, describe_os_error
-
-BACKENDS = ("local", "dask")
-SCHEDULER_TIMEOUT_S = 30  # how long to try reaching a Dask scheduler before giving up
-
-
-class SchedulerError(RuntimeError):
-    """The Dask scheduler cannot be reached (or its address is malformed)."""
-
-
-# --------------------------------------------------------------------------- execution
-
-
-@dataclass
-class TaskOutcome:
-    """A finished chunk as the three tables (schema.TABLES) of a shard."""
-
-    runs: pd.DataFrame
-    curves: pd.DataFrame
-    surfaces: pd.DataFrame
-
-
-def _run_rows(task: Task) -> pd.DataFrame:
-    """run_id and every axis, one row per run."""
-    frame = pd.DataFrame([s.to_dict() for s in task.specs], columns=list(schema.AXES))
-    frame.insert(0, "run_id", task.run_ids)
-    return frame
-
-
-def outcome_tables(task: Task, arrays: engine.ChunkArrays) -> TaskOutcome:
-    """The tables of a trained chunk, in schema's column order."""
-    models = len(task)
-    runs = _run_rows(task)
-    for metric, values in arrays.metrics.items():
-        runs[metric] = values
-    runs["n_params"] = arrays.n_params
-    runs["n_classes"] = arrays.n_classes
-    runs["affine"] = task.activation.affine
-    runs["act_params"] = arrays.act_params
-    runs["diverged"] = arrays.diverged_epoch > 0
-    runs["diverged_epoch"] = np.where(arrays.diverged_epoch > 0, arrays.diverged_epoch, np.nan)
-    runs["wall_s"] = arrays.wall_s / models  # the chunk's wall time, shared equally by its runs
-    runs["chunk_size"] = models
-    runs["error"] = ""
-
-    evaluations = len(arrays.epochs)
-    curves = pd.DataFrame(
-        {
-            "run_id": np.repeat(np.asarray(task.run_ids, dtype=object), evaluations),
-            "epoch": np.tile(arrays.epochs, models),
-        }
-    )
-    for j, column in enumerate(schema.CURVE_METRICS):
-        curves[column] = arrays.curves[:, j, :].T.reshape(-1)
-
-    surfaces = pd.DataFrame(
-        [
-            {
-                "run_id": task.run_ids[s.row],
-                **{
-                    axis: getattr(task.specs[s.row], axis) for axis in (*schema.SURFACE_KEY, "seed")
-                },
-                "resolution": engine.MEASURE_RESOLUTION,
-                "x_min": s.plane.extent[0],
-                "x_max": s.plane.extent[1],
-                "y_min": s.plane.extent[2],
-                "y_max": s.plane.extent[3],
-                "plane": s.plane.kind,
-                "prob": s.prob,
-                "pred": s.pred,
-                "test_x": s.plane.test_points[:, 0],
-                "test_y": s.plane.test_points[:, 1],
-                "test_label": s.plane.test_labels,
-            }
-            for s in arrays.surfaces
-        ],
-        columns=schema.names(schema.SURFACE_COLUMNS),
-    )
-    return TaskOutcome(runs=runs, curves=curves, surfaces=surfaces)
-
-
-def execute_task(task: Task, device: str, threads: int | None) -> TaskOutcome:
-    """Trains one chunk; never raises for a failing run: the error goes into its rows.
-
-    Module-level so joblib (loky) and Dask can ship it to other processes and machines.
-    """
-    if threads:
-        torch.set_num_threads(threads)
-    resolved = engine.resolve_device(device)
-    try:
-        arrays = engine.train_chunk(
-            task.specs,
-            task.activation,
-            resolved,
-            surface_rows=task.surface_rows,
-            datasets=task.datasets,
-        )
-        outcome = outcome_tables(task, arrays)
-    except Exception as exc:  # a group that raises is recorded as failed, the grid goes on
-        runs = _run_rows(task)
-        runs["affine"] = task.activation.affine
-        runs["diverged"] = False
-        runs["error"] = f"{type(exc).__name__}: {exc}".strip()[:2000]
-        outcome = TaskOutcome(runs=runs, curves=pd.DataFrame(), surfaces=pd.DataFrame())
-    outcome.runs["device"] = engine.device_label(resolved)
-    outcome.runs["engine_version"] = engine.ENGINE_VERSION
-    outcome.runs["nonlinbench_version"] = bench.__version__
-    return outcome
-
-
-def _stream(calls: list, **parallel_kwargs) -> Iterator[TaskOutcome] | None:
-    """Results through joblib in the order they finish, or None when joblib cannot stream.
-
-    One chunk per joblib task (batch_size=1), so each finished chunk reaches the caller (and
-    becomes a shard) at once instead of waiting for the rest of an auto-sized batch. joblib
-    yields results as they complete with return_as="generator_unordered" (joblib >= 1.4);
-    older versions only stream in submission order ("generator"), which is used instead.
-    """
-    for return_as in ("generator_unordered", "generator"):
-        try:
-            parallel = joblib.Parallel(return_as=return_as, batch_size=1, **parallel_kwargs)
-        except ValueError:  # this joblib or this backend does not support it
-            continue
-        return parallel(calls)
-    return None
-
-
-def _dask_results(
-    tasks: list[Task], device: str, threads: int | None, scheduler: str
-) -> Iterator[TaskOutcome]:
-    """Runs the chunks on a Dask cluster through joblib's Dask backend, yielding as they finish.
-
-    When joblib's Dask backend cannot return a generator, the chunks are submitted to the
-    cluster directly and collected with `distributed.as_completed`, so shards are still
-    written as each chunk finishes rather than all at the end. Raises SchedulerError when
-    the scheduler does not answer within SCHEDULER_TIMEOUT_S.
-    """
-    try:
-        from dask.distributed import Client, as_completed
-    except ImportError:
-        raise RuntimeError(
-            "the dask backend needs the distributed extra: pip install 'nonlinbench[distributed]'"
-        ) from None
-    try:
-        client = Client(scheduler, timeout=SCHEDULER_TIMEOUT_S)
-    except (OSError, ValueError) as exc:
-        raise SchedulerError(f"--scheduler {scheduler}: cannot reach it: {exc}") from None
-    with client, joblib.parallel_config(backend="dask"):
-        # joblib's Dask backend uses this client: it is the default one while it is open.
-        calls = [joblib.delayed(execute_task)(t, device, threads) for t in tasks]
-        results = _stream(calls, n_jobs=-1)
-        if results is not None:
-            yield from results
-            return
-        futures = [client.submit(execute_task, t, device, threads, pure=False) for t in tasks]
-        try:
-            for future in as_completed(futures):
-                yield future.result()
-        finally:
-            client.cancel(futures)
-
-
-def _local_results(
-    tasks: list[Task], device: str, threads: int | None, jobs: int
-) -> Iterator[TaskOutcome]:
-    """In this process (jobs=1), or in `jobs` loky worker processes, yielding as they finish."""
-    if jobs <= 1:
-        for task in tasks:
-            yield execute_task(task, device, threads)
-        return
-    calls = [joblib.delayed(execute_task)(t, device, threads) for t in tasks]
-    results = _stream(calls, n_jobs=jobs, backend="loky")
-    if results is None:  # pragma: no cover - every joblib this package supports can stream
-        results = joblib.Parallel(n_jobs=jobs, backend="loky")(calls)
-    try:
-        yield from results
-    finally:
-        _stop_workers()
 
 
 @dataclass
@@ -337,12 +159,12 @@ def run_grid(
             )
         elif backend == "dask":
             _train(
-                plan, store, summary, quiet, _dask_results(plan.tasks, device, threads, scheduler)
+                plan, store, summary, quiet, dask_results(plan.tasks, device, threads, scheduler)
             )
         else:
             if threads:
                 torch.set_num_threads(threads)
-            _train(plan, store, summary, quiet, _local_results(plan.tasks, device, threads, jobs))
+            _train(plan, store, summary, quiet, local_results(plan.tasks, device, threads, jobs))
         summary.wall_s = time.perf_counter() - t0
         manifest.update(
             finished=pd.Timestamp.now("UTC").isoformat(),
@@ -388,13 +210,18 @@ def _recover(store: Store, grid: Grid, fresh: bool) -> list[str]:
 
 def _train(plan, store: Store, summary: RunSummary, quiet: bool, results) -> None:
     """Stores each finished chunk as a shard; always ends by merging the shards."""
+    # The bar advances by work, not by runs: tasks run largest first, so counting runs would
+    # make the early ETA several times too long. The postfix counts the runs.
+    work = {task.run_ids[0]: max(task.cost, 1.0) for task in plan.tasks}  # by first run id
+    done_runs = 0
     bar = tqdm(
-        total=plan.pending,
-        unit="run",
+        total=sum(work.values()),
         desc=f"{plan.grid.name}",
         disable=quiet,
         file=sys.stderr,
         dynamic_ncols=True,
+        bar_format="{desc}: {percentage:3.0f}%|{bar}| {postfix} [{elapsed}<{remaining}]",
+        postfix=f"0/{plan.pending} runs",
     )
     try:
         for outcome in results:
@@ -408,7 +235,9 @@ def _train(plan, store: Store, summary: RunSummary, quiet: bool, results) -> Non
             summary.failed += failed
             summary.trained += len(outcome.runs) - failed
             summary.diverged += int(outcome.runs["diverged"].fillna(False).sum())
-            bar.update(len(outcome.runs))
+            done_runs += len(outcome.runs)
+            bar.set_postfix_str(f"{done_runs}/{plan.pending} runs", refresh=False)
+            bar.update(work[outcome.runs["run_id"].iloc[0]])
     except (KeyboardInterrupt, Terminated) as exc:
         summary.interrupted = "SIGTERM" if isinstance(exc, Terminated) else "SIGINT"
     finally:
@@ -442,10 +271,3 @@ def _sigterm_as_interrupt():
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
-
-
-def _stop_workers() -> None:
-    """No loky worker outlives the command (they idle for minutes, holding memory, otherwise)."""
-    from joblib.externals.loky import get_reusable_executor
-
-    get_reusable_executor().shutdown(wait=True, kill_workers=True)

@@ -29,6 +29,14 @@ seed = [0, 1]
 """
 
 
+@pytest.fixture(scope="session", autouse=True)
+def calibration_cache(tmp_path_factory):
+    """`plan` caches this machine's prices: in a folder of the test session's own."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("cache")))
+        yield
+
+
 @pytest.fixture
 def write_grid(tmp_path: Path) -> Callable[..., Path]:
     """write_grid(axes=TINY_AXES, name="tiny", header="", excludes="", filename=...) -> path."""

@@ -7,7 +7,8 @@ import torch
 
 import bench
 from bench.activations import BUILTINS
-from bench.registry import BUILTIN_REGISTRY, ActivationError, get_activation
+from bench.plugins import get_activation
+from bench.registry import BUILTIN_REGISTRY, ActivationError
 
 # Values at x = 1 and x = -1, computed by hand from each activation's defining formula.
 E = math.e

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bench import runner
+from bench import backends
 from bench.grid import load_grid
 from bench.runner import run_grid
 from bench.store import Store
@@ -110,13 +110,13 @@ def test_without_joblib_generators_the_dask_backend_still_streams_chunk_by_chunk
 
     # An older joblib whose Dask backend cannot return results as a generator.
     monkeypatch.setattr(DaskDistributedBackend, "supports_return_generator", False)
-    streamed, original = [], runner._stream
+    streamed, original = [], backends._stream
 
     def stream(*args, **kwargs):
         streamed.append(original(*args, **kwargs))
         return streamed[-1]
 
-    monkeypatch.setattr(runner, "_stream", stream)
+    monkeypatch.setattr(backends, "_stream", stream)
     grid = load_grid(write_grid(AXES))
     summary, shards = run_local_then_dask(grid, tmp_path, scheduler, monkeypatch)
     assert (summary.trained, summary.failed) == (4, 0)
@@ -137,7 +137,7 @@ def test_a_dask_run_resumes_like_a_local_one(scheduler, write_grid, tmp_path):
 def test_an_unreachable_scheduler_is_a_one_line_error(write_grid, tmp_path, monkeypatch, capsys):
     from bench.cli import main
 
-    monkeypatch.setattr(runner, "SCHEDULER_TIMEOUT_S", 1)
+    monkeypatch.setattr(backends, "SCHEDULER_TIMEOUT_S", 1)
     args = ["run", "--grid", str(write_grid(AXES)), "--out", str(tmp_path), "--quiet"]
     assert main([*args, "--backend", "dask", "--scheduler", "tcp://127.0.0.1:9"]) == 2
     err = capsys.readouterr().err

@@ -10,7 +10,7 @@ from bench.data import data_key, load_data, make_dataset
 from bench.engine import placement
 from bench.engine.stacked import predicted_labels
 from bench.model import MLP, train_reference
-from bench.registry import load_registry
+from bench.plugins import load_registry
 from bench.spec import RunSpec
 
 EXAMPLES = __import__("pathlib").Path(__file__).resolve().parent.parent / "examples"

@@ -289,8 +289,8 @@ def test_a_closed_pipe_is_not_an_error():
 def test_a_csv_edited_after_planning_does_not_change_what_the_runs_train_on(write_grid, tmp_path):
     import torch
 
+    from bench.execute import execute_task
     from bench.plan import make_plan
-    from bench.runner import execute_task
     from bench.store import Store
 
     rows = [f"{x / 10:.1f},{y / 10:.1f},{int(x * x + y * y < 200)}" for x in range(-20, 20, 3)

@@ -11,17 +11,11 @@ import torch
 from torch import nn
 
 import bench
-from bench import registry
+from bench import plugins, registry
 from bench.cli import main
 from bench.engine import train_chunk
-from bench.registry import (
-    BUILTIN_REGISTRY,
-    ActivationError,
-    get_activation,
-    load_installed,
-    load_plugin_file,
-    load_registry,
-)
+from bench.plugins import get_activation, load_installed, load_plugin_file, load_registry
+from bench.registry import BUILTIN_REGISTRY, ActivationError
 from bench.spec import RunSpec
 from tests.conftest import declarations_restored
 
@@ -91,8 +85,8 @@ def test_registering_something_not_callable_fails_clearly(clean_registry):
         bench.register_activation("number")(3.0)
     with pytest.raises(ActivationError, match="must be elementwise"):
         bench.register_activation("reducer")(lambda x: x.sum())
-    assert "number" not in registry.default_registry()
-    assert "reducer" not in registry.default_registry()
+    assert "number" not in plugins.default_registry()
+    assert "reducer" not in plugins.default_registry()
 
 
 # --------------------------------------------------------------------------- route (b)
@@ -111,7 +105,7 @@ def test_loading_a_plugin_file_returns_a_new_registry_and_changes_nothing_else()
     assert "learnable_prelu" not in load_registry()  # nothing global was touched
     assert with_file.plugin_files == (str(EXAMPLE_FILE.resolve()),)
     # The same file again (say, on the command line and in the grid) is loaded once.
-    assert with_file.with_plugin_file(EXAMPLE_FILE) is with_file
+    assert plugins.add_plugin_file(with_file, EXAMPLE_FILE) is with_file
 
 
 def test_affine_activations_are_marked_and_piecewise_linear():
@@ -145,7 +139,7 @@ def test_a_plugin_file_that_fails_to_import_is_named_and_leaves_the_registry_usa
     )
     with pytest.raises(ActivationError, match=r"broken.py failed to import: RuntimeError: oops"):
         load_registry([broken])
-    assert "half_registered" not in registry.default_registry()
+    assert "half_registered" not in plugins.default_registry()
     assert get_activation("relu").name == "relu"
 
 
@@ -210,7 +204,7 @@ def test_a_hand_built_entry_point_loads():
     )
     sys.path.insert(0, str(PACKAGE / "src"))
     try:
-        (activation,) = registry.load_entry_point(ep)
+        (activation,) = plugins.load_entry_point(ep)
     finally:
         sys.path.remove(str(PACKAGE / "src"))
     assert activation.name == "x_squareplus" and activation.source.startswith("entry point")

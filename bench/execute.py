@@ -1,0 +1,116 @@
+"""One task, trained and turned into the tables of a shard (in whatever process runs it).
+
+    task -> engine (arrays) -> tables (schema's columns)
+
+Module-level functions, so joblib (loky) and Dask can ship them to other processes and
+machines; a task carries everything needed (specs, the activation's record, CSV data).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import torch
+
+import bench
+from bench import engine, schema
+from bench.plan import Task
+
+
+@dataclass
+class TaskOutcome:
+    """A finished chunk as the three tables (schema.TABLES) of a shard."""
+
+    runs: pd.DataFrame
+    curves: pd.DataFrame
+    surfaces: pd.DataFrame
+
+
+def _run_rows(task: Task) -> pd.DataFrame:
+    """run_id and every axis, one row per run."""
+    frame = pd.DataFrame([s.to_dict() for s in task.specs], columns=list(schema.AXES))
+    frame.insert(0, "run_id", task.run_ids)
+    return frame
+
+
+def outcome_tables(task: Task, arrays: engine.ChunkArrays) -> TaskOutcome:
+    """The tables of a trained chunk, in schema's column order."""
+    models = len(task)
+    runs = _run_rows(task)
+    for metric, values in arrays.metrics.items():
+        runs[metric] = values
+    runs["n_params"] = arrays.n_params
+    runs["n_classes"] = arrays.n_classes
+    runs["affine"] = task.activation.affine
+    runs["act_params"] = arrays.act_params
+    runs["diverged"] = arrays.diverged_epoch > 0
+    runs["diverged_epoch"] = np.where(arrays.diverged_epoch > 0, arrays.diverged_epoch, np.nan)
+    runs["wall_s"] = arrays.wall_s / models  # the chunk's wall time, shared equally by its runs
+    runs["chunk_size"] = models
+    runs["error"] = ""
+
+    evaluations = len(arrays.epochs)
+    curves = pd.DataFrame(
+        {
+            "run_id": np.repeat(np.asarray(task.run_ids, dtype=object), evaluations),
+            "epoch": np.tile(arrays.epochs, models),
+        }
+    )
+    for j, column in enumerate(schema.CURVE_METRICS):
+        curves[column] = arrays.curves[:, j, :].T.reshape(-1)
+
+    surfaces = pd.DataFrame(
+        [
+            {
+                "run_id": task.run_ids[s.row],
+                **{
+                    axis: getattr(task.specs[s.row], axis) for axis in (*schema.SURFACE_KEY, "seed")
+                },
+                "resolution": engine.MEASURE_RESOLUTION,
+                "x_min": s.plane.extent[0],
+                "x_max": s.plane.extent[1],
+                "y_min": s.plane.extent[2],
+                "y_max": s.plane.extent[3],
+                "plane": s.plane.kind,
+                "prob": s.prob,
+                "pred": s.pred,
+                "test_x": s.plane.test_points[:, 0],
+                "test_y": s.plane.test_points[:, 1],
+                "test_label": s.plane.test_labels,
+            }
+            for s in arrays.surfaces
+        ],
+        columns=schema.names(schema.SURFACE_COLUMNS),
+    )
+    return TaskOutcome(runs=runs, curves=curves, surfaces=surfaces)
+
+
+def execute_task(task: Task, device: str, threads: int | None) -> TaskOutcome:
+    """Trains one chunk; never raises for a failing run: the error goes into its rows.
+
+    Module-level so joblib (loky) and Dask can ship it to other processes and machines.
+    """
+    if threads:
+        torch.set_num_threads(threads)
+    resolved = engine.resolve_device(device)
+    try:
+        arrays = engine.train_chunk(
+            task.specs,
+            task.activation,
+            resolved,
+            surface_rows=task.surface_rows,
+            datasets=task.datasets,
+        )
+        outcome = outcome_tables(task, arrays)
+    except Exception as exc:  # a group that raises is recorded as failed, the grid goes on
+        runs = _run_rows(task)
+        runs["affine"] = task.activation.affine
+        runs["diverged"] = False
+        runs["error"] = f"{type(exc).__name__}: {exc}".strip()[:2000]
+        outcome = TaskOutcome(runs=runs, curves=pd.DataFrame(), surfaces=pd.DataFrame())
+    outcome.runs["device"] = engine.device_label(resolved)
+    outcome.runs["engine_version"] = engine.ENGINE_VERSION
+    outcome.runs["nonlinbench_version"] = bench.__version__
+    return outcome
