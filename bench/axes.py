@@ -13,6 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from bench.data import DatasetError, is_csv, validate_dataset_name
+from bench.features import FEATURE_MAPS
 from bench.model import INIT_SCHEMES, OPTIMIZERS
 from bench.registry import ActivationError, Registry
 from bench.schema import AXES
@@ -82,6 +83,7 @@ AXIS_RULES: dict[str, tuple] = {
     "test_size": _float_in(0.0, 1.0, low_open=True, high_open=True),
     "data_seed": _int_in(0, MAX_DATA_SEED, "numpy's seeds are 32-bit"),
     "stratify": (bool, None, "true or false"),
+    "features": _choice(FEATURE_MAPS),
     "activation": (str, None, "a registered activation name (see `nonlinbench list-activations`)"),
     "depth": _int_in(0, MAX_DEPTH, "hidden layers"),
     "width": _int_in(1, MAX_WIDTH, "units per hidden layer"),

@@ -34,6 +34,7 @@ import torch
 from sklearn.model_selection import train_test_split
 
 from bench import generators
+from bench.features import apply_feature_map
 from bench.schema import DATA_AXES
 
 # Bump whenever any builtin generator would produce different numbers for the same arguments:
@@ -63,10 +64,21 @@ class Dataset:
     # What the data was made from (`dataset_fingerprint`): a CSV file's hash is taken from the
     # very bytes that were parsed, so a run can check it trains on what its id names.
     fingerprint: str = ""
+    # The inputs are a feature map (bench.features) of these coordinates, on which grid
+    # measures and decision surfaces are drawn; for "raw" they are the inputs themselves.
+    feature_map: str = "raw"
+    coords_train: torch.Tensor | None = field(default=None, repr=False)  # (n_train, d) float32
+    coords_test: torch.Tensor | None = field(default=None, repr=False)  # (n_test, d) float32
 
     @property
     def n_features(self) -> int:
+        """The network's inputs (after the feature map)."""
         return self.X_train.shape[1]
+
+    @property
+    def n_coords(self) -> int:
+        """The data's own coordinates (before the feature map)."""
+        return self.coords_train.shape[1] if self.coords_train is not None else self.n_features
 
 
 # -----------------------------------------------------------------------------
@@ -249,6 +261,7 @@ def make_dataset(
     data_seed: int = 42,
     test_size: float = 0.2,
     stratify: bool = True,
+    features: str = "raw",
 ) -> Dataset:
     """Generate (or load) a dataset and split it into train and test.
 
@@ -266,6 +279,8 @@ def make_dataset(
         data_seed: seeds the generator, the split and the label flips; same seed, same tensors.
         test_size: fraction in (0, 1) of the points held out for testing.
         stratify: keep the class proportions equal in train and test.
+        features: a feature map (bench.features) applied to the coordinates after the split;
+            `coords_train`/`coords_test` keep the coordinates themselves.
 
     With stratify=False, `make_dataset("circles", 1000, 0.03, data_seed=42, test_size=0.2)` gives
     exactly the tensors of the original notebook (make_circles, then train_test_split).
@@ -311,14 +326,19 @@ def make_dataset(
     if label_noise > 0:
         y_train = _flip_labels(y_train, n_classes, label_noise, data_seed)
 
+    # 4. the network's inputs: the coordinates through the feature map (in float64, then cast)
+    coords_train, coords_test = torch.from_numpy(X_train), torch.from_numpy(X_test)
     return Dataset(
         name=name,
-        X_train=torch.from_numpy(X_train).float(),  # (n_train, d) float32
+        X_train=apply_feature_map(features, coords_train).float(),  # (n_train, k) float32
         y_train=torch.from_numpy(y_train).long(),  # (n_train,) int64
-        X_test=torch.from_numpy(X_test).float(),  # (n_test, d) float32
+        X_test=apply_feature_map(features, coords_test).float(),  # (n_test, k) float32
         y_test=torch.from_numpy(y_test).long(),  # (n_test,) int64
         n_classes=n_classes,
         fingerprint=fingerprint,
+        feature_map=features,
+        coords_train=coords_train.float(),  # (n_train, d) float32
+        coords_test=coords_test.float(),  # (n_test, d) float32
     )
 
 

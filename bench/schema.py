@@ -38,6 +38,7 @@ DATA_AXES: tuple[str, ...] = (
     "data_seed",
     "test_size",
     "stratify",
+    "features",
 )
 # Independent repetitions: intervals are computed over their settings.
 SEED_AXES: tuple[str, ...] = ("data_seed", "seed")

@@ -17,6 +17,7 @@ class RunSpec:
     test_size: float = 0.2  # fraction of points held out for testing
     data_seed: int = 42  # seeds the data generator and the split
     stratify: bool = True  # stratified split; the seed grid turns it off to match the notebook
+    features: str = "raw"  # feature map on the inputs (bench.features): raw | quadratic | ...
     # Model.
     activation: str = "relu"  # canonical registry name
     depth: int = 2  # hidden layers; 0 is logistic / softmax regression
@@ -35,11 +36,20 @@ class RunSpec:
         return asdict(self)
 
     def run_id(self, dataset_fingerprint: str) -> str:
-        """A stable hash of the resolved settings and of the data generator's version."""
+        """A stable hash of the resolved settings and of the data generator's version.
+
+        Fields added after the first release enter the hash only when set away from their
+        default, so the runs stored before they existed keep their ids.
+        """
+        settings = {
+            k: v for k, v in self.to_dict().items() if k not in LATER_FIELDS or v != LATER_FIELDS[k]
+        }
         payload = json.dumps(
-            {"spec": self.to_dict(), "data": dataset_fingerprint}, sort_keys=True, default=str
+            {"spec": settings, "data": dataset_fingerprint}, sort_keys=True, default=str
         )
         return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
 
 DEFAULTS: dict = RunSpec().to_dict()
+# Fields added after the first release, with the default that leaves a run's id unchanged.
+LATER_FIELDS: dict = {"features": "raw"}

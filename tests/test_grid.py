@@ -149,6 +149,7 @@ OTHER_VALUE = {
     "test_size": 0.3,
     "data_seed": 7,
     "stratify": False,
+    "features": "quadratic",
     "activation": "tanh",
     "depth": 3,
     "width": 11,

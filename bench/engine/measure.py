@@ -15,6 +15,7 @@ import torch
 from bench import metrics
 from bench.data import Dataset, data_key
 from bench.engine.stacked import StackedMLP, per_model_loss
+from bench.features import apply_feature_map
 from bench.spec import RunSpec
 
 MEASURE_RESOLUTION = 100  # the plane's grid: 100 x 100 points, for the measures and surfaces
@@ -70,24 +71,29 @@ class Plane:
 
 
 def data_plane(data: Dataset) -> Plane:
-    X_all = torch.cat([data.X_train, data.X_test])
+    """The plane of the data's own coordinates (before any feature map), its grid, and the
+    grid's points as the network's inputs (through the feature map)."""
+    train = data.coords_train if data.coords_train is not None else data.X_train
+    test = data.coords_test if data.coords_test is not None else data.X_test
+    coords = torch.cat([train, test])  # (n, d)
     labels = data.y_test.numpy().astype(np.int8)
-    if data.n_features == 1:
+    if coords.shape[1] == 1:
         # A line: the grid's second axis is a dummy of unit height that the network never sees,
         # so a surface is drawn as bands and the measures count what happens along x.
-        lifted = torch.cat([X_all, torch.zeros_like(X_all)], 1)
-        points, extent = metrics.covering_grid(lifted, MEASURE_RESOLUTION)
-        test = torch.cat([data.X_test, torch.zeros_like(data.X_test)], 1).numpy()
-        return Plane("line", points, points[:, :1], extent, test.astype(np.float32), labels)
-    if data.n_features == 2:
-        points, extent = metrics.covering_grid(X_all, MEASURE_RESOLUTION)
-        test = data.X_test.numpy().astype(np.float32)
-        return Plane("input", points, points, extent, test, labels)
-    mean, components = metrics.pca_basis(X_all)
-    points, extent = metrics.covering_grid((X_all - mean) @ components.T, MEASURE_RESOLUTION)
-    inputs = metrics.grid_in_input_space(points, mean, components)
-    test = ((data.X_test.to(components.dtype) - mean) @ components.T).numpy().astype(np.float32)
-    return Plane("pca", points, inputs, extent, test, labels)
+        points, extent = metrics.covering_grid(
+            torch.cat([coords, torch.zeros_like(coords)], 1), MEASURE_RESOLUTION
+        )
+        kind, on_plane, shown = "line", points[:, :1], torch.cat([test, torch.zeros_like(test)], 1)
+    elif coords.shape[1] == 2:
+        points, extent = metrics.covering_grid(coords, MEASURE_RESOLUTION)
+        kind, on_plane, shown = "input", points, test
+    else:
+        mean, components = metrics.pca_basis(coords)
+        points, extent = metrics.covering_grid((coords - mean) @ components.T, MEASURE_RESOLUTION)
+        on_plane = metrics.grid_in_input_space(points, mean, components)
+        kind, shown = "pca", (test.to(components.dtype) - mean) @ components.T
+    inputs = apply_feature_map(data.feature_map, on_plane)  # (P, inputs)
+    return Plane(kind, points, inputs, extent, shown.numpy().astype(np.float32), labels)
 
 
 @dataclass
@@ -125,7 +131,9 @@ def grid_measures(
         # metrics take (models, points, features): transpose views of our layout.
         logits = logits.transpose(1, 2)
         r2[part] = metrics.linear_fit_r2(points, logits).to(r2.dtype)
-        if net.activation.affine:
+        if not all(specs[i].features == "raw" for i in rows):
+            pass  # a feature map bends the plane: its pieces are not linear, so not counted
+        elif net.activation.affine:
             regions[part] = 1.0  # one affine map: one region, whatever the grid shows
         elif countable:
             pre_acts = [z.transpose(1, 2) for z in pre_acts]
