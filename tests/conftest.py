@@ -31,9 +31,12 @@ seed = [0, 1]
 
 @pytest.fixture(scope="session", autouse=True)
 def calibration_cache(tmp_path_factory):
-    """`plan` caches this machine's prices: in a folder of the test session's own."""
+    """`plan` caches this machine's prices, the report its ceilings: in the session's own
+    folder, so tests neither read nor write the user's cache."""
     with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("cache")))
+        cache = tmp_path_factory.mktemp("cache")
+        patch.setenv("XDG_CACHE_HOME", str(cache))
+        patch.setenv("NONLINBENCH_CACHE_DIR", str(cache / "nonlinbench"))
         yield
 
 

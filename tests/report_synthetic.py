@@ -226,7 +226,7 @@ def manifest(name: str = "toy") -> dict:
         "grid": {
             "name": name,
             "description": "a synthetic grid",
-            "source": f"file:{name}.toml",
+            "source": f"grids/{name}.toml",
             "hash": "abc123",
             "text": f'name = "{name}"',
             "plugins": [],

@@ -69,9 +69,11 @@ def test_affine_activations_are_grey_and_dashed_and_the_others_distinct():
     others = [to_hex(styles[n]["color"]) for n in ("relu", "tanh", "my_swish")]
     assert len(set(others)) == 3 and to_hex(AFFINE_STYLE["color"]) not in others
 
-    many = activation_styles([f"act{i:02d}" for i in range(12)])
-    assert len({(to_hex(s["color"]), s["linestyle"]) for s in many.values()}) == 12
-    assert len({s["marker"] for s in many.values()}) == 12
+    many = activation_styles([f"act{i:02d}" for i in range(20)])
+    assert len({to_hex(s["color"]) for s in many.values()}) == 20  # colour alone tells them apart
+    assert len({str(s["marker"]) for s in many.values()}) == 20  # and so does the marker
+    # the same names give the same styles, whichever figure asks
+    assert activation_styles(list(reversed(list(many)))) == many
 
 
 # -----------------------------------------------------------------------------
@@ -81,7 +83,14 @@ def test_affine_activations_are_grey_and_dashed_and_the_others_distinct():
 def test_accuracy_against_depth_has_a_panel_per_dataset_and_a_line_per_activation():
     table = summary(dataset=DATASETS, activation=ACTIVATIONS, depth=[0, 1, 2])
     chance = {"circles": 0.5, "moons": 0.5, "spirals4": 0.25}
-    fig = figures.plot_accuracy_against(table, "depth", chance=chance, styles=STYLES, col_wrap=2)
+    ceiling = {"circles": 0.9, "moons": 0.97, "spirals4": 0.8}
+    references = pd.DataFrame(
+        {"dataset": DATASETS, "chance": [chance[d] for d in DATASETS],
+         "ceiling": [ceiling[d] for d in DATASETS]}
+    )  # fmt: skip
+    fig = figures.plot_accuracy_against(
+        table, "depth", references=references, styles=STYLES, col_wrap=2
+    )
 
     assert [ax.get_title() for ax in fig.axes] == list(DATASETS)  # the fourth panel is removed
     for ax, dataset in zip(fig.axes, DATASETS, strict=True):
@@ -92,22 +101,23 @@ def test_accuracy_against_depth_has_a_panel_per_dataset_and_a_line_per_activatio
             np.testing.assert_allclose(line.get_ydata(), part["mean"])
         assert lines["none"].get_linestyle() == "--"
         assert to_hex(lines["none"].get_color()) == to_hex(AFFINE_STYLE["color"])
-        (chance_line,) = [line for line in ax.get_lines() if line.get_label() not in ACTIVATIONS]
+        chance_line, ceiling_line = [
+            line for line in ax.get_lines() if line.get_label() not in ACTIVATIONS
+        ]
         assert set(chance_line.get_ydata()) == {chance[dataset]}
+        assert set(ceiling_line.get_ydata()) == {ceiling[dataset]}
         assert len(ax.collections) == len(ACTIVATIONS)  # one interval band each
         assert list(ax.get_xticks()) == [0, 1, 2]
 
     legend = fig.legends[0]
     assert legend.get_title().get_text() == "activation"
-    assert [t.get_text() for t in legend.get_texts()] == [*ACTIVATIONS, "chance"]
+    assert [t.get_text() for t in legend.get_texts()] == [*ACTIVATIONS, "chance", "best possible"]
     assert fig.get_supxlabel() == "depth (hidden layers)"
     assert fig.get_supylabel() == "test accuracy (%)"
 
-    circles, moons, spirals4 = fig.axes  # 2 x 2: circles moons / spirals4 (removed)
-    for lowest_in_its_column in (moons, spirals4):
-        assert tick_labels(lowest_in_its_column, "x") == ["0", "1", "2"]
-    for first_in_its_row in (circles, spirals4):
-        labels = tick_labels(first_in_its_row, "y")
+    for panel in fig.axes:  # 2 x 2, the fourth removed: every panel keeps its tick labels
+        assert tick_labels(panel, "x") == ["0", "1", "2"]
+        labels = tick_labels(panel, "y")
         assert labels and all(label.endswith("%") for label in labels)
 
 
@@ -221,10 +231,12 @@ def test_gallery_has_activations_as_rows_and_datasets_as_columns(gallery_rows):
     fig = plot_decision_gallery(gallery_rows)
     *panels, colorbar = fig.axes
     grid = np.asarray(panels).reshape(2, 2)
-    assert [ax.get_title() for ax in grid[0]] == ["circles", "spirals4"]
+    assert [ax.get_title() for ax in grid[0]] == ["circles", "spirals4 (PCA)"]
     assert [ax.get_ylabel() for ax in grid[:, 0]] == ["none", "relu"]
-    assert colorbar.get_ylabel() == "P(class 1), two classes"
+    assert colorbar.get_ylabel() == "P(class 1), two-class panels"
     assert [t.get_text() for t in grid[0, 1].texts] == ["not stored"]
+    (key,) = fig.legends  # the class key of the four-class panels
+    assert [t.get_text() for t in key.get_texts()] == [f"class {k}" for k in range(4)]
 
 
 def test_gallery_draws_the_stored_test_points_and_accuracy(gallery_rows):
@@ -255,3 +267,38 @@ def test_gallery_prefers_the_notebook_network_else_the_median_one():
     rows, choice = select_gallery(synthetic.make_surfaces(runs), prepare_runs(runs))
     assert (choice["depth"], choice["width"], choice["noise"]) == (3, 4, {"circles": 0.03})
     assert len(rows) == 1 and rows["seed"].item() == 0
+
+
+def test_categorical_and_log_axes():
+    """optimizer is drawn at evenly spaced, named positions; lr on a log scale."""
+    table = summary(dataset=["circles"], activation=ACTIVATIONS, optimizer=["sgd", "adam"])
+    fig = figures.plot_accuracy_against(table, "optimizer", styles=STYLES)
+    assert tick_labels(fig.axes[0], "x") == ["adam", "sgd"]
+    table = summary(dataset=["circles"], activation=ACTIVATIONS, lr=[0.001, 0.01, 0.1])
+    fig = figures.plot_accuracy_against(table, "lr", styles=STYLES)
+    assert fig.axes[0].get_xscale() == "log"
+    assert tick_labels(fig.axes[0], "x") == ["0.001", "0.01", "0.1"]
+    assert fig.get_supxlabel() == "learning rate"
+
+
+def test_mechanism_panels_have_titles_and_say_what_is_undefined():
+    table = summary(low=1, high=50, activation=["none", "relu"], depth=[1, 2])
+    ax = figures.plot_against_depth(
+        table, ylabel="linear regions (count)", scale="log", styles=STYLES,
+        title="Linear regions", undefined="no count for tanh",
+    )  # fmt: skip
+    assert ax.get_title() == "Linear regions"
+    assert [t.get_text() for t in ax.texts] == ["no count for tanh"]
+    r2 = figures.plot_linear_fit_r2(summary(activation=ACTIVATIONS), styles=STYLES)
+    assert r2.get_title()
+
+
+def test_learned_parameters_have_a_panel_per_parameter():
+    table = summary(activation=["prelu"], parameter=["slope", "bias.mean"], depth=[1, 2])
+    table = table.rename(columns={})
+    fig = figures.plot_learned_parameters(table)
+    assert sorted(ax.get_title() for ax in fig.axes) == [
+        "prelu: bias (mean over units)", "prelu: slope",
+    ]  # fmt: skip
+    for ax in fig.axes:
+        assert tick_labels(ax, "x") == ["1", "2"]

@@ -6,10 +6,15 @@
 The report flows one way:
 
     results.py    load a results directory; orderings, subsets, the affine activations
+    yardsticks.py each run's chance and best possible accuracy (bench.ceiling)
     tables.py     seed-level summaries with bootstrap intervals, the ranking, failure counts
+    convergence.py  had training converged: the rule, per run and per setting
+    learned.py    learnable activations' trained parameters (act_params)
     summaries.py  every summary the report quotes, computed once (`summaries`)
+    wording.py    the rules behind every comparative word: best, tied, tiers, at chance
     markdown.py   how numbers and comparisons are written; the markdown tables
-    text.py       the headline, grid, seed-notebook and environment sections
+    headline.py   the headline: findings beside their yardsticks, convergence
+    text.py       how to read it, the grid, seed-notebook, environment and reproduce sections
     plotting.py   styles and drawing primitives
     figures.py    one pure function per figure, drawn from summary tables
     gallery.py    the decision-surface gallery (figure 1)

@@ -11,14 +11,17 @@ does that.
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Mapping
 
 import matplotlib.pyplot as plt
+import numpy as np
 import pandas as pd
-import seaborn as sns
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
+from bench.report.learned import parameter_label
+from bench.report.markdown import fmt
 from bench.report.plotting import (
     ACCURACY_LABEL,
     DEPTH_LABEL,
@@ -36,7 +39,19 @@ from bench.report.plotting import (
 )
 from bench.report.results import activation_order
 
-X_LABELS = {"depth": DEPTH_LABEL, "noise": NOISE_LABEL, "width": WIDTH_LABEL, "epoch": "epoch"}
+X_LABELS = {
+    "depth": DEPTH_LABEL,
+    "noise": NOISE_LABEL,
+    "width": WIDTH_LABEL,
+    "epoch": "epoch",
+    "label_noise": "training labels flipped (fraction)",
+    "lr": "learning rate",
+    "n_samples": "points generated (train + test)",
+    "test_size": "test share of the points",
+    "batch_size": "batch size (0: full batch)",
+    "epochs": "epoch budget",
+}
+NOTE_WIDTH = 42  # characters per line of a note inside a panel
 MAX_ANNOTATED_CELLS = 30  # a heatmap with more cells than this is too small to print numbers in
 
 
@@ -44,13 +59,14 @@ def plot_accuracy_against(
     summary: pd.DataFrame,
     axis: str,
     *,
-    chance: Mapping[str, float] | None = None,
+    references: pd.DataFrame | None = None,
     styles: Mapping[str, dict] | None = None,
     col_wrap: int = 4,
 ) -> Figure:
-    """Test accuracy against ``axis`` (depth, noise, ...) per activation with 95% bootstrap bands
-    over seeds, a panel per dataset, from a summary by dataset x activation x ``axis``; the dotted
-    line is chance (dataset -> 1 / number of classes)."""
+    """Test accuracy against ``axis`` (depth, noise, lr, optimizer, ...) per activation with 95%
+    bootstrap bands over seeds, a panel per dataset, from a summary by dataset x activation x
+    ``axis``. ``references`` (bench.report.yardsticks.reference_lines by dataset, optionally
+    x ``axis``) draws chance dotted and the best possible accuracy dash-dotted."""
     return facet_intervals(
         summary,
         axis,
@@ -58,7 +74,7 @@ def plot_accuracy_against(
         ylabel=ACCURACY_LABEL,
         styles=styles,
         percent=True,
-        chance=chance,
+        references=references,
         col_wrap=col_wrap,
     )
 
@@ -95,15 +111,20 @@ def plot_width_depth_heatmaps(summary: pd.DataFrame, *, col_wrap: int = 4) -> Fi
     annotate = means["depth"].nunique() * means["width"].nunique() <= MAX_ANNOTATED_CELLS
     for ax, activation in zip(axes, activations, strict=True):
         part = means[means["activation"] == activation]
-        table = part.pivot_table(index="depth", columns="width", values="percent")
-        sns.heatmap(
-            table, ax=ax, vmin=vmin, vmax=vmax, cmap="viridis", cbar=False, annot=annotate,
-            fmt=".0f", annot_kws={"size": 7},
-        )  # fmt: skip
-        ax.invert_yaxis()
-        ax.tick_params(axis="y", labelrotation=0)
-        ax.set_xlabel("")
-        ax.set_ylabel("")
+        table = part.pivot_table(index="depth", columns="width", values="percent")  # [depth, width]
+        # cells at integer positions, depth upwards; imshow is several times faster than seaborn's
+        # heatmap and draws the same cells
+        ax.imshow(table.to_numpy(float), cmap="viridis", vmin=vmin, vmax=vmax, origin="lower",
+                  aspect="auto")  # fmt: skip
+        ax.set_xticks(range(table.shape[1]), [fmt(w) for w in table.columns])
+        ax.set_yticks(range(table.shape[0]), [fmt(d) for d in table.index])
+        ax.grid(False)
+        if annotate:
+            for (i, j), value in np.ndenumerate(table.to_numpy(float)):
+                if np.isfinite(value):
+                    light = value < vmin + 0.6 * (vmax - vmin)  # white text on dark cells
+                    ax.text(j, i, f"{value:.0f}", ha="center", va="center", size=7,
+                            color="white" if light else "black")  # fmt: skip
     fig.supxlabel(WIDTH_LABEL, fontsize=plt.rcParams["axes.labelsize"])
     fig.supylabel(DEPTH_LABEL, fontsize=plt.rcParams["axes.labelsize"])
     mappable = plt.cm.ScalarMappable(cmap="viridis", norm=plt.Normalize(vmin, vmax))
@@ -122,11 +143,22 @@ def plot_against_depth(
     ylabel: str,
     scale: str = "linear",
     styles: Mapping[str, dict] | None = None,
+    title: str = "",
+    undefined: str = "",
 ) -> Axes:
     """A measure against depth per activation with 95% bootstrap bands, from a summary by
-    activation x depth; ``scale`` is 'linear', 'log' or 'percent'."""
+    activation x depth; ``scale`` is 'linear', 'log' or 'percent'. ``undefined`` is printed in
+    the panel: why some activations have no line (e.g. no linear regions to count)."""
     ax = new_axes(ax)
     draw_intervals(ax, summary, "depth", styles_of(summary["activation"].unique(), styles))
+    if title:
+        ax.set_title(title)
+    if undefined:
+        ax.text(
+            0.03, 0.97, textwrap.fill(undefined, NOTE_WIDTH), transform=ax.transAxes, ha="left",
+            va="top", size=7, color="0.3",
+            bbox={"facecolor": "white", "alpha": 0.8, "linewidth": 0},
+        )  # fmt: skip
     tick_every_value(ax, summary["depth"])
     ax.set_xlabel(DEPTH_LABEL)
     if scale == "log":
@@ -147,6 +179,7 @@ def plot_linear_fit_r2(
     table = table.reset_index()
     interval_rows(ax, table, ("mean", "low", "high"), styles_of(table["activation"], styles))
     ax.set_xlabel("$R^2$ of an affine fit to the logits (1 = linear)")
+    ax.set_title("How affine the trained network is")
     return ax
 
 
@@ -165,6 +198,7 @@ def plot_iqm_ranking(
     )
     percent_axis(ax, "x")
     ax.set_xlabel("IQM of " + ACCURACY_LABEL)
+    ax.set_title("Interquartile mean over tasks and seeds")
     return ax
 
 
@@ -184,4 +218,28 @@ def plot_probability_of_improvement(
     ax.axvline(0.5, color="0.3", linestyle=":", linewidth=1)
     ax.set_xlim(-0.02, 1.02)  # probabilities, with room for the markers at 0 and 1
     ax.set_xlabel(f"P(activation > {reference}) (probability)")
+    ax.set_title(f"Probability of beating {reference} on a task")
     return ax
+
+
+# -----------------------------------------------------------------------------
+# learned activation parameters
+
+
+def plot_learned_parameters(
+    summary: pd.DataFrame, *, styles: Mapping[str, dict] | None = None
+) -> Figure:
+    """The mean learned value of each activation parameter against depth, one panel per
+    (activation, parameter), from a summary by activation x parameter x depth (``value``)."""
+    summary = summary.assign(panel=[
+        parameter_label(a, p) for a, p in zip(summary["activation"], summary["parameter"], strict=True)
+    ])  # fmt: skip
+    panels = list(dict.fromkeys(summary.sort_values(["activation", "parameter"])["panel"]))
+    fig, axes = facet_axes(panels, panel=(3.2, 2.4))
+    for ax, panel in zip(axes, panels, strict=True):
+        part = summary[summary["panel"] == panel]
+        draw_intervals(ax, part, "depth", styles_of(part["activation"].unique(), styles))
+        tick_every_value(ax, part["depth"])
+        ax.set_xlabel(DEPTH_LABEL)
+        ax.set_ylabel("learned value (mean over layers)")
+    return fig

@@ -16,6 +16,7 @@ import seaborn as sns
 from matplotlib.axes import Axes
 from matplotlib.colors import LinearSegmentedColormap, to_rgb
 from matplotlib.figure import Figure
+from matplotlib.patches import Patch
 
 from bench import notebook
 from bench.report.plotting import PALETTE
@@ -24,6 +25,7 @@ from bench.report.results import activation_order, dataset_order
 PLANE_LABELS = {
     "input": ("input feature $x_1$ (data units)", "input feature $x_2$ (data units)"),
     "pca": ("principal component 1", "principal component 2"),
+    "line": ("input feature $x_1$ (data units)", "(one feature: no second axis)"),
 }
 FEW_DATASETS = 4  # with fewer columns than this, the panels are drawn larger
 CORNER_BOX = {"facecolor": "white", "alpha": 0.7, "linewidth": 0, "pad": 1}
@@ -126,14 +128,17 @@ def plot_decision_gallery(
         layout="constrained",
     )
     first = surfaces.drop_duplicates(["activation", "dataset"]).set_index(["activation", "dataset"])
-    any_binary = False
+    planes = surfaces.drop_duplicates("dataset").set_index("dataset")["plane"]
+    mixed = planes.nunique() > 1
+    any_binary, most_classes = False, 0
     for i, activation in enumerate(activations):
         for j, dataset in enumerate(datasets):
             ax = axes[i, j]
             ax.set_xticks([])
             ax.set_yticks([])
-            if i == 0:
-                ax.set_title(dataset)
+            if i == 0:  # a column's title; "(PCA)" where its plane is not the input's
+                pca = mixed and planes.get(dataset) == "pca"
+                ax.set_title(f"{dataset} (PCA)" if pca else dataset)
             if j == 0:
                 ax.set_ylabel(activation, rotation=0, ha="right", va="center")
             if (activation, dataset) not in first.index:
@@ -145,6 +150,7 @@ def plot_decision_gallery(
                 n_classes = int(np.max(row["pred"])) + 1
             n_classes = max(int(n_classes), 2)
             any_binary |= n_classes == 2
+            most_classes = max(most_classes, n_classes)
             _draw_surface(ax, row, n_classes)
             if np.isfinite(row.get("test_acc", np.nan)):
                 ax.text(
@@ -156,7 +162,15 @@ def plot_decision_gallery(
     fig.supylabel(ylabel, fontsize=plt.rcParams["axes.labelsize"])
     if any_binary:
         mappable = plt.cm.ScalarMappable(cmap=_two_class_cmap(), norm=plt.Normalize(0, 1))
-        fig.colorbar(mappable, ax=axes, shrink=0.5, aspect=30, label="P(class 1), two classes")
+        label = "P(class 1)" + (", two-class panels" if most_classes > 2 else "")
+        fig.colorbar(mappable, ax=axes, shrink=0.5, aspect=30, label=label)
+    if most_classes > 2:  # the class key: shading (predicted) and points (true) share colours
+        colours = _class_colours(most_classes)
+        handles = [Patch(color=c, label=f"class {k}") for k, c in enumerate(colours)]
+        fig.legend(
+            handles=handles, title="class (shade: predicted,\npoints: true)",
+            loc="outside right lower", frameon=False,
+        )  # fmt: skip
     return fig
 
 
@@ -166,5 +180,5 @@ def _plane_labels(planes: pd.Series) -> tuple[str, str]:
     if len(kinds) == 1:
         return PLANE_LABELS[kinds[0]]
     return tuple(
-        f"{PLANE_LABELS['input'][k]}; PCA panels: {PLANE_LABELS['pca'][k]}" for k in (0, 1)
+        f"{PLANE_LABELS['input'][k]}; (PCA) columns: {PLANE_LABELS['pca'][k]}" for k in (0, 1)
     )

@@ -2,7 +2,7 @@
 markdown tables of summary.md.
 
 Comparisons say "higher than" or "lower than" only when the two 95% intervals do not overlap, and
-"no different from" when they do.
+"no different from" when they do (the rules are :mod:`bench.report.wording`'s).
 """
 
 from __future__ import annotations
@@ -10,10 +10,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from bench.report.results import activation_order, levels
+from bench.report.results import BOOKKEEPING_AXES, activation_order, levels
 from bench.report.tables import cell
+from bench.schema import AXES, SEED_AXES
 
 HIGHER = ("higher than", "lower than", "no different from")
+
 BETTER = ("better than", "worse than", "no better than")
 
 
@@ -82,15 +84,44 @@ def fmt_list(values) -> str:
 # markdown tables
 
 
-def accuracy_pivot(summary: pd.DataFrame, column: str) -> pd.DataFrame:
+def accuracy_pivot(
+    summary: pd.DataFrame, column: str, references: dict[str, dict] | None = None
+) -> pd.DataFrame:
     """A summary by activation x ``column`` as a table: activations as rows, the column's values
-    as columns, 'mean [low, high]' (percent) in each cell."""
+    as columns, 'mean [low, high]' (percent) in each cell. ``references`` adds rows above them:
+    {row label: {column value: fraction}} (chance, the best possible accuracy)."""
     rows, columns = activation_order(summary["activation"]), levels(summary, column)
+    labels = [f"{column} {fmt(v)}" if column != "dataset" else fmt(v) for v in columns]
     pivot = pd.DataFrame(index=pd.Index(rows, name="activation"))
-    for value in columns:
-        label = f"depth {fmt(value)}" if column == "depth" else fmt(value)
+    for label, value in zip(labels, columns, strict=True):
         pivot[label] = [table_cell(cell(summary, activation=a, **{column: value})) for a in rows]
+    if references:
+        extra = pd.DataFrame(
+            [
+                [_reference_cell(values.get(v, np.nan)) for v in columns]
+                for values in references.values()
+            ],
+            index=pd.Index([f"*{name}*" for name in references], name="activation"),
+            columns=labels,
+        )
+        pivot = pd.concat([extra, pivot])
     return pivot
+
+
+def _reference_cell(value: float) -> str:
+    return f"{100 * value:.1f}" if np.isfinite(value) else "–"
+
+
+def averaged_over(runs: pd.DataFrame, by: list[str]) -> str:
+    """'Averaged over noise (3 values), width (3 values) and the seeds (10).': the axes that
+    vary in ``runs`` and are not in ``by``; the seeds are the replicates of the interval."""
+    others = [
+        f"{a} ({len(levels(runs, a))} values)"
+        for a in AXES
+        if a in runs and a not in (*by, *SEED_AXES, *BOOKKEEPING_AXES) and len(levels(runs, a)) > 1
+    ]
+    phrase = ", ".join(others) if others else "no other axis"
+    return f"Averaged over {phrase}; the interval is over the seeds."
 
 
 def ranking_markdown(ranking: pd.DataFrame) -> str:
@@ -98,6 +129,7 @@ def ranking_markdown(ranking: pd.DataFrame) -> str:
     table = pd.DataFrame(
         {
             "activation": ranking["activation"],
+            "tier": ranking["tier"],
             "IQM test accuracy (%) [95% CI]": [
                 table_cell(iqm_row(r)) for _, r in ranking.iterrows()
             ],

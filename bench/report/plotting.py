@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 from matplotlib.axes import Axes
+from matplotlib.colors import to_rgb
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
@@ -22,11 +23,22 @@ from bench.report.results import activation_order, dataset_order
 
 PALETTE = "colorblind"
 GREY = 7  # the colorblind palette's grey, kept for affine activations
-MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*", "<", ">", "h", "p")
+# Colours after the colorblind palette's nine: Kelly's colours of maximum contrast that differ
+# from those nine and from grey, so that 20 activations get 20 colours.
+MORE_COLOURS = (
+    "#875692", "#882D17", "#8DB600", "#E68FAC", "#F6A600", "#604E97", "#2B3D26", "#C2B280",
+    "#E25822", "#654522", "#BE0032",
+)  # fmt: skip
+# Filled markers (star polygons after matplotlib's fifteen): 20 distinct shapes.
+MARKERS = (
+    "o", "s", "^", "D", "v", "P", "X", "*", "<", ">", "h", "p", "d", "H", "8",
+    (4, 1, 0), (6, 1, 0), (7, 1, 0), (8, 1, 0), (3, 1, 0),
+)  # fmt: skip
 LINESTYLES = ("-", "-.", ":")
 AFFINE_STYLE = {"color": sns.color_palette(PALETTE)[GREY], "marker": "o", "linestyle": "--"}
 MAX_LABELLED_TICKS = 8  # an axis with at most this many values gets a tick at each
 CHANCE_STYLE = {"color": "0.2", "linestyle": ":", "linewidth": 1}
+CEILING_STYLE = {"color": "0.1", "linestyle": (0, (6, 2, 1, 2)), "linewidth": 1}
 
 ACCURACY_LABEL = "test accuracy (%)"
 DEPTH_LABEL = "depth (hidden layers)"
@@ -42,11 +54,12 @@ def activation_styles(activations: Iterable[str], affine: Collection[str] = ()) 
     """Colour, marker and line style per activation, in display order, stable for a given set of
     names; the ``affine`` ones are grey and dashed.
 
-    Colours come from seaborn's colorblind palette (grey is kept for affine activations); past
-    nine activations colours repeat with another line style, and every activation has its own
-    marker.
+    The first nine colours are seaborn's colorblind palette (its grey is kept for affine
+    activations), then MORE_COLOURS: 20 activations get 20 colours and 20 markers; past that,
+    colours and markers repeat with another line style.
     """
     colours = [c for i, c in enumerate(sns.color_palette(PALETTE)) if i != GREY]
+    colours += [to_rgb(c) for c in MORE_COLOURS]
     styles, k = {}, 0
     for name in activation_order(activations):
         if name in affine:
@@ -157,12 +170,14 @@ def facet_axes(
         **kwargs,
     )
     axes = list(grid.flat)
-    for i, ax in enumerate(axes[len(names) :], start=len(names)):
-        above = i - ncols
-        axes[above].xaxis.set_tick_params(labelbottom=True)  # it is now the column's lowest
+    for ax in axes[len(names) :]:
         ax.remove()
     for ax, name in zip(axes, names, strict=False):
         ax.set_title(str(name))
+        # every panel keeps its tick labels: shared axes would hide the inner ones, and a
+        # wrapped grid's panels are read one at a time
+        ax.xaxis.set_tick_params(labelbottom=True)
+        ax.yaxis.set_tick_params(labelleft=True)
     return fig, axes[: len(names)]
 
 
@@ -175,33 +190,89 @@ def facet_intervals(
     styles: Mapping[str, dict] | None = None,
     percent: bool = False,
     logy: bool = False,
-    chance: Mapping[str, float] | None = None,
+    references: pd.DataFrame | None = None,
     markers: bool = True,
     col_wrap: int = 4,
 ) -> Figure:
     """Interval lines per activation from a summary by dataset x activation x ``x``, one panel per
-    dataset, one legend; ``chance`` (dataset -> accuracy) draws a dotted line."""
+    dataset, one legend. ``references`` (columns dataset, optionally ``x``, and chance and/or
+    ceiling) draws chance dotted and the best possible accuracy dash-dotted. A categorical ``x``
+    (optimizer, init) is drawn at evenly spaced positions; a positive one spanning a factor of
+    ten or more (lr) on a log scale."""
     datasets = dataset_order(summary["dataset"])
     styles = styles_of(summary["activation"].unique(), styles)
     if not markers:
         styles = {name: {**style, "marker": ""} for name, style in styles.items()}
+    positions = x_positions(summary[x])
+    summary = summary.assign(**{x: summary[x].map(positions.get)})
     fig, axes = facet_axes(datasets, col_wrap=col_wrap, sharex=True, sharey=not logy)
+    drawn: dict[str, dict] = {}
     for ax, dataset in zip(axes, datasets, strict=True):
         draw_intervals(ax, summary[summary["dataset"] == dataset], x, styles)
-        if chance is not None and np.isfinite(chance.get(dataset, np.nan)):
-            ax.axhline(chance[dataset], **CHANCE_STYLE)
+        if references is not None:
+            here = references[references["dataset"] == dataset]
+            drawn.update(_draw_references(ax, here, x, positions))
         if logy:
             log_axis(ax)
         if percent:
             percent_axis(ax)
-        tick_every_value(ax, summary[x])
+        _x_ticks(ax, positions)
     fig.supxlabel(xlabel, fontsize=plt.rcParams["axes.labelsize"])
     fig.supylabel(ylabel, fontsize=plt.rcParams["axes.labelsize"])
     handles = legend_handles(styles)
-    if chance is not None:
-        handles["chance"] = Line2D([], [], **CHANCE_STYLE)
+    for label, style in drawn.items():
+        handles[label] = Line2D([], [], **style)
     activation_legend(fig, handles, loc="outside right center", frameon=False)
     return fig
+
+
+REFERENCES = (("chance", "chance", CHANCE_STYLE), ("ceiling", "best possible", CEILING_STYLE))
+
+
+def _draw_references(ax: Axes, rows: pd.DataFrame, x: str, positions: dict) -> dict[str, dict]:
+    """Chance and the best possible accuracy: a horizontal line where they do not depend on
+    ``x``, else a line through their value at each ``x``. Returns {legend label: style}."""
+    drawn = {}
+    for column, label, style in REFERENCES:
+        if column not in rows or not np.isfinite(rows[column].to_numpy(float)).any():
+            continue
+        if x in rows and rows[column].nunique() > 1:
+            part = rows.assign(**{x: rows[x].map(positions.get)}).sort_values(x)
+            ax.plot(part[x], part[column], **style)
+        else:
+            ax.axhline(float(rows[column].mean()), **style)
+        drawn[label] = style
+    return drawn
+
+
+def x_positions(values: pd.Series) -> dict:
+    """Where each value of an axis is drawn: itself for numbers, 0, 1, 2, ... in display order
+    for categories (strings, booleans)."""
+    distinct = list(dict.fromkeys(values))
+    numeric = all(
+        isinstance(v, int | float | np.integer | np.floating) and not isinstance(v, bool | np.bool_)
+        for v in distinct
+    )
+    if numeric:
+        return {v: v for v in distinct}
+    return {v: float(i) for i, v in enumerate(sorted(distinct, key=str))}
+
+
+def _x_ticks(ax: Axes, positions: dict) -> None:
+    """A tick at each value: labelled with the category's name, or the number; a log scale for
+    positive numbers spanning a factor of ten or more."""
+    values = list(positions)
+    if values and any(positions[v] != v for v in values):
+        ax.set_xticks(list(positions.values()), [str(v) for v in positions])
+        ax.set_xlim(-0.5, len(values) - 0.5)
+        return
+    numbers = np.asarray(values, dtype=float)
+    if len(numbers) > 1 and numbers.min() > 0 and numbers.max() / numbers.min() >= 10:
+        log_axis(ax, "x")
+        ax.set_xticks(np.sort(numbers))
+        ax.xaxis.set_minor_formatter(NullFormatter())
+        return
+    tick_every_value(ax, numbers)
 
 
 def interval_rows(ax: Axes, table: pd.DataFrame, columns, styles: Mapping[str, dict]) -> None:

@@ -9,7 +9,9 @@ Units of analysis
   optimizer, ...), as in rliable's runs x tasks score matrices.
 * A summary "by" some axes first averages each replicate's runs over every other axis, then reports
   the mean over replicates with a 95% percentile bootstrap interval over replicates.
-* Failed runs (``error`` not empty) are left out of every statistic and counted separately.
+* Failed runs (``error`` not empty) and diverged runs (``diverged``: the training loss stopped
+  being finite or passed bench.model.DIVERGENCE_FACTOR x its initial value, so the weights are
+  frozen mid-blow-up) are left out of every statistic (:func:`usable`) and counted where they are.
 * The *affine* activations are those whose runs have ``affine`` set: the network is then one
   affine map (the built-in ``none``, or a plugin that declares it). The first of them in display
   order is the *linear control* that the report compares the others against.
@@ -27,8 +29,11 @@ import pandas as pd
 from bench.activations import BUILTINS
 from bench.data import BUILTIN_DATASETS
 from bench.schema import AXES, RUN_RESULTS, SEED_AXES
+from bench.spec import LATER_FIELDS
 from bench.store import Store, StoreError
 
+# Axes that change what is recorded, not what is trained: listed, never plotted or averaged.
+BOOKKEEPING_AXES = ("eval_every", "target_acc")
 # Filled in for result columns that runs.parquet lacks (a grid whose every run failed has no
 # metrics); by dtype. A missing `affine` column therefore reads as "no affine activation".
 _MISSING = {"float64": np.nan, "int64": np.nan, "bool": False, "object": ""}
@@ -57,6 +62,9 @@ def load_results(results_dir: Path | str) -> Results:
     if not store.path("runs").exists():
         raise StoreError(f"no runs.parquet in {results_dir} (run the grid first)")
     tables = store.read_tables()
+    for axis, default in LATER_FIELDS.items():  # results from before the axis existed
+        if axis not in tables["runs"]:
+            tables["runs"][axis] = default
     missing = [c for c in ("run_id", *AXES) if c not in tables["runs"]]
     if missing:
         raise StoreError(
@@ -161,6 +169,22 @@ def succeeded(runs: pd.DataFrame) -> pd.DataFrame:
     return runs[~runs["failed"]] if "failed" in runs else runs
 
 
+def usable(runs: pd.DataFrame) -> pd.DataFrame:
+    """The runs that neither failed nor diverged: what every summary is computed from."""
+    runs = succeeded(runs)
+    return runs[~runs["diverged"]] if "diverged" in runs else runs
+
+
+def left_out(runs: pd.DataFrame) -> str:
+    """'3 failed and 1 diverged runs left out' ('' when none was)."""
+    failed = int(runs["failed"].sum()) if "failed" in runs else 0
+    diverged = int(runs.loc[~runs["failed"], "diverged"].sum()) if "diverged" in runs else 0
+    parts = [f"{n} {what}" for n, what in ((failed, "failed"), (diverged, "diverged")) if n]
+    if not parts:
+        return ""
+    return " and ".join(parts) + (" run" if failed + diverged == 1 else " runs") + " left out"
+
+
 def affine_activations(runs: pd.DataFrame) -> frozenset[str]:
     """The activations whose runs are one affine map (the ``affine`` column)."""
     return frozenset(runs.loc[runs["affine"].to_numpy(bool), "activation"])
@@ -170,9 +194,3 @@ def linear_control(runs: pd.DataFrame) -> str | None:
     """The affine activation the others are compared against: the first in display order."""
     affine = activation_order(affine_activations(runs))
     return affine[0] if affine else None
-
-
-def chance_level(runs: pd.DataFrame) -> float:
-    """Accuracy of guessing among n_classes equally likely classes (median over the runs)."""
-    n_classes = runs["n_classes"].dropna() if "n_classes" in runs else pd.Series(dtype=float)
-    return float(1.0 / n_classes.median()) if len(n_classes) else float("nan")

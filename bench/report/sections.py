@@ -15,18 +15,19 @@ from matplotlib.figure import Figure
 
 from bench.report import figures
 from bench.report.gallery import plot_decision_gallery, select_gallery
-from bench.report.markdown import fmt, iqm_row, pct_ci
+from bench.report.markdown import fmt, fmt_list, iqm_row, pct_ci
 from bench.report.plotting import activation_legend, legend_handles
 from bench.report.results import (
     Results,
     levels,
     seed_axes,
-    succeeded,
     task_axes,
+    usable,
     with_hidden_layers,
 )
 from bench.report.summaries import Summaries
-from bench.report.tables import best, cell
+from bench.report.tables import cell
+from bench.report.wording import top_group, top_phrase
 
 PANEL = (4.2, 3.0)  # one mechanism panel's (width, height) in inches
 LEGEND_WIDTH = 1.4  # inches kept right of the panels for the legend
@@ -46,8 +47,12 @@ class Inputs:
 
     @property
     def runs(self) -> pd.DataFrame:
-        """The runs that did not fail."""
-        return succeeded(self.results.runs)
+        """The runs that neither failed nor diverged."""
+        return usable(self.results.runs)
+
+    def left_out(self) -> str:
+        """' (3 failed and 1 diverged runs left out)', or '' when none was."""
+        return f" ({self.summaries.left_out})" if self.summaries.left_out else ""
 
 
 @dataclass
@@ -66,8 +71,13 @@ def skip_unless_varies(runs: pd.DataFrame, axis: str, what: str, who: str = "the
 
 def _seed_phrase(runs: pd.DataFrame) -> str:
     axes = seed_axes(runs)
-    n = succeeded(runs).groupby(axes).ngroups if axes else 1
+    n = usable(runs).groupby(axes).ngroups if axes else 1
     return f"{n} seed{'s' if n != 1 else ''}"
+
+
+def _networks(s: Summaries) -> str:
+    """'networks with hidden layers; 1 diverged run left out'."""
+    return "networks with hidden layers" + (f"; {s.left_out}" if s.left_out else "")
 
 
 # -----------------------------------------------------------------------------
@@ -90,36 +100,42 @@ def _gallery(inputs: Inputs) -> Built:
         f"{choice['width']} units, one seed per panel, at {noise}, "
         "with the test points on top. Two-class panels shade the probability of class 1 from "
         "blue (class 0) to orange (class 1), with the 50% boundary in black; multi-class panels "
-        "colour the predicted class, paler where the network is less sure. The corner shows "
-        "the run's test accuracy."
+        "colour the predicted class, paler where the network is less sure (the class key is "
+        "on the right). The corner shows the run's test accuracy."
     )
     return Built(figure, caption)
 
 
-def _accuracy_against(inputs: Inputs, axis: str, summary: pd.DataFrame) -> Figure:
+def _accuracy_against(
+    inputs: Inputs, axis: str, summary: pd.DataFrame, references: pd.DataFrame
+) -> Figure:
     """Test accuracy against ``axis``, a panel per dataset; skipped unless the axis varies."""
     skip_unless_varies(inputs.runs, axis, f"{axis} axis")
-    return figures.plot_accuracy_against(
-        summary, axis, chance=inputs.summaries.chance, styles=inputs.styles
-    )
+    return figures.plot_accuracy_against(summary, axis, references=references, styles=inputs.styles)
+
+
+REFERENCE_PHRASE = (
+    "the dotted line is chance (the test set's largest class share), the dash-dotted one the "
+    "best possible accuracy (none for a CSV dataset)"
+)
 
 
 def _accuracy_vs_depth(inputs: Inputs) -> Built:
     runs, s = inputs.runs, inputs.summaries
-    fig = _accuracy_against(inputs, "depth", s.by_dataset_depth)
-    top = best(s.at_deepest)
+    top = top_group(s.at_deepest)
     if top is None:
-        plt.close(fig)
-        raise Skip(f"no run at the greatest depth ({fmt(s.deepest)}) succeeded.")
+        skip_unless_varies(runs, "depth", "depth axis")
+        raise Skip(f"no usable run at the greatest depth ({fmt(s.deepest)}).")
+    fig = _accuracy_against(inputs, "depth", s.by_dataset_depth, s.references_depth)
     caption = (
         f"Test accuracy against depth, one panel per dataset: mean over {_seed_phrase(runs)} "
-        "(each seed first averaged over the other axes) with 95% bootstrap intervals over seeds; "
-        "the dotted line is chance. Depth 0 is logistic regression. At the greatest depth "
-        f"({fmt(s.deepest)}), {top['activation']} is best across datasets ({pct_ci(top)})"
+        "(each seed first averaged over the other axes) with 95% bootstrap intervals over seeds"
+        f"{inputs.left_out()}; {REFERENCE_PHRASE}. Depth 0 is logistic regression. At the "
+        f"greatest depth ({fmt(s.deepest)}), across datasets: {top_phrase(top, pct_ci)}"
     )
     linear = cell(s.at_deepest, activation=s.control)
-    if linear is not None and top["activation"] not in s.affine:
-        caption += f" and {s.control} gets {pct_ci(linear)}"
+    if linear is not None and s.control not in top.names:
+        caption += f"; {s.control} gets {pct_ci(linear)}"
     return Built(fig, caption + ".")
 
 
@@ -139,21 +155,61 @@ def _heatmaps(inputs: Inputs) -> Built:
 
 def _noise(inputs: Inputs) -> Built:
     runs, s = inputs.runs, inputs.summaries
-    fig = _accuracy_against(inputs, "noise", s.by_dataset_noise)
+    fig = _accuracy_against(inputs, "noise", s.by_dataset_noise, s.references_noise)
     noises = levels(runs, "noise")
-    wide = s.by_noise.pivot_table(index="activation", columns="noise", values="mean")
-    loss = (wide[noises[0]] - wide[noises[-1]]).dropna()
     caption = (
         f"Test accuracy against input noise, one panel per dataset, mean over "
-        f"{_seed_phrase(runs)} with 95% bootstrap intervals (networks with hidden layers)."
+        f"{_seed_phrase(runs)} with 95% bootstrap intervals ({_networks(s)}); "
+        f"{REFERENCE_PHRASE}, which falls as noise "
+        "blurs the classes into each other."
     )
-    if len(loss):
+    top = top_group(s.noise_fall, highest=False)
+    if top is not None:
+
+        def points(row) -> str:
+            values = [f"{100 * row[k]:.1f}" for k in ("mean", "low", "high")]
+            return f"{values[0]} points [{values[1]}, {values[2]}]"
+
         caption += (
-            f" From noise {fmt(noises[0])} to {fmt(noises[-1])}, averaged over datasets, "
-            f"{loss.idxmin()} loses least ({100 * loss.min():.1f} points) and {loss.idxmax()} "
-            f"most ({100 * loss.max():.1f} points)."
+            f" Accuracy lost from noise {fmt(noises[0])} to {fmt(noises[-1])}, averaged over "
+            "datasets, paired by seed, among the activations well above chance on every "
+            f"dataset at noise {fmt(noises[0])}: {top_phrase(top, points, 'the most robust')}."
+        )
+    if s.not_compared:
+        caption += (
+            " Not compared for robustness: "
+            + "; ".join(
+                f"{name} (not well above chance on {', '.join(datasets)})"
+                for name, datasets in s.not_compared.items()
+            )
+            + "."
         )
     return Built(fig, caption)
+
+
+AXIS_TITLES = {"label_noise": "Robustness to flipped training labels"}
+
+
+def _other_axis(axis: str) -> Callable[[Inputs], Built]:
+    """The builder of the figure of test accuracy against one more axis that varies."""
+
+    def build(inputs: Inputs) -> Built:
+        runs, s = inputs.runs, inputs.summaries
+        axis_summaries = s.by_axis[axis]
+        fig = _accuracy_against(inputs, axis, axis_summaries.by_dataset, axis_summaries.references)
+        caption = (
+            f"Test accuracy against {axis} ({fmt_list(levels(runs, axis))}), one panel per "
+            f"dataset, mean over {_seed_phrase(runs)} with 95% bootstrap intervals "
+            f"({_networks(s)}); {REFERENCE_PHRASE}."
+        )
+        if axis == "label_noise":
+            caption += (
+                " Only training labels are flipped; test labels stay clean, so the best possible "
+                "accuracy does not move."
+            )
+        return Built(fig, caption)
+
+    return build
 
 
 def _learning_curves(inputs: Inputs) -> Built:
@@ -163,16 +219,18 @@ def _learning_curves(inputs: Inputs) -> Built:
     if inputs.summaries.curves.empty:
         raise Skip("no run with hidden layers that neither failed nor diverged has a curve.")
     fig = figures.plot_learning_curves(inputs.summaries.curves, styles=inputs.styles)
-    left_out = with_hidden_layers(results.runs)
     caption = (
         f"Test loss against epoch, one panel per dataset, mean over {_seed_phrase(results.runs)} "
-        "with 95% bootstrap bands (networks with hidden layers; "
-        f"{int(left_out['diverged'].sum())} diverged and {int(left_out['failed'].sum())} failed "
-        "runs left out)."
+        f"with 95% bootstrap bands ({_networks(inputs.summaries)})."
     )
     if len(levels(results.runs, "epochs")) > 1:
         caption += " Runs with different epoch budgets are pooled at each epoch they reach."
     return Built(fig, caption)
+
+
+REGIONS_UNDEFINED = (
+    "no count for {names}: only piecewise-linear activations have countable linear regions"
+)
 
 
 def _mechanism_panels(inputs: Inputs) -> tuple[list[tuple[Callable, str]], list[str]]:
@@ -181,13 +239,22 @@ def _mechanism_panels(inputs: Inputs) -> tuple[list[tuple[Callable, str]], list[
     s, runs, styles = inputs.summaries, inputs.runs, inputs.styles
     several_depths = len(levels(runs, "depth")) > 1
     several_hidden_depths = len(levels(with_hidden_layers(runs), "depth")) > 1
+    counted = set(s.linear_regions.dropna(subset=["mean"])["activation"])
+    smooth = [a for a in levels(with_hidden_layers(runs), "activation") if a not in counted]
+    undefined = REGIONS_UNDEFINED.format(names=", ".join(smooth)) if smooth else ""
     candidates = [
         (
             not s.linear_regions.empty and several_depths,
             lambda ax: figures.plot_against_depth(
-                s.linear_regions, ax, ylabel="linear regions (count)", scale="log", styles=styles
-            ),
-            "linear regions against depth (log scale)",
+                s.linear_regions,
+                ax,
+                ylabel="linear regions (count)",
+                scale="log",
+                styles=styles,
+                title="Linear regions on the input plane",
+                undefined=undefined,
+            ),  # fmt: skip
+            "linear regions against depth (log scale)" + (f"; {undefined}" if undefined else ""),
             "linear regions against depth",
         ),
         (
@@ -199,8 +266,13 @@ def _mechanism_panels(inputs: Inputs) -> tuple[list[tuple[Callable, str]], list[
         (
             not s.dead_units.empty and several_hidden_depths,
             lambda ax: figures.plot_against_depth(
-                s.dead_units, ax, ylabel="dead hidden units (%)", scale="percent", styles=styles
-            ),
+                s.dead_units,
+                ax,
+                ylabel="dead hidden units (%)",
+                scale="percent",
+                styles=styles,
+                title="Hidden units never active after training",
+            ),  # fmt: skip
             "dead hidden units after training against depth",
             "dead hidden units after training against depth",
         ),
@@ -212,6 +284,7 @@ def _mechanism_panels(inputs: Inputs) -> tuple[list[tuple[Callable, str]], list[
                 ylabel="first-layer gradient norm at init",
                 scale="log",
                 styles=styles,
+                title="Gradient reaching the first layer at initialisation",
             ),  # fmt: skip
             "first-layer gradient norm at initialisation (log scale) against depth",
             "first-layer gradient norm at initialisation (log scale) against depth",
@@ -242,16 +315,31 @@ def _mechanism(inputs: Inputs) -> Built:
         "intervals: " + "; ".join(text for _, text in panels) + "."
     )
     r2 = s.linear_fit_r2
-    linear, least = cell(r2, activation=s.control), None
-    if len(r2.dropna(subset=["mean"])):
-        least = r2.loc[r2["mean"].astype(float).idxmin()]
-    if linear is not None and least is not None and least["activation"] not in s.affine:
+    linear = cell(r2, activation=s.control)
+    nonlinear = r2[~r2["activation"].isin(s.affine)]
+    least = top_group(nonlinear, highest=False)
+    if linear is not None and least is not None:
         caption += (
             f" Without an activation the affine fit explains {linear['mean']:.3f} of the logits' "
-            f"variance; {least['activation']} is the least affine ({least['mean']:.3f})."
+            "variance; of the others, "
+            + top_phrase(least, lambda row: f"{row['mean']:.3f}", "the least affine")
+            + "."
         )
     if skipped:
         caption += " Not drawn, for lack of data or of a depth axis: " + "; ".join(skipped) + "."
+    return Built(fig, caption)
+
+
+def _learned(inputs: Inputs) -> Built:
+    learned = inputs.summaries.learned
+    if learned.empty:
+        raise Skip("no activation in the grid has learnable parameters.")
+    fig = figures.plot_learned_parameters(learned, styles=inputs.styles)
+    caption = (
+        "The trained value of each learnable activation parameter (runs.parquet's act_params), "
+        "averaged over a network's hidden layers, against depth, mean over seeds with 95% "
+        "bootstrap intervals."
+    )
     return Built(fig, caption)
 
 
@@ -260,25 +348,27 @@ def _ranking(inputs: Inputs) -> Built:
     if len(ranking) < 2:
         raise Skip("fewer than two activations share a task, so there is nothing to rank.")
     row_height = 0.32  # inches per activation, plus room for the axis labels
-    fig, (left, right) = plt.subplots(1, 2, figsize=(9, row_height * len(ranking) + 1.3))
+    fig, (left, right) = plt.subplots(1, 2, figsize=(9, row_height * len(ranking) + 1.5))
     figures.plot_iqm_ranking(ranking, ax=left, styles=inputs.styles)
     figures.plot_probability_of_improvement(ranking, ax=right, styles=inputs.styles)
     fig.tight_layout()
-    top, reference = ranking.iloc[0], ranking.attrs["reference"]
+    first, reference = ranking.iloc[0], ranking.attrs["reference"]
+    top = top_group(ranking, columns=("iqm", "iqm_low", "iqm_high"))
     runs = inputs.results.runs
     varying = [a for a in task_axes(runs) if len(levels(with_hidden_layers(runs), a)) > 1]
     caption = (
-        f"Left: interquartile mean (IQM) of test accuracy over {int(top['n_tasks'])} tasks "
+        f"Left: interquartile mean (IQM) of test accuracy over {int(first['n_tasks'])} tasks "
         f"(every combination of {', '.join(varying) or 'the fixed axes'}) and "
-        f"{int(top['n_replicates'])} seeds, networks with hidden layers, with 95% "
+        f"{int(first['n_replicates'])} seeds, networks with hidden layers, with 95% "
         "stratified-bootstrap intervals (rliable). Right: the probability that an activation "
-        f"beats {reference} on a randomly chosen task (0.5: no different). "
-        f"{top['activation']} ranks first ({pct_ci(iqm_row(top))})."
+        f"beats {reference} on a randomly chosen task (0.5: no different). By IQM: "
+        f"{top_phrase(top, lambda row: pct_ci(iqm_row(row)), 'first')}."
     )
     return Built(fig, caption)
 
 
-FIGURES: tuple[tuple[str, str, Callable[[Inputs], Built]], ...] = (
+Builder = Callable[[Inputs], Built]
+FIGURES: tuple[tuple[str, str, Builder], ...] = (
     ("decision_boundaries.png", "Decision boundaries", _gallery),
     ("accuracy_vs_depth.png", "Test accuracy against depth", _accuracy_vs_depth),
     ("width_depth_heatmaps.png", "Width and depth", _heatmaps),
@@ -288,3 +378,22 @@ FIGURES: tuple[tuple[str, str, Callable[[Inputs], Built]], ...] = (
     ("ranking.png", "Ranking", _ranking),
 )
 FIGURE_FILES = tuple(filename for filename, _, _ in FIGURES)
+LEARNED = ("learned_parameters.png", "Learned activation parameters", _learned)
+
+
+def figure_plan(s: Summaries) -> list[tuple[str, str, Builder]]:
+    """Every figure of this report in order: the fixed ones, a figure per other axis that
+    varies (after the noise figure), and the learned parameters when there are any."""
+    plan = list(FIGURES)
+    after_noise = FIGURE_FILES.index("noise_robustness.png") + 1
+    plan[after_noise:after_noise] = [
+        (
+            f"accuracy_vs_{axis}.png",
+            AXIS_TITLES.get(axis, f"Test accuracy against {axis}"),
+            _other_axis(axis),
+        )
+        for axis in s.by_axis
+    ]
+    if not s.learned.empty:
+        plan.insert(plan.index(FIGURES[-1]), LEARNED)
+    return plan

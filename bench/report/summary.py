@@ -7,22 +7,28 @@ seed notebook's printed results (:mod:`bench.notebook`), quoted for the reproduc
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import matplotlib
 import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
 import seaborn as sns
 
-from bench.report.markdown import accuracy_pivot, ranking_markdown
+from bench.report.convergence import RULE as CONVERGENCE_RULE
+from bench.report.headline import headline
+from bench.report.markdown import accuracy_pivot, averaged_over, ranking_markdown
 from bench.report.plotting import activation_styles
-from bench.report.results import levels, load_results, succeeded
-from bench.report.sections import FIGURE_FILES, FIGURES, Inputs, Skip
+from bench.report.results import levels, load_results, usable, with_hidden_layers
+from bench.report.sections import Inputs, Skip, figure_plan
 from bench.report.summaries import Summaries, summaries
 from bench.report.tables import N_RESAMPLES
 from bench.report.text import (
     environment,
     grid_description,
-    headline,
+    reading_guide,
+    reproduce,
     resolve_grid_name,
     seed_reproduction,
 )
@@ -37,9 +43,11 @@ RC = {
     "xtick.labelsize": 8,
     "ytick.labelsize": 8,
 }
+# No software version or date in the PNGs: the same results give byte-identical files.
+PNG_METADATA = {"Software": None}
 HOW = (
     "Test accuracy (%): mean over seeds [95% bootstrap interval over seeds]; each seed is first "
-    "averaged over every other axis. Failed runs are left out."
+    "averaged over the other axes. Failed and diverged runs are left out."
 )
 
 
@@ -54,8 +62,9 @@ def build_report(
     """Write ``out_dir/summary.md``, ``out_dir/figures/*.png`` and ``out_dir/tables/*.csv`` from
     the results in ``results_dir``; return the path of summary.md.
 
-    ``grid_name`` is used for the reproduce command when the manifest does not name the grid.
-    ``seed`` seeds every bootstrap interval, so the same results give the same report.
+    ``grid_name`` is used for the title and the reproduce command when the manifest does not
+    name the grid. ``seed`` seeds every bootstrap interval, so the same results give the same
+    report, byte for byte; a file whose content did not change is not rewritten.
     """
     matplotlib.use("Agg")
     results_dir, out_dir = Path(results_dir), Path(out_dir)
@@ -65,76 +74,149 @@ def build_report(
     figures_dir, tables_dir = out_dir / "figures", out_dir / "tables"
     figures_dir.mkdir(parents=True, exist_ok=True)
     tables_dir.mkdir(parents=True, exist_ok=True)
-    for filename in FIGURE_FILES:  # a figure skipped this time must not linger from last time
-        (figures_dir / filename).unlink(missing_ok=True)
 
     s = summaries(results, n_resamples=n_resamples, seed=seed)
-    styles = activation_styles(levels(succeeded(runs), "activation"), s.affine)
+    styles = activation_styles(levels(usable(runs), "activation"), s.affine)
     inputs = Inputs(results, s, styles)
 
     parts = [f"# nonlinbench report: {name}", headline(runs, s)]
+    parts += ["## How to read this report", reading_guide()]
     parts += ["## Grid", grid_description(runs)]
     reproduction = seed_reproduction(s.notebook)
     if reproduction is not None:
         parts += ["## Reproducing the seed notebook", reproduction]
 
     parts.append("## Figures")
+    written = set()
     with sns.axes_style("whitegrid"), plt.rc_context(RC):
-        for number, (filename, title, builder) in enumerate(FIGURES, start=1):
+        for number, (filename, title, builder) in enumerate(figure_plan(s), start=1):
             parts.append(f"### {number}. {title}")
             try:
-                if succeeded(runs).empty:
-                    raise Skip("every run failed.")
+                if usable(runs).empty:
+                    raise Skip("every run failed or diverged.")
                 built = builder(inputs)
             except Skip as skip:
                 parts.append(f"> Skipped: {skip}")
                 continue
-            built.figure.savefig(figures_dir / filename, dpi=DPI, bbox_inches="tight")
-            plt.close(built.figure)
+            _save_figure(built.figure, figures_dir / filename)
+            written.add(filename)
             parts.append(f"![{title}](figures/{filename})\n\n*Figure {number}. {built.caption}*")
+    for stale in figures_dir.glob("*.png"):  # a figure skipped this time must not linger
+        if stale.name not in written:
+            stale.unlink()
 
-    parts += ["## Tables", *_tables(s, tables_dir)]
+    parts += ["## Tables", *_tables(s, with_hidden_layers(usable(runs)), usable(runs), tables_dir)]
     parts += ["## Environment", environment(results.manifest)]
-    parts += [
-        "## Reproduce",
-        "Rerun the grid and rebuild this report with:",
-        f"```\nnonlinbench run --grid {name} && nonlinbench report --grid {name}\n```",
-    ]
+    parts += ["## Reproduce", reproduce(results.manifest, name)]
     summary_path = out_dir / "summary.md"
-    summary_path.write_text("\n\n".join(p for p in parts if p) + "\n")
+    write_if_changed(summary_path, ("\n\n".join(p for p in parts if p) + "\n").encode())
     return summary_path
 
 
-def _tables(s: Summaries, tables_dir: Path) -> list[str]:
+def write_if_changed(path: Path, data: bytes) -> None:
+    """Write ``data`` unless the file already holds exactly it (so an unchanged report leaves
+    the files, and their times, alone)."""
+    if path.exists() and path.read_bytes() == data:
+        return
+    path.write_bytes(data)
+
+
+def _save_figure(figure, path: Path) -> None:
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=DPI, bbox_inches="tight", metadata=PNG_METADATA)
+    plt.close(figure)
+    write_if_changed(path, buffer.getvalue())
+
+
+def _write_csv(frame: pd.DataFrame, path: Path, index: bool = False) -> None:
+    write_if_changed(path, frame.to_csv(index=index).encode())
+
+
+def _tables(s: Summaries, hidden: pd.DataFrame, done: pd.DataFrame, tables_dir: Path) -> list:
     """The tables section of summary.md; each table is also written as a CSV file."""
     by_dataset = s.by_dataset[["activation", "dataset", "mean", "low", "high", "n"]]
     by_dataset = by_dataset.sort_values(["activation", "dataset"], kind="stable")
-    by_dataset.to_csv(tables_dir / "accuracy_by_activation_dataset.csv", index=False)
-    s.by_depth.to_csv(tables_dir / "accuracy_by_activation_depth.csv", index=False)
+    _write_csv(by_dataset, tables_dir / "accuracy_by_activation_dataset.csv")
+    _write_csv(s.by_depth, tables_dir / "accuracy_by_activation_depth.csv")
+    references = {"chance": s.chance, "best possible": s.ceiling}
     parts = [
         "### Test accuracy by activation and dataset",
-        HOW + " Networks with hidden layers only.",
-        accuracy_pivot(by_dataset, "dataset").to_markdown(),
-        "### Test accuracy by activation and depth",
-        HOW + " Depth 0 is logistic regression.",
-        accuracy_pivot(s.by_depth, "depth").to_markdown(),
-        "### Ranking",
+        f"{HOW} Networks with hidden layers only. {averaged_over(hidden, ['dataset', 'activation'])}"
+        " The first rows are chance and the best possible accuracy (– for a CSV dataset).",
+        accuracy_pivot(by_dataset, "dataset", references).to_markdown(),
     ]
+    if np.isfinite(list(s.ceiling.values())).any():
+        _write_csv(s.of_best, tables_dir / "share_of_best_possible.csv")
+        parts += [
+            "### Share of the best possible accuracy",
+            "Test accuracy as a share of the best possible accuracy on the same dataset and "
+            "noise (%), mean over seeds [95% bootstrap interval]; networks with hidden layers. "
+            + averaged_over(hidden, ["dataset", "activation"]),
+            accuracy_pivot(s.of_best, "dataset").to_markdown(),
+        ]
+    parts += [
+        "### Test accuracy by activation and depth",
+        f"{HOW} Depth 0 is logistic regression. {averaged_over(done, ['activation', 'depth'])}",
+        accuracy_pivot(s.by_depth, "depth").to_markdown(),
+    ]
+    for axis, axis_summaries in s.by_axis.items():
+        _write_csv(axis_summaries.by_activation, tables_dir / f"accuracy_by_activation_{axis}.csv")
+        parts += [
+            f"### Test accuracy by activation and {axis}",
+            f"{HOW} Networks with hidden layers. {averaged_over(hidden, ['activation', axis])}",
+            accuracy_pivot(axis_summaries.by_activation, axis).to_markdown(),
+        ]
+    parts += _convergence_table(s, tables_dir)
+    if not s.learned.empty:
+        _write_csv(s.learned, tables_dir / "learned_parameters.csv")
+        learned = s.learned.assign(
+            activation=s.learned["activation"] + ": " + s.learned["parameter"]
+        )
+        parts += [
+            "### Learned activation parameters",
+            "The trained value of each parameter, averaged over a network's hidden layers: mean "
+            "over seeds [95% bootstrap interval], by depth.",
+            accuracy_pivot(learned, "depth").to_markdown(),
+        ]
+    parts.append("### Ranking")
     if len(s.ranking):
-        s.ranking.to_csv(tables_dir / "ranking.csv", index=False)
+        _write_csv(s.ranking, tables_dir / "ranking.csv")
         parts += [
             "IQM of test accuracy over tasks and seeds with 95% stratified-bootstrap intervals, "
             f"and the probability of improving on {s.ranking.attrs['reference']} (rliable's "
-            "method); networks with hidden layers, tasks that every activation ran.",
+            "method); networks with hidden layers, tasks that every activation ran. Tier 1 is "
+            "the activation whose interval lies above every other's, or the activations tied at "
+            "the top (their intervals overlap the highest IQM's); tier 2 the same among the "
+            "rest, and so on.",
             ranking_markdown(s.ranking),
         ]
     else:
         parts.append("> Skipped: no task was run by every activation.")
-    s.failures.to_csv(tables_dir / "failures.csv")
+    _write_csv(s.failures, tables_dir / "failures.csv", index=True)
     parts += [
         "### Failed and diverged runs",
-        "Failed: the run stopped with an error (its metrics are missing). Diverged: the loss "
-        "stopped being finite during training.",
+        "Failed: the run stopped with an error (its metrics are missing). Diverged: the training "
+        "loss stopped being finite or exceeded 100 times its initial value, and the run was "
+        "frozen there. Both are left out of every summary above.",
         s.failures.to_markdown(),
     ]
     return parts
+
+
+def _convergence_table(s: Summaries, tables_dir: Path) -> list[str]:
+    if s.convergence.empty:
+        return []
+    _write_csv(s.convergence, tables_dir / "convergence.csv")
+    table = s.convergence.assign(
+        cell=[
+            f"{r.not_converged}/{r.runs} ({r.median_rate:.3f})" for r in s.convergence.itertuples()
+        ]
+    ).pivot(index="activation", columns="dataset", values="cell")
+    table = table.reindex(index=levels(s.convergence, "activation"),
+                          columns=levels(s.convergence, "dataset"))  # fmt: skip
+    return [
+        "### Convergence",
+        f"{CONVERGENCE_RULE} Each cell: runs that had not converged / runs (median fall of the training loss "
+        "per 100 epochs over the last 10% of the epochs, nats); networks with hidden layers.",
+        table.fillna("–").to_markdown(),
+    ]

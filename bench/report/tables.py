@@ -17,10 +17,11 @@ from bench.report.results import (
     activation_order,
     levels,
     seed_axes,
-    succeeded,
     task_axes,
+    usable,
     with_hidden_layers,
 )
+from bench.report.wording import tiers
 from bench.stats import bootstrap_ci, iqm, probability_of_improvement_ci, stratified_bootstrap_ci
 
 N_RESAMPLES = 2000  # bootstrap resamples per interval: percentiles stable to ~0.1 point
@@ -37,7 +38,7 @@ def seed_level(runs: pd.DataFrame, by: Sequence[str], metric: str) -> pd.DataFra
     by = list(by)
     keys = by + seed_axes(runs)
     values = pd.to_numeric(runs[metric], errors="coerce").astype(float)
-    keep = succeeded(runs).index.intersection(runs.index[np.isfinite(values)])
+    keep = usable(runs).index.intersection(runs.index[np.isfinite(values)])
     frame = runs.loc[keep, keys].assign(**{metric: values.loc[keep]})
     if not keys:
         return pd.DataFrame({metric: [frame[metric].mean()]}).dropna()
@@ -61,6 +62,14 @@ def summarize(
     """
     by = list(by)
     level = seed_level(runs, by, metric)
+    return _bootstrap(level, by, metric, n_resamples, confidence, seed)
+
+
+def _bootstrap(
+    level: pd.DataFrame, by: list[str], metric: str, n_resamples: int, confidence: float, seed: int
+) -> pd.DataFrame:
+    """Mean and bootstrap interval of ``metric`` per group of ``by`` over the replicate rows of
+    ``level``: columns ``*by, mean, low, high, n``."""
     columns = [*by, *SUMMARY_COLUMNS]
     if level.empty:
         return pd.DataFrame(columns=columns)
@@ -76,6 +85,33 @@ def summarize(
     return pd.DataFrame(rows, columns=columns)
 
 
+def paired_change(
+    runs: pd.DataFrame,
+    by: Sequence[str],
+    axis: str,
+    start,
+    end,
+    metric: str = "test_acc",
+    *,
+    n_resamples: int = N_RESAMPLES,
+    confidence: float = CONFIDENCE,
+    seed: int = 0,
+) -> pd.DataFrame:
+    """How much ``metric`` falls from ``axis`` = start to ``axis`` = end, per group of ``by``:
+    each replicate's fall (its mean at start minus its mean at end, paired), then the mean over
+    replicates with a bootstrap interval. Columns ``*by, mean, low, high, n``."""
+    by = list(by)
+    level = seed_level(runs[runs[axis].isin([start, end])], [*by, axis], metric)
+    keys = [*by, *seed_axes(runs)]
+    if level.empty or not keys:
+        return pd.DataFrame(columns=[*by, *SUMMARY_COLUMNS])
+    wide = level.pivot_table(index=keys, columns=axis, values=metric)
+    if start not in wide or end not in wide:
+        return pd.DataFrame(columns=[*by, *SUMMARY_COLUMNS])
+    fall = (wide[start] - wide[end]).dropna().rename(metric).reset_index()
+    return _bootstrap(fall, by, metric, n_resamples, confidence, seed)
+
+
 def cell(summary: pd.DataFrame, **where) -> pd.Series | None:
     """The row of a summary where every given column equals its value (None if absent)."""
     mask = np.ones(len(summary), dtype=bool)
@@ -83,12 +119,6 @@ def cell(summary: pd.DataFrame, **where) -> pd.Series | None:
         mask &= (summary[column] == value).to_numpy()
     rows = summary[mask]
     return rows.iloc[0] if len(rows) else None
-
-
-def best(summary: pd.DataFrame) -> pd.Series | None:
-    """The row with the highest finite mean (None if there is none)."""
-    summary = summary[np.isfinite(summary["mean"].astype(float))]
-    return summary.loc[summary["mean"].astype(float).idxmax()] if len(summary) else None
 
 
 # -----------------------------------------------------------------------------
@@ -100,7 +130,7 @@ def score_matrices(
 ) -> dict[str, np.ndarray]:
     """One (replicates x tasks) matrix of ``metric`` per activation, over the tasks that every
     activation has at least one finite score on (NaN where a replicate is missing)."""
-    runs = succeeded(runs)
+    runs = usable(runs)
     runs = runs[np.isfinite(pd.to_numeric(runs[metric], errors="coerce").astype(float))]
     activations = list(activations) if activations is not None else levels(runs, "activation")
     if runs.empty or not activations:
@@ -132,7 +162,7 @@ def _group_ids(runs: pd.DataFrame, axes: Sequence[str]) -> np.ndarray:
 
 RANKING_COLUMNS = (
     "activation", "iqm", "iqm_low", "iqm_high", "p_improve", "p_low", "p_high", "n_tasks",
-    "n_replicates",
+    "n_replicates", "tier",
 )  # fmt: skip
 
 
@@ -151,7 +181,8 @@ def ranking_table(
     Runs without hidden layers are left out (the activation plays no part there). If
     ``reference`` is absent, the activation with the highest IQM is the reference.
     Returns one row per activation, best IQM first: ``RANKING_COLUMNS``; the reference's own p
-    columns are NaN. The reference is stored in ``DataFrame.attrs["reference"]``.
+    columns are NaN; ``tier`` groups the activations whose IQM intervals tie (see
+    :mod:`bench.report.wording`). The reference is stored in ``DataFrame.attrs["reference"]``.
     """
     matrices = score_matrices(with_hidden_layers(runs), metric)
     if not matrices or next(iter(matrices.values())).shape[1] == 0:
@@ -173,10 +204,11 @@ def ranking_table(
         stats = iqms.loc[activation]
         n_replicates = int((~np.isnan(matrix)).any(axis=1).sum())
         rows.append(
-            (activation, stats.point, stats.low, stats.high, *p, matrix.shape[1], n_replicates)
+            (activation, stats.point, stats.low, stats.high, *p, matrix.shape[1], n_replicates, 0)
         )
     table = pd.DataFrame(rows, columns=RANKING_COLUMNS)
     table = table.sort_values("iqm", ascending=False, kind="stable").reset_index(drop=True)
+    table["tier"] = tiers(table, ("iqm", "iqm_low", "iqm_high"))
     table.attrs["reference"] = reference
     return table
 
@@ -186,7 +218,7 @@ def ranking_table(
 
 
 def failure_counts(runs: pd.DataFrame) -> pd.DataFrame:
-    """Per activation: runs, failed runs (an error) and diverged runs (non-finite loss)."""
+    """Per activation: runs, failed runs (an error) and diverged runs (see results.usable)."""
     grouped = runs.groupby("activation", sort=False)
     counts = pd.DataFrame(
         {

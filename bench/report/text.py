@@ -1,155 +1,59 @@
-"""The text sections of summary.md: the headline, the grid, the seed notebook's reproduction and
-the environment. Each reads numbers from :class:`bench.report.summaries.Summaries` and computes
-none; every comparative word follows the intervals (see :mod:`bench.report.markdown`).
+"""The text sections of summary.md but the headline: how to read it, the grid, the seed
+notebook's reproduction, the environment and the command that reproduces it. Each reads numbers
+from :class:`bench.report.summaries.Summaries` and computes none; every comparative word follows
+:mod:`bench.report.wording`.
 """
 
 from __future__ import annotations
 
+import shlex
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from bench import notebook
-from bench.report.markdown import BETTER, compare, fmt, fmt_list, pct, pct_ci
-from bench.report.results import levels, succeeded
-from bench.report.summaries import NotebookCells, Summaries
-from bench.report.tables import best, cell
+from bench.report import convergence, wording
+from bench.report.headline import convergence_paragraph
+from bench.report.markdown import fmt, fmt_list, pct, pct_ci
+from bench.report.results import levels
+from bench.report.summaries import NotebookCells
 from bench.schema import AXES
+
+CEILING_NOTE = (
+    "The best possible accuracy is the Bayes-optimal test accuracy on the dataset's own "
+    "distribution: each built-in generator adds Gaussian noise of std `noise` to noise-free "
+    "shapes, so the class densities are known and no classifier can score more on average "
+    "(estimated to within half a point by `bench/ceiling.py`; CSV datasets have none). Chance "
+    "is the share of the test set's largest class. "
+)
+
+
+def reading_guide() -> str:
+    """How the report words its findings: the rules every comparative word follows."""
+    return CEILING_NOTE + wording.RULE + " " + convergence.RULE
 
 
 def grid_description(runs: pd.DataFrame) -> str:
-    """What was run: counts, and the values of every axis that varies."""
+    """What was run: counts, the values of every axis that varies, and every fixed axis."""
     n_failed, n_diverged = int(runs["failed"].sum()), int(runs["diverged"].sum())
     lines = [
-        f"{len(runs)} runs ({n_failed} failed, {n_diverged} diverged). Axes that vary:",
+        f"{len(runs)} runs ({n_failed} failed, {n_diverged} diverged; both are left out of "
+        "every summary). Axes that vary:",
         "",
     ]
     for axis in AXES:
         values = levels(runs, axis)
         if len(values) > 1:
             lines.append(f"- `{axis}`: {fmt_list(values)}")
-    fixed = [f"`{a}` = {fmt(levels(runs, a)[0])}" for a in AXES if len(levels(runs, a)) == 1]
+    fixed = []
+    for axis in AXES:
+        values = levels(runs, axis)
+        if len(values) <= 1:
+            fixed.append(f"`{axis}` = {fmt(values[0]) if values else 'not recorded'}")
     if fixed:
         lines += ["", "Fixed: " + ", ".join(fixed) + "."]
     return "\n".join(lines)
-
-
-# -----------------------------------------------------------------------------
-# the headline
-
-
-def headline(runs: pd.DataFrame, s: Summaries) -> str:
-    """The main findings: the linear control against logistic regression and a nonlinear
-    network, the negative control (blobs), and the best activation per dataset."""
-    if succeeded(runs).empty:
-        return "Every run failed; there is nothing to summarise."
-    paragraphs = [_linear_paragraph(runs, s), _control_paragraph(s), _best_per_dataset(s)]
-    return "\n\n".join(p for p in paragraphs if p)
-
-
-def _linear_paragraph(runs: pd.DataFrame, s: Summaries) -> str:
-    """Networks without a nonlinearity against logistic regression and the best nonlinear one,
-    on circles (else the dataset where the nonlinearity helps most)."""
-    if s.control is None:
-        return ""
-    datasets = levels(succeeded(runs), "dataset")
-    dataset = "circles" if "circles" in datasets else _largest_gap(s)
-    if dataset is None:
-        return ""
-    here = s.by_dataset_depth[s.by_dataset_depth["dataset"] == dataset]
-    linear = here[(here["activation"] == s.control) & (here["depth"] > 0)]
-    if linear.empty:
-        return ""
-    best_linear = best(linear)
-    chance = s.chance.get(dataset, np.nan)
-    depths = sorted(linear["depth"])
-    if len(depths) > 1:
-        low, high = pct(linear["mean"].min()), pct(linear["mean"].max())
-        reach = (
-            f"{low} test accuracy at every depth" if low == high else f"{low}–{high} test accuracy"
-        )
-        text = (
-            f"**Without a nonlinearity, networks of every depth ({fmt(depths[0])}–"
-            f"{fmt(depths[-1])} hidden layers) reach {reach} on {dataset}** (best: depth "
-            f"{fmt(best_linear['depth'])}, {pct_ci(best_linear)}), where chance is {pct(chance, 0)}"
-        )
-    else:
-        text = (
-            f"**Without a nonlinearity, a network with {fmt(depths[0])} hidden layers reaches "
-            f"{pct_ci(best_linear)} test accuracy on {dataset}**, where chance is {pct(chance, 0)}"
-        )
-    logistic = cell(s.logistic, dataset=dataset)
-    if logistic is not None:
-        text += (
-            f" and logistic regression (depth 0) gets {pct_ci(logistic)}: the best network "
-            f"without an activation does {compare(best_linear, logistic, BETTER)} logistic "
-            "regression"
-        )
-    text += "."
-    nonlinear = s.by_dataset[
-        (s.by_dataset["dataset"] == dataset) & ~s.by_dataset["activation"].isin(s.affine)
-    ]
-    other = "relu" if "relu" in set(nonlinear["activation"]) else None
-    if other is None and len(nonlinear):
-        other = best(nonlinear)["activation"]
-    if other is not None:
-        best_other = best(here[(here["activation"] == other) & (here["depth"] > 0)])
-        if best_other is not None:
-            text += (
-                f" **With {other}, {pct_ci(best_other)}** (depth {fmt(best_other['depth'])}), "
-                f"{compare(best_other, best_linear)} without."
-            )
-    return text
-
-
-def _largest_gap(s: Summaries) -> str | None:
-    """The dataset where the best nonlinear activation is furthest ahead of the linear control."""
-    gaps = {}
-    for dataset, part in s.by_dataset.groupby("dataset"):
-        linear = part[part["activation"] == s.control]["mean"]
-        others = part[~part["activation"].isin(s.affine)]["mean"]
-        if len(linear) and len(others):
-            gaps[dataset] = others.max() - linear.iloc[0]
-    return max(gaps, key=gaps.get) if gaps else None
-
-
-def _control_paragraph(s: Summaries) -> str:
-    """blobs, the negative control: how far every activation is from the best."""
-    blobs = s.by_dataset[s.by_dataset["dataset"] == "blobs"]
-    if blobs["activation"].nunique() < 2:
-        return ""
-    top = best(blobs)
-    spread = 100 * (top["mean"] - blobs["mean"].min())
-    text = (
-        f"On blobs, the negative control, every activation is within {spread:.1f} points of the "
-        f"best ({top['activation']}, {pct_ci(top)})"
-    )
-    linear = cell(blobs, activation=s.control)
-    if linear is not None and top["activation"] not in s.affine:
-        text += (
-            f"; without a nonlinearity the network gets {pct_ci(linear)}, "
-            f"{compare(linear, top)} the best"
-        )
-    elif linear is not None:
-        text += ", which is the network without a nonlinearity"
-    return text + "."
-
-
-def _best_per_dataset(s: Summaries) -> str:
-    """A bullet per dataset: the best activation and where the linear control stands."""
-    lines = ["Best activation per dataset (networks with hidden layers, mean over seeds):", ""]
-    for dataset in levels(s.by_dataset, "dataset"):
-        part = s.by_dataset[s.by_dataset["dataset"] == dataset]
-        top = best(part)
-        if top is None:
-            continue
-        line = f"- **{dataset}**: {top['activation']}, {pct_ci(top)}"
-        linear = cell(part, activation=s.control)
-        if linear is not None and top["activation"] not in s.affine:
-            line += f"; {s.control} {pct_ci(linear)}, {compare(linear, top)} the best"
-        lines.append(line + ".")
-    return "\n".join(lines) if len(lines) > 2 else ""
 
 
 # -----------------------------------------------------------------------------
@@ -180,7 +84,7 @@ def seed_reproduction(cells: NotebookCells | None) -> str | None:
                 f"{band} (chance)",
                 f"{printed_relu} at epoch {notebook.PRINTED_RELU_EPOCH} of {cells.final_epoch}",
             ],
-            "agreement": [_linear_verdict(cells.linear, band), _relu_verdict(cells.relu)],
+            "agreement": [_linear_verdict(cells.linear), _relu_verdict(cells.relu)],
         }
     )
     config = ", ".join(f"{k} {fmt(v)}" for k, v in notebook.configuration().items())
@@ -191,22 +95,34 @@ def seed_reproduction(cells: NotebookCells | None) -> str | None:
         else f"curves.parquet does not store epoch {notebook.PRINTED_RELU_EPOCH} for these runs, "
         f"so ReLU is compared at its final epoch ({cells.final_epoch})."
     )
-    return (
-        f"The seed notebook's configuration ({config}) against the numbers the notebook "
-        f"printed. {epoch_note}\n\n" + table.to_markdown(index=False)
+    slack = 100 * notebook.PRINTED_NONE_PRECISION / 2
+    rules = (
+        f"The rules: the linear network agrees when its interval overlaps the printed range "
+        f"widened by {slack:g} point for the notebook's whole percentages "
+        f"({100 * low - slack:g}–{100 * high + slack:g}%); ReLU agrees when the printed "
+        f"{printed_relu} lies inside its interval. Chance on this test set (its largest class "
+        f"share) is {pct(cells.chance)}."
     )
+    parts = [
+        f"The seed notebook's configuration ({config}) against the numbers the notebook "
+        f"printed. {epoch_note} {rules}",
+        table.to_markdown(index=False),
+        convergence_paragraph(cells.convergence, " in this configuration"),
+    ]
+    return "\n\n".join(p for p in parts if p)
 
 
-def _linear_verdict(linear: pd.Series, band: str) -> str:
+def _linear_verdict(linear: pd.Series) -> str:
+    """Agrees when the interval overlaps the printed range, widened by half its precision."""
     low, high = notebook.PRINTED_NONE_RANGE
+    slack = notebook.PRINTED_NONE_PRECISION / 2
     span = (linear["low"], linear["high"])
     if not np.all(np.isfinite(span)):
         span = (linear["mean"], linear["mean"])
-    # the notebook printed whole percentages: anything that prints as 46% lies in "46-54%"
-    slack = notebook.PRINTED_NONE_PRECISION / 2
-    if low - slack <= span[0] and span[1] <= high + slack:
-        return f"agrees: the interval lies within {band}"
-    return f"differs: the interval is not within {band}"
+    shown = f"{100 * (low - slack):g}–{100 * (high + slack):g}%"
+    if span[1] >= low - slack and span[0] <= high + slack:
+        return f"agrees: the interval overlaps {shown}"
+    return f"differs: the interval lies outside {shown}"
 
 
 def _relu_verdict(relu: pd.Series) -> str:
@@ -226,6 +142,26 @@ def resolve_grid_name(manifest: dict, fallback: str | None, results_dir: Path) -
     """The grid's name as the runner records it (manifest["grid"]["name"]), else ``fallback``,
     else the results folder's name."""
     return (manifest.get("grid") or {}).get("name") or fallback or results_dir.name
+
+
+def grid_argument(manifest: dict, name: str) -> str:
+    """How `nonlinbench run` names this grid: the built-in's name, or the grid file's path
+    (manifest["grid"]["source"] is "builtin:NAME" or the path), shell-quoted."""
+    source = str((manifest.get("grid") or {}).get("source") or "")
+    if source.startswith("builtin:"):
+        return shlex.quote(source.removeprefix("builtin:"))
+    if source.startswith("file:"):
+        source = source.removeprefix("file:")
+    return shlex.quote(source or name)
+
+
+def reproduce(manifest: dict, name: str) -> str:
+    """The commands that rerun the grid and rebuild this report."""
+    grid = grid_argument(manifest, name)
+    return (
+        "Rerun the grid (into results/<grid name>) and rebuild this report with:\n\n"
+        f"```\nnonlinbench run {grid} && nonlinbench report {grid}\n```"
+    )
 
 
 def environment(manifest: dict) -> str:

@@ -1,0 +1,175 @@
+"""The yardsticks of a test accuracy: chance, and the best possible accuracy (the Bayes rate).
+
+A score reads differently beside its yardsticks: 85% is poor where 99% is possible and
+excellent where noise caps every classifier at 86%.
+
+* **Chance** is the share of the test set's largest class: what always predicting that class
+  scores (`chance_accuracy`). The built-in generators are balanced, so it is 1 / classes up to
+  the split's rounding.
+* **The best possible accuracy** (`ceiling`) is the Bayes-optimal test accuracy on a built-in
+  dataset's own distribution. Every built-in generator draws noise-free points and adds isotropic
+  Gaussian noise of std `noise`, so each class density is the noise-free distribution convolved
+  with that Gaussian. The estimate (`estimate`):
+
+    1. draw a dense noise-free sample from the generator itself (noise=0, REFERENCE_POINTS);
+    2. histogram each class on a fine grid (cells of noise / CELLS_PER_STD) and smooth it with
+       the Gaussian of std `noise`: prior_k x density_k on the grid, up to one common factor;
+    3. draw fresh noisy points from the generator (MC_POINTS) and read each class's posterior
+       there (bilinear interpolation); the Bayes accuracy is E[max_k posterior_k(x)].
+
+  At noise 0 the built-in shapes do not overlap, so the ceiling is 1. CSV datasets have none:
+  their distribution is unknown.
+
+Estimates are cached in memory and on disk (`cache_path`), keyed by the estimator's version,
+bench.data.GENERATOR_VERSION, the dataset and the noise; they are seeded, so a rebuilt cache
+gives the same numbers.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from scipy.ndimage import gaussian_filter, map_coordinates
+
+from bench.data import GENERATOR_VERSION, is_csv, make_dataset
+
+METHOD_VERSION = "1"  # bump when the estimate below changes, so cached values are recomputed
+REFERENCE_POINTS = 400_000  # noise-free points: ~40 per noise-std disc on checkerboard at 0.03
+MC_POINTS = 100_000  # noisy points: the mean of max-posterior has a standard error < 0.16 point
+CELLS_PER_STD = 5  # grid cells per noise std: the box blur adds 1/300 to the kernel's variance
+MAX_CELLS = 1024  # per side, to bound memory; at tiny noise the cells are then wider than std/5
+MARGIN_STDS = 6  # the grid extends this many noise stds beyond the noise-free points
+SEED = 20240601  # data seed of the reference and Monte Carlo samples (data_seed < 2**32)
+CACHE_ENV = "NONLINBENCH_CACHE_DIR"  # overrides the cache folder
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """The Bayes accuracy and two checks of it, as fractions."""
+
+    accuracy: float  # E[max_k posterior_k(x)] over noisy points: the Bayes accuracy
+    plug_in: float  # accuracy of the estimated Bayes rule on the labelled noisy points
+    stderr: float  # standard error of `accuracy` over the Monte Carlo points
+
+
+def estimate(
+    dataset: str,
+    noise: float,
+    *,
+    reference_points: int = REFERENCE_POINTS,
+    mc_points: int = MC_POINTS,
+    seed: int = SEED,
+) -> Estimate:
+    """Estimate the Bayes-optimal accuracy of a built-in dataset at a noise level (see the module
+    docstring). The plug-in accuracy is lower only by how far the estimated rule is from the
+    Bayes rule, and by sampling; the two agreeing checks the density estimate."""
+    if is_csv(dataset):
+        raise ValueError(f"{dataset}: a CSV dataset has no known distribution, so no ceiling")
+    if noise <= 0:
+        return Estimate(1.0, 1.0, 0.0)  # the built-in shapes are disjoint without noise
+    # 1. noise-free reference points, all of them (the split is irrelevant here)
+    clean_x, clean_y = _points(dataset, reference_points, 0.0, seed)
+    n_classes = int(clean_y.max()) + 1
+    # 2. per class, counts on a grid smoothed by the noise's Gaussian: (classes, nx, ny)
+    low = clean_x.min(0) - MARGIN_STDS * noise
+    high = clean_x.max(0) + MARGIN_STDS * noise
+    cell = max(noise / CELLS_PER_STD, float((high - low).max()) / MAX_CELLS)
+    shape = np.ceil((high - low) / cell).astype(int)
+    edges = [low[d] + cell * np.arange(shape[d] + 1) for d in range(2)]
+    density = np.stack(
+        [
+            gaussian_filter(
+                np.histogram2d(*clean_x[clean_y == k].T, bins=edges)[0],
+                sigma=noise / cell,
+                mode="constant",
+                truncate=5.0,
+            )
+            for k in range(n_classes)
+        ]
+    )
+    # 3. posteriors at fresh noisy points, read at cell centres' coordinates
+    noisy_x, noisy_y = _points(dataset, mc_points, noise, seed + 1)
+    coords = ((noisy_x - low) / cell - 0.5).T  # (2, points) in cell-index units
+    at = np.stack([map_coordinates(d, coords, order=1, mode="nearest") for d in density])
+    total = at.sum(0)
+    posterior = np.where(total > 0, at / np.where(total > 0, total, 1), 1.0 / n_classes)
+    best = posterior.max(0)  # (points,)
+    return Estimate(
+        accuracy=float(best.mean()),
+        plug_in=float((posterior.argmax(0) == noisy_y).mean()),
+        stderr=float(best.std(ddof=1) / np.sqrt(len(best))),
+    )
+
+
+def _points(dataset: str, n: int, noise: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """n points of a built-in dataset from its own generator: X (n, 2) float64, y (n,)."""
+    data = make_dataset(dataset, n, noise=noise, data_seed=seed, test_size=0.5, stratify=False)
+    x = np.concatenate([data.X_train.numpy(), data.X_test.numpy()]).astype(np.float64)
+    y = np.concatenate([data.y_train.numpy(), data.y_test.numpy()])
+    return x, y
+
+
+# -----------------------------------------------------------------------------
+# cached values
+
+
+def ceiling(dataset: str, noise: float) -> float | None:
+    """The best possible test accuracy (fraction) on a built-in dataset at a noise level; None
+    for a CSV dataset. Cached in memory and on disk."""
+    if is_csv(dataset):
+        return None
+    return _cached(str(dataset), float(noise))
+
+
+@functools.cache
+def _cached(dataset: str, noise: float) -> float:
+    key = f"method {METHOD_VERSION}|generator {GENERATOR_VERSION}|{dataset}|{noise!r}"
+    stored = _read_cache()
+    if key in stored:
+        return float(stored[key])
+    value = estimate(dataset, noise).accuracy
+    _write_cache({**_read_cache(), key: value})
+    return value
+
+
+def cache_path() -> Path:
+    """$NONLINBENCH_CACHE_DIR/ceilings.json, else the user cache folder's nonlinbench/."""
+    folder = os.environ.get(CACHE_ENV) or Path(
+        os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache", "nonlinbench"
+    )
+    return Path(folder) / "ceilings.json"
+
+
+def _read_cache() -> dict:
+    try:
+        return json.loads(cache_path().read_text())
+    except (OSError, ValueError):  # absent, unreadable or damaged: estimate again
+        return {}
+
+
+def _write_cache(values: dict) -> None:
+    """Write atomically (another process may read it meanwhile); a read-only home only costs
+    the cache."""
+    path = cache_path()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = path.with_name(f".{path.name}.{os.getpid()}")
+        temporary.write_text(json.dumps(values, indent=1, sort_keys=True))
+        temporary.replace(path)
+    except OSError:
+        pass
+
+
+@functools.cache
+def chance_accuracy(dataset: str, **data_args) -> float:
+    """Chance on one run's test set: the share of its largest class (what always predicting that
+    class scores). ``data_args`` are make_dataset's other arguments (bench.schema.DATA_AXES).
+    Raises bench.data.DatasetError if the data cannot be made (a CSV file no longer there)."""
+    data = make_dataset(dataset, **data_args)
+    counts = np.bincount(data.y_test.numpy(), minlength=data.n_classes)
+    return float(counts.max() / counts.sum())

@@ -1,0 +1,241 @@
+"""The headline of summary.md: the linear control against a nonlinear network, the negative
+control, the top of every dataset beside its yardsticks, and where training had not converged.
+
+Every number comes from :class:`bench.report.summaries.Summaries`; every comparative word follows
+:mod:`bench.report.wording`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from bench.report.convergence import unconverged
+from bench.report.markdown import BETTER, compare, fmt, pct, pct_ci
+from bench.report.results import levels, usable
+from bench.report.summaries import Summaries
+from bench.report.tables import cell
+from bench.report.wording import chance_status, top_group, top_phrase
+
+
+def headline(runs: pd.DataFrame, s: Summaries) -> str:
+    """The main findings, each a paragraph; an empty grid says so."""
+    if usable(runs).empty:
+        return "Every run failed or diverged; there is nothing to summarise."
+    paragraphs = [
+        _linear_paragraph(runs, s),
+        _control_paragraph(s),
+        _top_per_dataset(s),
+        convergence_paragraph(s.convergence),
+    ]
+    return "\n\n".join(p for p in paragraphs if p)
+
+
+def yardsticks(s: Summaries, dataset: str) -> str:
+    """'chance 50%, best possible 84.1%' (no ceiling for a CSV dataset)."""
+    chance = s.chance.get(dataset, np.nan)
+    ceiling = s.ceiling.get(dataset, np.nan)
+    best = f"best possible {pct(ceiling)}" if np.isfinite(ceiling) else "best possible unknown"
+    return f"chance {pct(chance, 0)}, {best}"
+
+
+def of_best(s: Summaries, dataset: str, activation: str) -> str:
+    """', 96% [94, 98] of the best possible' ('' without a ceiling)."""
+    row = cell(s.of_best, dataset=dataset, activation=activation)
+    if row is None or not np.isfinite(row["mean"]):
+        return ""
+    values = [f"{100 * row[k]:.0f}" for k in ("mean", "low", "high")]
+    interval = f" [{values[1]}, {values[2]}]" if np.isfinite(row["low"]) else ""
+    return f", {values[0]}%{interval} of the best possible"
+
+
+def _linear_paragraph(runs: pd.DataFrame, s: Summaries) -> str:
+    """Networks without a nonlinearity against logistic regression and a nonlinear one, on
+    circles (else the dataset where the nonlinearity helps most)."""
+    if s.control is None:
+        return ""
+    datasets = levels(usable(runs), "dataset")
+    dataset = "circles" if "circles" in datasets else _largest_gap(s)
+    linear = cell(s.by_dataset, dataset=dataset, activation=s.control) if dataset else None
+    if linear is None:
+        return ""
+    depths = s.by_dataset_depth
+    depths = depths[(depths["dataset"] == dataset) & (depths["activation"] == s.control)]
+    depths = sorted(d for d in depths["depth"] if d > 0)
+    layers = (
+        f"{fmt(depths[0])}–{fmt(depths[-1])} hidden layers"
+        if len(depths) > 1
+        else f"{fmt(depths[0])} hidden layers"
+    )
+    status = chance_status(linear["mean"], linear["low"], s.chance.get(dataset, np.nan))
+    text = (
+        f"**Without a nonlinearity, networks with {layers} reach {pct_ci(linear)} test accuracy "
+        f"on {dataset}** ({status}; {yardsticks(s, dataset)})"
+    )
+    logistic = cell(s.logistic, dataset=dataset)
+    if logistic is not None:
+        text += (
+            f", and logistic regression (depth 0) gets {pct_ci(logistic)}: the networks without "
+            f"an activation do {compare(linear, logistic, BETTER)} logistic regression"
+        )
+    text += "."
+    text += _control_explained(s, dataset, linear)
+    nonlinear = s.by_dataset[
+        (s.by_dataset["dataset"] == dataset) & ~s.by_dataset["activation"].isin(s.affine)
+    ]
+    other = "relu" if "relu" in set(nonlinear["activation"]) else None
+    if other is None and len(nonlinear):
+        other = nonlinear.sort_values("mean", ascending=False).iloc[0]["activation"]
+    row = cell(nonlinear, activation=other) if other else None
+    if row is not None:
+        text += (
+            f" **With {other}, {pct_ci(row)}**{of_best(s, dataset, other)}, "
+            f"{compare(row, linear)} without."
+        )
+    return text
+
+
+def _control_explained(s: Summaries, dataset: str, linear: pd.Series) -> str:
+    """Why the control scores below chance, and why its interval is one point, when it does."""
+    facts = s.control_facts.get(dataset)
+    if facts is None:
+        return ""
+    text = ""
+    if facts.below_chance:
+        symmetric = (
+            " (make_circles spaces each ring's points evenly, so any line through the centre "
+            "has half of each ring on either side)"
+            if dataset == "circles"
+            else ""
+        )
+        text += (
+            f" Below chance, because a linear network draws one straight boundary and on "
+            f"{dataset} no straight line beats chance on the whole data{symmetric}: the line "
+            "that fits the training points best wins its small edge from how those points fell, "
+            "so on the test points, the rest of the same sample, it falls short."
+        )
+    if facts.same_every_seed:
+        point = linear["low"] == linear["high"]
+        text += (
+            (" Its interval is a single point because every" if point else " Every")
+            + " initialisation seed reached the same test accuracy on the same data: the "
+            "cross-entropy of an affine map is convex, so training from any seed ends at the "
+            "same affine map."
+        )
+    return text
+
+
+def _largest_gap(s: Summaries) -> str | None:
+    """The dataset where the highest nonlinear mean is furthest above the linear control."""
+    gaps = {}
+    for dataset, part in s.by_dataset.groupby("dataset"):
+        linear = part[part["activation"] == s.control]["mean"]
+        others = part[~part["activation"].isin(s.affine)]["mean"]
+        if len(linear) and len(others):
+            gaps[dataset] = others.max() - linear.iloc[0]
+    return max(gaps, key=gaps.get) if gaps else None
+
+
+def _control_paragraph(s: Summaries) -> str:
+    """blobs, the negative control: how far apart the activations are."""
+    blobs = s.by_dataset[s.by_dataset["dataset"] == "blobs"]
+    top = top_group(blobs)
+    if blobs["activation"].nunique() < 2 or top is None:
+        return ""
+    leader = top.rows.iloc[0]
+    spread = 100 * (leader["mean"] - blobs["mean"].min())
+    text = (
+        f"On blobs, the negative control ({yardsticks(s, 'blobs')}), every activation's mean is "
+        f"within {spread:.1f} points of the highest, and {top_phrase(top, pct_ci)}"
+    )
+    linear = cell(blobs, activation=s.control)
+    if linear is not None and s.control not in top.names:
+        text += (
+            f"; without a nonlinearity the network gets {pct_ci(linear)}, "
+            + compare(linear, leader)
+            + f" {leader['activation']}"
+        )
+    elif linear is not None:
+        text += "; the network without a nonlinearity is among them"
+    return text + "."
+
+
+def _top_per_dataset(s: Summaries) -> str:
+    """A bullet per dataset: its yardsticks, the best activation or the tied group, and where
+    the linear control stands."""
+    lines = [
+        "Per dataset (networks with hidden layers, mean over seeds): the best activation, or the "
+        "activations tied at the top, beside chance and the best possible accuracy:",
+        "",
+    ]
+    for dataset in levels(s.by_dataset, "dataset"):
+        part = s.by_dataset[s.by_dataset["dataset"] == dataset]
+        top = top_group(part)
+        if top is None:
+            continue
+        line = (
+            f"- **{dataset}** ({yardsticks(s, dataset)}): {top_phrase(top, pct_ci)}"
+            f"{of_best(s, dataset, top.names[0])}"
+        )
+        linear = cell(part, activation=s.control)
+        if linear is not None and s.control not in top.names:
+            status = chance_status(linear["mean"], linear["low"], s.chance.get(dataset, np.nan))
+            line += f"; {s.control} {pct_ci(linear)}, {status}"
+        lines.append(line + ".")
+    if len(lines) <= 2:
+        return ""
+    return "\n".join(lines) + _above_ceiling(s)
+
+
+def _above_ceiling(s: Summaries) -> str:
+    """Why a mean can exceed the best possible accuracy: it is an expectation over the
+    generator's distribution, and the scores come from a few small test sets."""
+    ceilings = s.by_dataset["dataset"].map(s.ceiling).astype(float)
+    # above by more than the printed precision (a ceiling of 99.99...% is shown as 100.0%)
+    above = sorted(set(s.by_dataset.loc[s.by_dataset["mean"] > ceilings + 0.0005, "dataset"]))
+    if not above:
+        return ""
+    notes = []
+    for dataset in above:
+        points, samples = s.test_sets.get(dataset, (0, 0))
+        if points:
+            # the binomial standard error of a mean over `samples` test sets, at most
+            error = 100 * np.sqrt(0.25 / (points * samples))
+            notes.append(
+                f"{dataset}: {samples} test set{'s' if samples != 1 else ''} of {points} points, "
+                f"whose mean sampling alone moves by up to ±{error:.1f} points (one standard "
+                "error)"
+            )
+    return (
+        "\n\nSome means exceed the best possible accuracy, which is the expected accuracy over "
+        "the generator's distribution: the scores here come from a few small test sets shared "
+        "by every seed, which can happen to be easier than average ("
+        + "; ".join(notes)
+        + "), and the intervals are over initialisation seeds, not over test sets."
+    )
+
+
+def convergence_paragraph(table: pd.DataFrame, where: str = "") -> str:
+    """Where most runs had not converged (see bench.report.convergence), by dataset."""
+    rows = unconverged(table)
+    if rows.empty:
+        return ""
+    if "dataset" not in rows:
+        rows = rows.assign(dataset="")
+    parts = []
+    for dataset, part in rows.groupby("dataset", sort=False):
+        names = ", ".join(
+            f"{r.activation} ({r.not_converged} of {r.runs} runs)" for r in part.itertuples()
+        )
+        rate = part["median_rate"]
+        rates = (
+            f"{rate.min():.3f}"
+            if rate.min() == rate.max()
+            else f"{rate.min():.3f}–{rate.max():.3f}"
+        )
+        on = f"on {dataset}, " if dataset else ""
+        parts.append(
+            f"{on}{names} had not converged at epoch {int(part['epochs'].max())}: the training "
+            f"loss was still falling by a median {rates} nats per 100 epochs"
+        )
+    return f"**Training had not converged everywhere{where}:** " + "; ".join(parts) + "."

@@ -1,0 +1,64 @@
+"""Each run's yardsticks: chance on its test set and the best possible accuracy on its data.
+
+:func:`with_yardsticks` adds three columns to the runs, so that every summary of them (by any
+axes, with the same averaging as test accuracy) gives the matching reference:
+
+    chance    the share of the run's test set's largest class (bench.ceiling.chance_accuracy)
+    ceiling   the Bayes-optimal accuracy on its dataset and noise (bench.ceiling.ceiling);
+              NaN for a CSV dataset, whose distribution is unknown
+    of_best   test_acc / ceiling: the share of the best possible accuracy reached
+
+The ceiling does not depend on label noise: test labels are never flipped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from bench import ceiling
+from bench.data import DatasetError, is_csv
+from bench.schema import DATA_AXES
+
+YARDSTICKS = ("chance", "ceiling", "of_best")
+
+
+def with_yardsticks(runs: pd.DataFrame) -> pd.DataFrame:
+    """``runs`` with the chance, ceiling and of_best columns (see the module docstring); the
+    dataset's source is ``dataset_source`` when present (see results.prepare_runs)."""
+    runs = runs.copy()
+    source = runs["dataset_source"] if "dataset_source" in runs else runs["dataset"]
+    axes = [a for a in DATA_AXES if a in runs]  # results from before an axis existed lack it
+    data = runs[axes].assign(dataset=source.to_numpy())
+    chances, ceilings = {}, {}
+    for key in data.drop_duplicates().itertuples(index=False, name=None):
+        args = dict(zip(axes, key, strict=True))
+        chances[key] = _chance(args)
+        ceilings[key] = (
+            np.nan if is_csv(args["dataset"]) else ceiling.ceiling(args["dataset"], args["noise"])
+        )
+    index = pd.MultiIndex.from_frame(data)
+    runs["chance"] = pd.Series(chances, dtype=float).reindex(index).to_numpy(float)
+    runs["ceiling"] = pd.Series(ceilings, dtype=float).reindex(index).to_numpy(float)
+    fallback = 1.0 / runs["n_classes"].astype(float)  # when the data cannot be made again
+    runs["chance"] = runs["chance"].fillna(fallback)
+    runs["of_best"] = runs["test_acc"].astype(float) / runs["ceiling"]
+    return runs
+
+
+def _chance(args: dict) -> float:
+    try:
+        return ceiling.chance_accuracy(**args)
+    except (DatasetError, OSError, ValueError):  # e.g. a CSV file no longer where it was
+        return np.nan
+
+
+def reference_lines(runs: pd.DataFrame, by: Sequence[str]) -> pd.DataFrame:
+    """Mean chance and ceiling per group of ``by``: the reference lines of a figure whose
+    accuracies are averaged over the same runs."""
+    by = list(by)
+    if runs.empty:
+        return pd.DataFrame(columns=[*by, "chance", "ceiling"])
+    return runs.groupby(by, sort=True)[["chance", "ceiling"]].mean().reset_index()
