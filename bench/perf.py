@@ -5,7 +5,9 @@ noise 0.03, 800 for training), 2->10->10->1 ReLU, full-batch SGD at lr 0.1, 1000
 
     a. the notebook's loop: one nn.Sequential at a time, with its per-epoch test evaluation;
     b. scikit-learn's MLPClassifier with matched settings;
-    c. the engine at N = 1, 16, 256 and 4096 models, and its scaling with width and depth.
+    c. the engine at N = 1, 16, 256 and 4096 models, and its scaling with width and depth, on
+       both of its CPU paths side by side (`path`: the fused Numba kernel, bench.engine.fused,
+       and the generic autograd path), with `auto` marking the path train_chunk picks.
 
 Each figure is the median of `repeats` runs. Large engine configurations are timed over fewer
 epochs (the per-epoch cost is constant, so the time is scaled to 1000 epochs and the table
@@ -15,8 +17,6 @@ engine's accuracy with MLPClassifier's over 20 seeds (an independent implementat
 
 from __future__ import annotations
 
-import os
-import platform
 import statistics
 import time
 from collections.abc import Callable
@@ -30,36 +30,20 @@ from torch import nn
 from bench import engine, notebook
 from bench.crosscheck import cross_check, fit_sklearn, sklearn_mlp
 from bench.data import Dataset, data_key, load_data
+from bench.engine import fused
 from bench.model import LayerStack
+from bench.perf_report import TARGETS, picked_path, render_markdown  # noqa: F401 (TARGETS: public)
 from bench.registry import BUILTIN_REGISTRY
 
 EPOCHS = 1000
-
-
-@dataclass(frozen=True)
-class Target:
-    """A speed goal: `measure` (a perf.csv column) of the headline row at least `at_least`."""
-
-    measure: str
-    at_least: float
-    device: str  # the device type it applies to
-    meaning: str
-
-
-# The project's speed goals, for the headline row (N = 256 seed-sized models, evaluation every
-# epoch). perf.md reports each as measured against its goal.
-TARGETS: tuple[Target, ...] = (
-    Target("speedup_vs_loop", 25, "cpu", "per-model speed-up over the notebook's loop"),
-    Target("speedup_vs_sklearn", 10, "cpu", "per-model speed-up over MLPClassifier"),
-    Target("fraction_of_matmul_ceiling", 0.25, "cpu", "share of the measured fp32 matmul rate"),
-    Target("speedup_vs_loop", 1000, "cuda", "per-model speed-up over the notebook's loop"),
-)
 
 
 @dataclass
 class Timing:
     label: str
     method: str
+    path: str  # the engine's path (fused | generic); "" for the loop and scikit-learn
+    auto: bool  # whether train_chunk picks this path for this configuration
     models: int
     width: int
     depth: int
@@ -132,9 +116,17 @@ def notebook_loop(data: Dataset, device: torch.device, epochs: int = EPOCHS, see
 
 
 def engine_job(
-    data: Dataset, device: torch.device, models: int, width=10, depth=2, eval_every=1, epochs=1000
+    data: Dataset,
+    device: torch.device,
+    models: int,
+    width=10,
+    depth=2,
+    eval_every=1,
+    epochs=1000,
+    path: str = "auto",
 ) -> Callable[[], None]:
-    """Trains `models` runs the way a grid would: in chunks of the engine's chunk size."""
+    """Trains `models` runs the way a grid would: in chunks of the engine's chunk size, on
+    `path` (auto: the one train_chunk picks; fused; generic)."""
     setup = notebook.setup()
     specs = [
         replace(setup, width=width, depth=depth, epochs=epochs, eval_every=eval_every, seed=s)
@@ -152,7 +144,8 @@ def engine_job(
         for part, (X_train, y_train, X_test, y_test) in chunks:
             n = len(part)
             net = engine.build_stacked(part, activation, data.n_features, 1, device)
-            engine.train_stacked(
+            use_fused = fused.use_fused(net, device, path)
+            (fused.train_fused if use_fused else engine.train_stacked)(
                 net, X_train, y_train, X_test, y_test, optimizer=setup.optimizer,
                 lr=torch.full((n,), setup.lr, device=device),
                 seeds=torch.tensor([s.seed for s in part], device=device),
@@ -210,7 +203,7 @@ def run_perf(
     # (a) and (b): one model at a time.
     scale = EPOCHS / loop_epochs
     seconds = _median_time(lambda: notebook_loop(data, device, loop_epochs), repeats, device)
-    timings.append(Timing("notebook loop", "loop", 1, 10, 2, 1, loop_epochs,
+    timings.append(Timing("notebook loop", "loop", "", False, 1, 10, 2, 1, loop_epochs,
                           [s * scale for s in seconds]))  # fmt: skip
     print(f"  (a) notebook loop: {timings[-1].per_model:.3f} s per model")
     # scikit-learn runs on the CPU, whatever the engine's device.
@@ -219,32 +212,41 @@ def run_perf(
         repeats,
         torch.device("cpu"),
     )
-    timings.append(Timing("scikit-learn MLPClassifier", "sklearn", 1, 10, 2, 0, loop_epochs,
+    timings.append(Timing("scikit-learn MLPClassifier", "sklearn", "", False, 1, 10, 2, 0, loop_epochs,
                           [s * scale for s in seconds]))  # fmt: skip
     print(f"  (b) scikit-learn: {timings[-1].per_model:.3f} s per model")
 
-    def measure(label, models, width=10, depth=2, eval_every=1):
+    def measure(label, models, width=10, depth=2, eval_every=1, path="auto"):
         epochs = _auto_epochs(
-            lambda e: engine_job(data, device, models, width, depth, eval_every, e),
+            lambda e: engine_job(data, device, models, width, depth, eval_every, e, path),
             budget,
             device,
         )
         if models <= 256 and width <= 16 and depth <= 2 and not quick:
             epochs = EPOCHS  # the headline configurations run the full 1000 epochs
-        job = engine_job(data, device, models, width, depth, eval_every, epochs)
+        job = engine_job(data, device, models, width, depth, eval_every, epochs, path)
         seconds = [s * EPOCHS / epochs for s in _median_time(job, repeats, device)]
-        timing = Timing(label, "engine", models, width, depth, eval_every, epochs, seconds)
+        chosen = picked_path(device, width, depth)
+        ran = chosen if path == "auto" else path
+        timing = Timing(label, "engine", ran, ran == chosen, models, width, depth, eval_every,
+                        epochs, seconds)  # fmt: skip
         timings.append(timing)
-        print(f"  engine {label} N={models} width={width} depth={depth} eval_every={eval_every}: "
-            f"{timing.per_model * 1e3:.2f} ms per model ({epochs} epochs measured)")  # fmt: skip
+        print(f"  engine {label} [{ran}] N={models} width={width} depth={depth} "
+            f"eval_every={eval_every}: {timing.per_model * 1e3:.2f} ms per model "
+            f"({epochs} epochs measured)")  # fmt: skip
 
+    # On a CPU both paths run side by side: every configuration on each.
+    paths = ("fused", "generic") if device.type == "cpu" and fused.kernels else ("auto",)
     for models in (1, 16, 256, 4096):
         measure("models", models)
-    measure("models", 256, eval_every=10)  # the grids' default evaluation schedule
-    for width in (4, 16, 64, 256):
-        measure("width", 256, width=width)
-    for depth in (1, 2, 4, 8):
-        measure("depth", 256, depth=depth)
+    for path in paths:
+        for eval_every in (1, 10):  # every epoch (the notebook's) and the grids' default
+            if path != picked_path(device, 10, 2) or eval_every != 1:  # else: the N=256 row
+                measure("paths", 256, eval_every=eval_every, path=path)
+        for width in (4, 16, 64, 256):
+            measure("width", 256, width=width, path=path)
+        for depth in (1, 4, 8):
+            measure("depth", 256, depth=depth, path=path)
 
     ceiling = matmul_ceiling(device)
     loop = timings[0].per_model
@@ -257,6 +259,8 @@ def run_perf(
             dict(
                 label=t.label,
                 method=t.method,
+                path=t.path,
+                auto=t.auto,
                 models=t.models,
                 width=t.width,
                 depth=t.depth,
@@ -283,80 +287,3 @@ def run_perf(
     (out / "perf.md").write_text(render_markdown(table, ceiling, device, checks, quick))
     print(f"wrote {out / 'perf.csv'} and {out / 'perf.md'}")
     return table
-
-
-def render_markdown(
-    table: pd.DataFrame,
-    ceiling: float,
-    device: torch.device,
-    checks: pd.DataFrame | None,
-    quick: bool,
-) -> str:
-    head = table.iloc[0]
-    n256 = table[(table.label == "models") & (table.models == 256) & (table.eval_every == 1)]
-    n256 = n256.iloc[0]
-    cpu = platform.processor() or platform.machine()
-    goals = pd.DataFrame(
-        [
-            {
-                "measure": t.measure,
-                "meaning": t.meaning,
-                "goal": f">= {t.at_least:g}",
-                "measured": f"{n256[t.measure]:.3g}",
-                "reached": "yes" if n256[t.measure] >= t.at_least else "no",
-            }
-            for t in TARGETS
-            if t.device == device.type
-        ]
-    )
-    lines = [
-        "# nonlinbench perf",
-        "",
-        f"Device: **{head.device}** ({cpu}, {os.cpu_count()} cores); torch {head.torch}; "
-        f"{head.threads} threads; median of {head.repeats} repeats. Measured fp32 matmul "
-        f"ceiling: **{ceiling / 1e9:.1f} GFLOP/s**." + (" Quick mode (--quick)." if quick else ""),
-        "",
-        "Setup (the seed notebook's): circles, 1000 points, noise 0.03, 800 for training, "
-        "2->10->10->1 ReLU, full-batch SGD at lr 0.1, 1000 epochs. The engine evaluates train "
-        "and test loss and accuracy every epoch (eval_every 1), as the notebook does, unless "
-        "the table says otherwise. Times are for 1000 epochs; configurations marked with fewer "
-        "measured epochs were timed over that many and scaled (the per-epoch cost is constant).",
-        "",
-        "## Headline: N = 256 models",
-        "",
-        f"- Engine: {n256.seconds_per_model * 1e3:.2f} ms per trained model, "
-        f"**{n256.speedup_vs_loop:.1f}x** the notebook loop and "
-        f"**{n256.speedup_vs_sklearn:.1f}x** scikit-learn (which runs on the CPU).",
-        f"- Notebook loop: {table.iloc[0].seconds_per_model:.3f} s per model; "
-        f"scikit-learn: {table.iloc[1].seconds_per_model:.3f} s per model.",
-        "",
-        f"Goals for this device type ({device.type}), from `bench.perf.TARGETS`:",
-        "",
-        goals.to_markdown(index=False) if len(goals) else "(none set)",
-        "",
-        "## All measurements",
-        "",
-    ]
-    shown = table[
-        ["label", "method", "models", "width", "depth", "eval_every", "epochs_measured",
-         "seconds_per_model", "speedup_vs_loop", "speedup_vs_sklearn",
-         "flops_per_model_epoch", "gflops_achieved", "fraction_of_matmul_ceiling"]
-    ].copy()  # fmt: skip
-    lines.append(shown.to_markdown(index=False, floatfmt=".4g"))
-    if checks is not None:
-        agree = int(checks.agree.sum())
-        lines += [
-            "",
-            "## Cross-check against scikit-learn (an independent implementation)",
-            "",
-            'The engine with `init = "glorot"` (scikit-learn\'s initialisation) and the settings '
-            "of (b), against `MLPClassifier` (identity, relu, tanh, logistic), mean test accuracy "
-            f"over {checks.attrs.get('seeds', 20)} seeds each. Tolerance: 3 standard errors of "
-            "the difference of means, sqrt(s_engine^2/n + s_sklearn^2/n) from the spread across "
-            "seeds, with a floor of one test point (0.005). "
-            f"**{agree} of {len(checks)} settings agree.**",
-            "",
-            checks.to_markdown(index=False, floatfmt=".4g"),
-        ]
-    lines.append("")
-    return "\n".join(lines)

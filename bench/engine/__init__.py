@@ -4,6 +4,9 @@
     stacked     the stacked network (models on a leading axis), its losses, stacked data
     optim       SGD and Adam with a learning rate per model
     train       the training loop and `train_chunk`, which returns arrays
+    fused       the fused CPU path: the same training in one compiled Numba kernel
+                (fused_kernels, fused_act), picked by `train_chunk` where it applies and
+                measured faster; NONLINBENCH_ENGINE=generic|fused forces a path
     measure     dead units, gradients at init, grid measures and decision surfaces
 
 `bench.model.train_reference` is the one-model definition the engine must match; the runner

@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from bench.data import Dataset, data_key, load_data
+from bench.engine import fused
 from bench.engine.measure import (
     Plane,
     data_plane,
@@ -219,8 +220,9 @@ def train_chunk(
     dead_init = dead_unit_fractions(net, X_train, batch) if measure and spec0.depth else nan
     g_first, g_last = init_gradient_norms(net, X_train, y_train)
 
-    # 2. Training.
-    curves, diverged_epoch = train_stacked(
+    # 2. Training: the fused CPU kernel where it applies (engine.fused), else autograd.
+    train = fused.train_fused if fused.use_fused(net, device) else train_stacked
+    curves, diverged_epoch = train(
         net, X_train, y_train, X_test, y_test,
         optimizer=spec0.optimizer, lr=lr, seeds=seeds, epochs=spec0.epochs,
         batch_size=spec0.batch_size, eval_every=spec0.eval_every,

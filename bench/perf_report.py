@@ -1,0 +1,147 @@
+"""perf.md: the measurements of `nonlinbench perf`, the fused and generic paths side by side,
+and each goal of bench.perf.TARGETS against what was measured."""
+
+from __future__ import annotations
+
+import os
+import platform
+from dataclasses import dataclass, replace
+
+import pandas as pd
+import torch
+
+from bench import engine, notebook
+from bench.engine import fused
+from bench.registry import BUILTIN_REGISTRY
+
+
+@dataclass(frozen=True)
+class Target:
+    """A speed goal: `measure` (a perf.csv column) of the headline row at least `at_least`."""
+
+    measure: str
+    at_least: float
+    device: str  # the device type it applies to
+    meaning: str
+
+
+# The project's speed goals, for the headline row (N = 256 seed-sized models, evaluation every
+# epoch). perf.md reports each as measured against its goal.
+TARGETS: tuple[Target, ...] = (
+    Target("speedup_vs_loop", 25, "cpu", "per-model speed-up over the notebook's loop"),
+    Target("speedup_vs_sklearn", 10, "cpu", "per-model speed-up over MLPClassifier"),
+    Target("fraction_of_matmul_ceiling", 0.25, "cpu", "share of the measured fp32 matmul rate"),
+    Target("speedup_vs_loop", 1000, "cuda", "per-model speed-up over the notebook's loop"),
+)
+
+
+def picked_path(device: torch.device, width: int, depth: int) -> str:
+    """The path train_chunk picks for the seed setup at this width and depth."""
+    setup = replace(notebook.setup(), width=width, depth=depth)
+    activation = BUILTIN_REGISTRY.get(setup.activation)
+    net = engine.build_stacked([setup], activation, 2, 1, device)
+    return "fused" if fused.use_fused(net, device) else "generic"
+
+
+def side_by_side(table: pd.DataFrame) -> str:
+    """One row per configuration at N = 256: ms per model on each path, their ratio, the pick."""
+    runs = table[(table.method == "engine") & (table.models == 256)]
+    if runs.path.nunique() < 2:
+        return "(one path on this device)"
+    rows = []
+    for (width, depth, every), group in runs.groupby(["width", "depth", "eval_every"]):
+        ms = {r.path: r.seconds_per_model * 1e3 for r in group.itertuples()}
+        if {"fused", "generic"} <= ms.keys():
+            rows.append({
+                "width": width, "depth": depth, "eval_every": every,
+                "fused_ms": ms["fused"], "generic_ms": ms["generic"],
+                "generic / fused": ms["generic"] / ms["fused"],
+                "auto picks": group[group.auto].path.iloc[0] if group.auto.any() else "",
+            })  # fmt: skip
+    return pd.DataFrame(rows).to_markdown(index=False, floatfmt=".3g")
+
+
+def render_markdown(
+    table: pd.DataFrame,
+    ceiling: float,
+    device: torch.device,
+    checks: pd.DataFrame | None,
+    quick: bool,
+) -> str:
+    head = table.iloc[0]
+    n256 = table[(table.label == "models") & (table.models == 256) & (table.eval_every == 1)]
+    n256 = n256.iloc[0]
+    cpu = platform.processor() or platform.machine()
+    goals = pd.DataFrame(
+        [
+            {
+                "measure": t.measure,
+                "meaning": t.meaning,
+                "goal": f">= {t.at_least:g}",
+                "measured": f"{n256[t.measure]:.3g}",
+                "reached": "yes" if n256[t.measure] >= t.at_least else "no",
+            }
+            for t in TARGETS
+            if t.device == device.type
+        ]
+    )
+    lines = [
+        "# nonlinbench perf",
+        "",
+        f"Device: **{head.device}** ({cpu}, {os.cpu_count()} cores); torch {head.torch}; "
+        f"{head.threads} threads; median of {head.repeats} repeats. Measured fp32 matmul "
+        f"ceiling: **{ceiling / 1e9:.1f} GFLOP/s**." + (" Quick mode (--quick)." if quick else ""),
+        "",
+        "Setup (the seed notebook's): circles, 1000 points, noise 0.03, 800 for training, "
+        "2->10->10->1 ReLU, full-batch SGD at lr 0.1, 1000 epochs. The engine evaluates train "
+        "and test loss and accuracy every epoch (eval_every 1), as the notebook does, unless "
+        "the table says otherwise. Times are for 1000 epochs; configurations marked with fewer "
+        "measured epochs were timed over that many and scaled (the per-epoch cost is constant).",
+        "",
+        "## Headline: N = 256 models",
+        "",
+        f"- Engine: {n256.seconds_per_model * 1e3:.2f} ms per trained model, "
+        f"**{n256.speedup_vs_loop:.1f}x** the notebook loop and "
+        f"**{n256.speedup_vs_sklearn:.1f}x** scikit-learn (which runs on the CPU).",
+        f"- Notebook loop: {table.iloc[0].seconds_per_model:.3f} s per model; "
+        f"scikit-learn: {table.iloc[1].seconds_per_model:.3f} s per model.",
+        "",
+        f"Goals for this device type ({device.type}), from `bench.perf.TARGETS`:",
+        "",
+        goals.to_markdown(index=False) if len(goals) else "(none set)",
+        "",
+        "## The fused and generic paths side by side (N = 256)",
+        "",
+        "Milliseconds per trained model (1000 epochs) on each of the engine's CPU paths, and the "
+        "path `train_chunk` picks (`auto`: `bench.engine.fused.use_fused`; set "
+        "`NONLINBENCH_ENGINE=generic` or `=fused` to force one). Seed setup unless the row "
+        "says otherwise.",
+        "",
+        side_by_side(table),
+        "",
+        "## All measurements",
+        "",
+    ]
+    shown = table[
+        ["label", "method", "path", "auto", "models", "width", "depth", "eval_every", "epochs_measured",
+         "seconds_per_model", "speedup_vs_loop", "speedup_vs_sklearn",
+         "flops_per_model_epoch", "gflops_achieved", "fraction_of_matmul_ceiling"]
+    ].copy()  # fmt: skip
+    lines.append(shown.to_markdown(index=False, floatfmt=".4g"))
+    if checks is not None:
+        agree = int(checks.agree.sum())
+        lines += [
+            "",
+            "## Cross-check against scikit-learn (an independent implementation)",
+            "",
+            'The engine with `init = "glorot"` (scikit-learn\'s initialisation) and the settings '
+            "of (b), against `MLPClassifier` (identity, relu, tanh, logistic), mean test accuracy "
+            f"over {checks.attrs.get('seeds', 20)} seeds each. Tolerance: 3 standard errors of "
+            "the difference of means, sqrt(s_engine^2/n + s_sklearn^2/n) from the spread across "
+            "seeds, with a floor of one test point (0.005). "
+            f"**{agree} of {len(checks)} settings agree.**",
+            "",
+            checks.to_markdown(index=False, floatfmt=".4g"),
+        ]
+    lines.append("")
+    return "\n".join(lines)
