@@ -220,7 +220,7 @@ def _train(plan, store: Store, summary: RunSummary, quiet: bool, results) -> Non
         disable=quiet,
         file=sys.stderr,
         dynamic_ncols=True,
-        bar_format="{desc}: {percentage:3.0f}%|{bar}| {postfix} [{elapsed}<{remaining}]",
+        bar_format="{desc}: {percentage:3.0f}%|{bar}|{postfix} [{elapsed}<{remaining}]",
         postfix=f"0/{plan.pending} runs",
     )
     try:

@@ -245,6 +245,7 @@ def test_an_enormous_grid_is_refused_at_once_with_its_size(tmp_path, capsys):
 # --------------------------------------------------------------------------- signals
 
 
+@pytest.mark.slow  # ~12 s of real worker processes: `make test-slow`
 def test_sigterm_stores_finished_chunks_exits_143_and_leaves_no_worker(write_grid, tmp_path):
     grid = write_grid(
         'activation = ["relu", "tanh", "gelu", "elu"]\nn_samples = 300\nwidth = 16\n'
