@@ -20,7 +20,8 @@ import numpy as np
 import pandas as pd
 
 from bench.activations import BUILTINS
-from bench.data import BUILTIN_DATASETS
+from bench.ceiling import ceiling
+from bench.data import BUILTIN_DATASETS, DatasetError
 from bench.schema import AXES, DATA_AXES, METRICS, SEED_AXES
 from bench.stats import bootstrap_ci
 
@@ -171,10 +172,22 @@ def summarise_cells(runs: pd.DataFrame, layout: Layout, replicates: list[tuple])
 # --------------------------------------------------------------------------- yardsticks
 
 
+def _ceiling(record: dict, layout: Layout) -> float | None:
+    """The best possible (Bayes) accuracy of the cell's data: bench.ceiling, as in the report."""
+    value = {a: layout.levels[a][record["k"][j]] for j, a in enumerate(layout.axes)}
+    dataset = value.get("dataset", layout.fixed.get("dataset"))
+    noise = value.get("noise", layout.fixed.get("noise"))
+    try:
+        return ceiling(str(dataset), float(noise))
+    except (DatasetError, TypeError, ValueError):
+        return None
+
+
 def add_yardsticks(records: list[dict], layout: Layout) -> None:
     """Adds to each record `control` (the cell that differs only in using the linear control,
     the first affine activation; None if absent) and `best` (the cell with the highest mean
-    test accuracy among those with the same data: dataset, noise and the other data axes)."""
+    test accuracy among those with the same data: dataset, noise and the other data axes), and
+    `ceiling`, the best possible accuracy of that data (None for CSV data)."""
     by_key = {tuple(r["k"]): i for i, r in enumerate(records)}
     axes = list(layout.axes)
     act = axes.index("activation") if "activation" in axes else None
@@ -190,6 +203,7 @@ def add_yardsticks(records: list[dict], layout: Layout) -> None:
             best[group] = i
     for i, r in enumerate(records):
         r["best"] = best.get(tuple(r["k"][j] for j in data_axes))
+        r["ceiling"] = _ceiling(r, layout)
         if act is None:  # one activation in the grid: the cell is its own control, or has none
             r["control"] = i if r["affine"] else None
         elif control_level is None:

@@ -145,8 +145,11 @@ const Panels = (() => {
     if (c.best !== null) {
       const best = D.cells[c.best];
       const which = c.best === i ? "this cell" : State.describe(best.k);
-      item(`Best possible (for now: the best mean test accuracy any cell reaches on this data in the grid): ${Stats.pct(best.ci[0])}, ${which}.`);
+      item(`Best in this grid on this data: ${Stats.pct(best.ci[0])}, ${which}.`);
     }
+    if (c.ceiling !== null && c.ceiling !== undefined) {
+      item(`Best possible (Bayes accuracy of the data's generator, as in the report): ${Stats.pct(c.ceiling)}.`);
+    } else item("Best possible: unknown for this data (a CSV file).");
     if (c.classes) item(`Chance: ${Stats.pct(1 / c.classes)} (${c.classes} classes).`);
   }
 
