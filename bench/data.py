@@ -1,7 +1,7 @@
-"""Datasets for the benchmark: small 2-D toy problems plus user-supplied CSV files.
+"""Datasets for the benchmark: small toy problems plus user-supplied CSV files.
 
-Every dataset is a classification problem returned as a `Dataset` of float32 features and int64
-labels, already split into train and test. Everything is a pure function of the arguments: the same
+Every dataset is returned as a `Dataset` of float32 features and int64 labels (classification)
+or float32 targets (regression, `n_classes` 0), already split into train and test. Everything is a pure function of the arguments: the same
 `data_seed` gives bit-identical tensors, so a run id can name its data by
 (name, arguments, `dataset_fingerprint(name)`).
 
@@ -14,14 +14,18 @@ The builtin problems, from easiest to hardest for a small MLP:
     spirals[K]    K interleaved spiral arms, K classes (plain `spirals` is 3 arms, K in 2..8)
     checkerboard  4x4 board on [-2, 2]^2
 
-A name ending in `.csv` is read as a file instead, see `_load_csv` for the format.
+and the regression problems (inputs uniform on [-1, 1]^d, `noise` is the target's):
+
+    sine, abs, step     1-D: sin(pi x), 2|x| - 1, sign(x)
+    plane, gauss, saddle  2-D: (x1 + x2) / 2 (affine: the control), a bump up and a bump down,
+                        x1 * x2
+
+A name ending in `.csv` is read as a file instead, see `bench.csv_data.load_csv` for the format.
 """
 
 from __future__ import annotations
 
 import difflib
-import hashlib
-import io
 import math
 import numbers
 import re
@@ -29,11 +33,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import torch
 from sklearn.model_selection import train_test_split
 
 from bench import generators
+from bench.csv_data import DatasetError, csv_fingerprint, load_csv
 from bench.features import apply_feature_map
 from bench.schema import DATA_AXES
 
@@ -41,7 +45,16 @@ from bench.schema import DATA_AXES
 # it is part of every run id, so old results are never mixed with data they were not trained on.
 GENERATOR_VERSION: str = "1"
 
-BUILTIN_DATASETS: tuple[str, ...] = ("circles", "moons", "xor", "spirals", "blobs", "checkerboard")
+CLASSIFICATION_DATASETS: tuple[str, ...] = (
+    "circles",
+    "moons",
+    "xor",
+    "spirals",
+    "blobs",
+    "checkerboard",
+)
+REGRESSION_DATASETS: tuple[str, ...] = tuple(generators.REGRESSION_TRUTH)
+BUILTIN_DATASETS: tuple[str, ...] = CLASSIFICATION_DATASETS + REGRESSION_DATASETS
 
 # `spirals` is 3 arms; `spirals2` .. `spirals8` choose the number of arms (= classes) explicitly.
 _SPIRALS_RE = re.compile(r"spirals([2-8])?")
@@ -49,18 +62,15 @@ _DEFAULT_SPIRAL_ARMS = 3
 _SPIRAL_VARIANTS: tuple[str, ...] = tuple(f"spirals{k}" for k in range(2, 9))
 
 
-class DatasetError(ValueError):
-    """A bad dataset name, argument or file; the message says what is wrong and what is allowed."""
-
-
 @dataclass(frozen=True, eq=False)  # eq=False: comparing tensors field by field is ambiguous
 class Dataset:
     name: str
     X_train: torch.Tensor = field(repr=False)  # (n_train, n_features) float32
-    y_train: torch.Tensor = field(repr=False)  # (n_train,) int64, classes 0..n_classes-1
+    # (n_train,) int64 classes 0..n_classes-1, or float32 targets for regression
+    y_train: torch.Tensor = field(repr=False)
     X_test: torch.Tensor = field(repr=False)  # (n_test, n_features) float32
-    y_test: torch.Tensor = field(repr=False)  # (n_test,) int64, never label-noised
-    n_classes: int
+    y_test: torch.Tensor = field(repr=False)  # (n_test,) like y_train, never label-noised
+    n_classes: int  # 0 for regression
     # What the data was made from (`dataset_fingerprint`): a CSV file's hash is taken from the
     # very bytes that were parsed, so a run can check it trains on what its id names.
     fingerprint: str = ""
@@ -69,6 +79,10 @@ class Dataset:
     feature_map: str = "raw"
     coords_train: torch.Tensor | None = field(default=None, repr=False)  # (n_train, d) float32
     coords_test: torch.Tensor | None = field(default=None, repr=False)  # (n_test, d) float32
+
+    @property
+    def regression(self) -> bool:
+        return self.n_classes == 0
 
     @property
     def n_features(self) -> int:
@@ -121,11 +135,14 @@ def validate_dataset_name(name: str) -> None:
 
 
 def n_classes_of(name: str) -> int:
-    """Number of classes of a dataset without generating it (a CSV file is read for its labels)."""
+    """Number of classes of a dataset without generating it (a CSV file is read for its labels);
+    0 for a regression dataset."""
     validate_dataset_name(name)
     if is_csv(name):
-        _, y, _ = _load_csv(name)
-        return int(y.max()) + 1
+        _, y, _ = load_csv(name)
+        return 0 if y.dtype.kind == "f" else int(y.max()) + 1
+    if name in REGRESSION_DATASETS:
+        return 0
     arms = _spiral_arms(name)
     return arms if arms is not None else 2
 
@@ -136,84 +153,8 @@ def dataset_fingerprint(name: str) -> str:
     sha256), so editing the file changes the run ids trained on it."""
     validate_dataset_name(name)
     if is_csv(name):
-        return _csv_fingerprint(Path(name).read_bytes())
+        return csv_fingerprint(Path(name).read_bytes())
     return GENERATOR_VERSION
-
-
-def _csv_fingerprint(content: bytes) -> str:
-    return "csv:" + hashlib.sha256(content).hexdigest()[:16]
-
-
-# -----------------------------------------------------------------------------
-# CSV files
-
-
-def _load_csv(path: str) -> tuple[np.ndarray, np.ndarray, str]:
-    """Read a CSV dataset into X (n, d) float64, y (n,) int64 and the fingerprint of the bytes
-    read (the file is read once, so the fingerprint names exactly what was parsed).
-
-    Format: a header row `x1,x2,...,xd,label` (feature columns named x1..xd in order, then `label`;
-    d >= 1), then one sample per row. Feature values must be finite numbers. Labels may be numbers
-    or strings; the distinct labels are sorted (numerically when they are all numbers) and mapped to
-    0..k-1, and there must be at least 2 of them. Row numbers in error messages count data rows
-    from 1, not counting the header.
-    """
-    where = f"dataset file {path!r}"
-    try:
-        # dtype=str with no NA conversion: every cell arrives as written, so we can say which
-        # cell is bad instead of letting pandas silently turn it into NaN or an object column.
-        content = Path(path).read_bytes()
-        df = pd.read_csv(
-            io.BytesIO(content), dtype=str, keep_default_na=False, skipinitialspace=True
-        )
-    except FileNotFoundError:
-        raise DatasetError(f"{where} not found (relative to {Path.cwd()})") from None
-    except pd.errors.EmptyDataError:
-        raise DatasetError(f"{where} is empty; expected a header row x1,...,xd,label") from None
-    except (pd.errors.ParserError, UnicodeDecodeError) as e:
-        raise DatasetError(f"{where} could not be parsed as CSV: {e}") from None
-    columns = [str(c).strip() for c in df.columns]
-    df.columns = columns
-
-    if "label" not in columns:
-        raise DatasetError(f"{where} has no 'label' column; columns are {columns}")
-    features = columns[:-1]
-    expected = [f"x{i}" for i in range(1, len(features) + 1)]
-    if columns[-1] != "label" or not features or features != expected:
-        raise DatasetError(
-            f"{where} has columns {columns}; expected feature columns x1..xd in order followed by "
-            f"a last column 'label', e.g. ['x1', 'x2', 'label']"
-        )
-    if len(df) == 0:
-        raise DatasetError(f"{where} has a header but no data rows")
-
-    # features: (n, d) float64; pandas fills cells missing from short rows with NaN
-    X = np.empty((len(df), len(features)))
-    for col_idx, col in enumerate(features):
-        values = pd.to_numeric(df[col], errors="coerce").to_numpy(dtype=np.float64)
-        bad = np.flatnonzero(~np.isfinite(values))
-        if len(bad):
-            row = bad[0]
-            raise DatasetError(
-                f"{where}: row {row + 1}, column {col!r}: {df[col].iloc[row]!r} is not a finite "
-                f"number ({len(bad)} bad value(s) in this column)"
-            )
-        X[:, col_idx] = values
-
-    # labels: strings as written; sort numerically if they all parse as numbers
-    raw = df["label"].fillna("").str.strip()
-    missing = np.flatnonzero((raw == "").to_numpy())
-    if len(missing):
-        raise DatasetError(f"{where}: row {missing[0] + 1} has an empty 'label'")
-    numeric = pd.to_numeric(raw, errors="coerce")
-    keys = numeric.to_numpy(dtype=np.float64) if numeric.notna().all() else raw.to_numpy(dtype=str)
-    classes, y = np.unique(keys, return_inverse=True)  # classes sorted, y (n,) in 0..k-1
-    if len(classes) < 2:
-        raise DatasetError(
-            f"{where} has {len(classes)} distinct label(s) {list(raw.unique())}; "
-            f"a classification dataset needs at least 2"
-        )
-    return X, y.astype(np.int64), _csv_fingerprint(content)
 
 
 # -----------------------------------------------------------------------------
@@ -289,12 +230,16 @@ def make_dataset(
     _check_args(n_samples, noise, label_noise, data_seed, test_size)
     n_samples, data_seed = int(n_samples), int(data_seed)
 
-    # 1. the clean data: X (n, d) float64, y (n,) int64
+    # 1. the clean data: X (n, d) float64, y (n,) int64 (or float64 targets for regression)
     fingerprint = GENERATOR_VERSION
     if is_csv(name):
-        X, y, fingerprint = _load_csv(name)
+        X, y, fingerprint = load_csv(name)
         if noise > 0:  # skipped at 0 so that the file's values come through exactly
             X = X + np.random.default_rng([data_seed, 2]).normal(scale=noise, size=X.shape)
+    elif name in REGRESSION_DATASETS:
+        if n_samples < 4:
+            raise DatasetError(f"n_samples={n_samples} is too small for {name!r}: need >= 4")
+        X, y = generators.REGRESSION_BY_NAME[name](n_samples, noise, data_seed)
     else:
         arms = _spiral_arms(name)
         n_classes = arms if arms is not None else 2
@@ -307,14 +252,25 @@ def make_dataset(
             X, y = generators.spirals(n_samples, noise, data_seed, arms)
         else:
             X, y = generators.BY_NAME[name](n_samples, noise, data_seed)
-    n_classes = int(y.max()) + 1
+    regression = y.dtype.kind == "f"
+    n_classes = 0 if regression else int(y.max()) + 1
+    if regression and label_noise > 0:
+        raise DatasetError(
+            f"label_noise={label_noise} on {name!r}, a regression dataset: label noise flips "
+            "classes; for a regression target use noise (the target's std)"
+        )
 
     # 2. the split. Done on float64 numpy arrays and cast afterwards: train_test_split draws the
     # same permutation whatever the array type, and casting is elementwise, so this matches the
-    # notebook, which cast to float32 torch tensors first and then split.
+    # notebook, which cast to float32 torch tensors first and then split. A regression target
+    # has no classes to stratify by.
     try:
         X_train, X_test, y_train, y_test = train_test_split(
-            X, y, test_size=test_size, random_state=data_seed, stratify=y if stratify else None
+            X,
+            y,
+            test_size=test_size,
+            random_state=data_seed,
+            stratify=y if stratify and not regression else None,
         )
     except ValueError as e:  # e.g. too few samples for a stratified split over every class
         raise DatasetError(
@@ -331,15 +287,20 @@ def make_dataset(
     return Dataset(
         name=name,
         X_train=apply_feature_map(features, coords_train).float(),  # (n_train, k) float32
-        y_train=torch.from_numpy(y_train).long(),  # (n_train,) int64
+        y_train=_targets(y_train, regression),  # (n_train,)
         X_test=apply_feature_map(features, coords_test).float(),  # (n_test, k) float32
-        y_test=torch.from_numpy(y_test).long(),  # (n_test,) int64
+        y_test=_targets(y_test, regression),  # (n_test,)
         n_classes=n_classes,
         fingerprint=fingerprint,
         feature_map=features,
         coords_train=coords_train.float(),  # (n_train, d) float32
         coords_test=coords_test.float(),  # (n_test, d) float32
     )
+
+
+def _targets(y: np.ndarray, regression: bool) -> torch.Tensor:
+    """int64 class labels, or float32 regression targets."""
+    return torch.from_numpy(y).float() if regression else torch.from_numpy(y).long()
 
 
 # -----------------------------------------------------------------------------

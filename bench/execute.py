@@ -58,7 +58,9 @@ def outcome_tables(task: Task, arrays: engine.ChunkArrays) -> TaskOutcome:
             "epoch": np.tile(arrays.epochs, models),
         }
     )
-    for j, column in enumerate(schema.CURVE_METRICS):
+    for column in schema.names(schema.CURVE_COLUMNS)[2:]:
+        curves[column] = np.float32(np.nan)  # the other task's columns stay NaN
+    for j, column in enumerate(schema.curve_columns(arrays.n_classes == 0)):
         curves[column] = arrays.curves[:, j, :].T.reshape(-1)
 
     surfaces = pd.DataFrame(
@@ -79,6 +81,7 @@ def outcome_tables(task: Task, arrays: engine.ChunkArrays) -> TaskOutcome:
                 "test_x": s.plane.test_points[:, 0],
                 "test_y": s.plane.test_points[:, 1],
                 "test_label": s.plane.test_labels,
+                "test_target": s.plane.test_targets,
             }
             for s in arrays.surfaces
         ],

@@ -1,8 +1,9 @@
 """The built-in toy problems' samplers, noise included (bench.data splits them).
 
-Each takes (n_samples, noise, data_seed) and returns X (n, 2) float64 and y (n,) int64, with
-per-class counts differing by at most 1 and the rows shuffled. Changing any of them changes
-the data behind a name: bump bench.data.GENERATOR_VERSION.
+Classification samplers take (n_samples, noise, data_seed) and return X (n, 2) float64 and
+y (n,) int64, with per-class counts differing by at most 1 and the rows shuffled; regression
+samplers (below) return a float64 target instead. Changing any of them changes the data
+behind a name: bump bench.data.GENERATOR_VERSION.
 """
 
 from __future__ import annotations
@@ -107,4 +108,72 @@ BY_NAME: dict[str, _Generator] = {
     "xor": xor,
     "blobs": blobs,
     "checkerboard": checkerboard,
+}
+
+
+# --------------------------------------------------------------------------- regression
+#
+# Each takes (n_samples, noise, data_seed) and returns X (n, d) float64 uniform on [-1, 1]^d and
+# a target y (n,) float64 of roughly unit range, with Gaussian noise of std `noise` added to the
+# target (not to X: the inputs are where the function is asked, the noise is in its answers).
+
+_GAUSS_CENTERS = np.array([[0.5, 0.5], [-0.5, -0.5]])  # a bump up and a bump down
+_GAUSS_WIDTH = 0.3
+
+
+def _inputs(n: int, d: int, rng: np.random.Generator) -> np.ndarray:
+    return rng.uniform(-1.0, 1.0, size=(n, d))
+
+
+def _regression(f: Callable[[np.ndarray], np.ndarray], d: int) -> Callable:
+    def sample(n: int, noise: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+        rng = np.random.default_rng(seed)
+        X = _inputs(n, d, rng)
+        return X, f(X) + rng.normal(scale=noise, size=n)
+
+    sample.__doc__ = f.__doc__
+    return sample
+
+
+def _sine(X: np.ndarray) -> np.ndarray:
+    """sin(pi x): one period over [-1, 1]."""
+    return np.sin(np.pi * X[:, 0])
+
+
+def _abs(X: np.ndarray) -> np.ndarray:
+    """2|x| - 1: one kink at 0."""
+    return 2 * np.abs(X[:, 0]) - 1
+
+
+def _step(X: np.ndarray) -> np.ndarray:
+    """sign(x): a jump at 0 (no continuous function fits it exactly)."""
+    return np.where(X[:, 0] >= 0, 1.0, -1.0)
+
+
+def _plane(X: np.ndarray) -> np.ndarray:
+    """(x1 + x2) / 2: affine, so even a linear network fits it (the control)."""
+    return (X[:, 0] + X[:, 1]) / 2
+
+
+def _gauss(X: np.ndarray) -> np.ndarray:
+    """A Gaussian bump up at (0.5, 0.5) and one down at (-0.5, -0.5) (TensorFlow Playground's)."""
+    bumps = np.exp(-((X[:, None, :] - _GAUSS_CENTERS) ** 2).sum(-1) / (2 * _GAUSS_WIDTH**2))
+    return bumps[:, 0] - bumps[:, 1]
+
+
+def _saddle(X: np.ndarray) -> np.ndarray:
+    """x1 * x2: the regression twin of xor."""
+    return X[:, 0] * X[:, 1]
+
+
+REGRESSION_TRUTH: dict[str, tuple[Callable[[np.ndarray], np.ndarray], int]] = {
+    "sine": (_sine, 1),
+    "abs": (_abs, 1),
+    "step": (_step, 1),
+    "plane": (_plane, 2),
+    "gauss": (_gauss, 2),
+    "saddle": (_saddle, 2),
+}
+REGRESSION_BY_NAME: dict[str, _Generator] = {
+    name: _regression(f, d) for name, (f, d) in REGRESSION_TRUTH.items()
 }

@@ -31,7 +31,7 @@ import hashlib
 import importlib.resources
 import itertools
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from bench.axes import GridError, axis_values
@@ -271,7 +271,27 @@ def parse_grid(
     )
     if grid.size() == 0:
         raise GridError(f"{where}: the [[exclude]] tables drop every run; nothing to train")
+    _check_combinations(grid, where)
     return grid
+
+
+def _check_combinations(grid: Grid, where: str) -> None:
+    """Settings valid alone but not together, in any run the grid makes (excludes applied)."""
+
+    def runs_with(**restricted: list) -> int:
+        return replace(grid, axes={**grid.axes, **restricted}).size()
+
+    momenta = [m for m in grid.axes["momentum"] if m]
+    if (
+        momenta
+        and "adam" in grid.axes["optimizer"]
+        and runs_with(optimizer=["adam"], momentum=momenta)
+    ):
+        raise GridError(
+            f"{where}: key 'grid.momentum' value {momenta[0]!r} with optimizer 'adam': momentum "
+            'is SGD\'s (Adam has its own, beta1); add [[exclude]] optimizer = "adam" and '
+            f"momentum = {momenta!r}, or set momentum only on SGD runs"
+        )
 
 
 def _unknown(where: str, key: str, allowed, what: str, bare: str | None = None) -> str:

@@ -38,8 +38,9 @@ def layer_sizes(in_features: int, out_features: int, depth: int, width: int) -> 
 
 
 def output_size(n_classes: int) -> int:
-    """One logit for two classes (BCE-with-logits), one per class otherwise (cross-entropy)."""
-    return 1 if n_classes == 2 else n_classes
+    """One logit for two classes (BCE-with-logits), one per class otherwise (cross-entropy),
+    one output for regression (n_classes 0; squared error)."""
+    return 1 if n_classes in (0, 2) else n_classes
 
 
 @dataclass(frozen=True)
@@ -108,7 +109,11 @@ def make_activation_modules(activation: Activation, depth: int, seed: int) -> li
 
 
 class MLP(nn.Module):
-    """in -> [Linear -> activation] x depth -> Linear -> out. depth 0 is logistic regression."""
+    """in -> [Linear -> activation (-> dropout while training)] x depth -> Linear -> out.
+
+    depth 0 is logistic regression. Dropout is not a module here: its masks come from
+    `dropout_scale` with the training loop's (seed, epoch, step), see `forward`.
+    """
 
     def __init__(
         self,
@@ -119,9 +124,12 @@ class MLP(nn.Module):
         activation: str | Activation = "relu",
         init: str = "pytorch",
         seed: int = 0,
+        dropout: float = 0.0,
     ):
         super().__init__()
         self.activation = get_activation(activation)
+        self.depth = depth
+        self.dropout = dropout
         sizes = layer_sizes(in_features, out_features, depth, width)
         acts = make_activation_modules(self.activation, depth, seed)
         layers: list[nn.Module] = []
@@ -144,14 +152,28 @@ class MLP(nn.Module):
                 linear.weight.copy_(weight)
                 linear.bias.copy_(bias)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(x)  # (samples, out)
+    def forward(self, x: torch.Tensor, draw: tuple[int, int, int] | None = None) -> torch.Tensor:
+        """x (samples, in) -> (samples, out). draw = (seed, epoch, step) applies dropout with
+        that step's masks (training); without it the network runs whole (evaluation)."""
+        if draw is None or not self.dropout:
+            return self.net(x)
+        seed, epoch, step = draw
+        h = x
+        for layer in range(self.depth):
+            h = self.net[2 * layer + 1](self.net[2 * layer](h))  # (samples, width)
+            p = torch.tensor([self.dropout], dtype=h.dtype)
+            scale = dropout_scale(torch.tensor([seed]), p, epoch, step, layer, *h.shape[::-1])
+            h = h * scale[0].T
+        return self.net[-1](h)
 
 
 def loss_fn(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """Mean BCE-with-logits for one output, cross-entropy for several. logits (n, out), y (n,)."""
+    """Mean BCE-with-logits for one output, cross-entropy for several; mean squared error for
+    regression (float targets). logits (n, out), y (n,)."""
+    if y.is_floating_point():
+        return F.mse_loss(logits.squeeze(-1), y.to(logits.dtype))
     if logits.shape[-1] == 1:
-        return F.binary_cross_entropy_with_logits(logits.squeeze(-1), y.float())
+        return F.binary_cross_entropy_with_logits(logits.squeeze(-1), y.to(logits.dtype))
     return F.cross_entropy(logits, y)
 
 
@@ -160,6 +182,14 @@ def predict(logits: torch.Tensor) -> torch.Tensor:
     if logits.shape[-1] == 1:
         return (logits.squeeze(-1) > 0).long()
     return logits.argmax(-1)
+
+
+def _mix(x: torch.Tensor) -> torch.Tensor:
+    """Three rounds of xorshift-multiply (splitmix-style) mixing on wrapping int64 -> 48 bits."""
+    for mult in (0x7FEB352D, 0x846CA68B, 0x2C1B3C6D):
+        x = (x ^ (x >> 16)) * mult
+        x = x & 0xFFFFFFFFFFFF  # keep 48 bits so products stay far from int64 overflow
+    return x
 
 
 def shuffle_order(seeds: torch.Tensor, epoch: int, n: int) -> torch.Tensor:
@@ -171,11 +201,48 @@ def shuffle_order(seeds: torch.Tensor, epoch: int, n: int) -> torch.Tensor:
     """
     index = torch.arange(n, dtype=torch.int64, device=seeds.device)
     x = seeds[:, None] * 0x9E3779B1 + (epoch + 1) * 0x85EBCA77 + index[None, :] * 0xC2B2AE3D
-    # Three rounds of xorshift-multiply (splitmix-style) mixing on wrapping int64.
-    for mult in (0x7FEB352D, 0x846CA68B, 0x2C1B3C6D):
-        x = (x ^ (x >> 16)) * mult
-        x = x & 0xFFFFFFFFFFFF  # keep 48 bits so products stay far from int64 overflow
-    return torch.argsort(x, dim=1, stable=True)
+    return torch.argsort(_mix(x), dim=1, stable=True)
+
+
+def dropout_scale(
+    seeds: torch.Tensor, p: torch.Tensor, epoch: int, step: int, layer: int, units: int, n: int
+) -> torch.Tensor:
+    """Inverted-dropout multipliers for one hidden layer: (models, units, n), each entry
+    0 (dropped, with probability p) or 1 / (1 - p) (kept), so a unit's expected output is
+    unchanged and evaluation uses the network without dropout.
+
+    Each model draws from its own counter-based stream, a hash of (seed, epoch, step within
+    the epoch, hidden layer, unit, position in the batch): the masks depend only on the run,
+    never on which other runs share its chunk, and the reference loop draws the same ones.
+    seeds: (models,) int64; p: (models,) dropout probabilities.
+    """
+    device = seeds.device
+    unit = torch.arange(units, dtype=torch.int64, device=device)[None, :, None]
+    sample = torch.arange(n, dtype=torch.int64, device=device)[None, None, :]
+    x = (
+        seeds[:, None, None] * 0x9E3779B1
+        + (epoch * 0x27D4EB2F + step * 0x165667B1 + layer * 0x1B873593 + 0x5BD1E995)
+        + unit * 0xD3A2646C
+        + sample * 0xFD7046C5
+    )
+    u = _mix(x).to(torch.float64) * 2.0**-48  # uniform on [0, 1), exactly representable
+    p = p.view(-1, 1, 1)
+    keep = u >= p.to(torch.float64)
+    return keep.to(p.dtype) / (1 - p)
+
+
+def weight_penalty(
+    weights: list[torch.Tensor], weight_decay: torch.Tensor, l1: torch.Tensor
+) -> torch.Tensor:
+    """weight_decay / 2 * sum(W^2) + l1 * sum(|W|) over every layer's weights (biases and
+    activation parameters are not penalised, as in scikit-learn). For one model W is
+    (out, in) and the coefficients are scalars; for stacked models W is (models, out, in),
+    the coefficients (models,), and the result (models,)."""
+    total = torch.zeros_like(weight_decay)
+    for w in weights:
+        dims = tuple(range(w.dim() - 2, w.dim()))  # the (out, in) axes
+        total = total + weight_decay / 2 * w.pow(2).sum(dims) + l1 * w.abs().sum(dims)
+    return total
 
 
 def batches(n: int, batch_size: int) -> list[slice]:
@@ -190,7 +257,7 @@ class History:
     epoch: list[int] = field(default_factory=list)
     train_loss: list[float] = field(default_factory=list)
     test_loss: list[float] = field(default_factory=list)
-    train_acc: list[float] = field(default_factory=list)
+    train_acc: list[float] = field(default_factory=list)  # accuracy, or R^2 for regression
     test_acc: list[float] = field(default_factory=list)
     diverged_epoch: int | None = None  # first epoch whose training loss diverged (has_diverged)
 
@@ -201,10 +268,26 @@ def eval_epochs(epochs: int, eval_every: int) -> list[int]:
     return points if points[-1] == epochs else [*points, epochs]
 
 
+def r_squared(prediction: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """1 - SS_res / SS_tot along the last axis: (..., n) -> (...). 1 is a perfect fit, 0 is
+    no better than predicting the mean of y, below 0 worse than that."""
+    residual = (y - prediction).pow(2).sum(-1)
+    total = (y - y.mean(-1, keepdim=True)).pow(2).sum(-1)
+    return 1 - residual / total
+
+
+def score(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Accuracy for classification, R^2 for regression (float targets). logits (n, out)."""
+    if y.is_floating_point():
+        return r_squared(logits.squeeze(-1), y.to(logits.dtype))
+    return (predict(logits) == y).float().mean()
+
+
 @torch.no_grad()
 def evaluate(model: nn.Module, X: torch.Tensor, y: torch.Tensor) -> tuple[float, float]:
+    """(mean loss, score): see `loss_fn` and `score`."""
     logits = model(X)
-    return loss_fn(logits, y).item(), (predict(logits) == y).float().mean().item()
+    return loss_fn(logits, y).item(), score(logits, y).item()
 
 
 def train_reference(
@@ -220,10 +303,19 @@ def train_reference(
     batch_size: int = 0,
     eval_every: int = 10,
     seed: int = 0,
+    momentum: float = 0.0,
+    weight_decay: float = 0.0,
+    l1: float = 0.0,
 ) -> History:
-    """Trains one model in place, the plain way; returns its learning curves."""
+    """Trains one model in place, the plain way; returns its learning curves.
+
+    The recorded losses are the data loss; the weight penalties (`weight_penalty`) enter only
+    the gradient. Dropout is the model's own (`MLP(dropout=...)`).
+    """
+    if momentum and optimizer != "sgd":
+        raise ValueError("momentum is SGD's; Adam has its own (beta1)")
     if optimizer == "sgd":
-        opt = torch.optim.SGD(model.parameters(), lr=lr)
+        opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum)
     elif optimizer == "adam":
         opt = torch.optim.Adam(model.parameters(), lr=lr, betas=ADAM_BETAS, eps=ADAM_EPS)
     else:
@@ -247,16 +339,21 @@ def train_reference(
         # 1. Order the samples: as stored for full batch, shuffled per epoch for mini-batches.
         slices = batches(len(X_train), batch_size)
         order = shuffle_order(seeds, epoch, len(X_train))[0] if len(slices) > 1 else None
-        for batch in slices:
+        for step, batch in enumerate(slices):
             idx = order[batch] if order is not None else batch
-            # 2. Forward, loss, backward, step.
-            loss = loss_fn(model(X_train[idx]), y_train[idx])
+            # 2. Forward (with this step's dropout masks), loss, backward, step.
+            loss = loss_fn(model(X_train[idx], draw=(seed, epoch, step)), y_train[idx])
             initial_loss = loss.detach() if initial_loss is None else initial_loss
             if has_diverged(loss.detach(), initial_loss):
                 # 3. A diverged model is frozen where it stands and flagged.
                 history.diverged_epoch = epoch
                 break
             opt.zero_grad()
+            if weight_decay or l1:
+                weights = [lin.weight for lin in model.linears]
+                dtype = weights[0].dtype
+                coefficients = (torch.tensor(c, dtype=dtype) for c in (weight_decay, l1))
+                loss = loss + weight_penalty(weights, *coefficients)
             loss.backward()
             opt.step()
         if history.diverged_epoch is not None:

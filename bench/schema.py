@@ -46,11 +46,15 @@ SEED_AXES: tuple[str, ...] = ("data_seed", "seed")
 SURFACE_KEY: tuple[str, ...] = ("dataset", "noise", "activation", "depth", "width")
 
 # Per-run measurements the engine returns, in this order; all float64 (NaN: not measured).
+# Classification runs leave the regression columns NaN, and the reverse.
 METRICS: tuple[Column, ...] = (
     Column("train_acc", "float64", "final training accuracy (fraction)"),
     Column("test_acc", "float64", "final test accuracy (fraction)"),
-    Column("train_loss", "float64", "final mean training loss"),
+    Column("train_loss", "float64", "final mean training loss (the data loss, no penalty)"),
     Column("test_loss", "float64", "final mean test loss"),
+    Column("train_r2", "float64", "regression: final R^2 on the training set"),
+    Column("test_r2", "float64", "regression: final R^2 on the test set"),
+    Column("test_mse", "float64", "regression: final mean squared error on the test set"),
     Column("best_test_acc", "float64", "highest test accuracy at any evaluated epoch"),
     Column("epochs_to_target", "float64", "first evaluated epoch with test_acc >= target_acc"),
     Column("gen_gap", "float64", "train_acc - test_acc"),
@@ -64,7 +68,7 @@ METRICS: tuple[Column, ...] = (
 RUN_RESULTS: tuple[Column, ...] = (
     *METRICS,
     Column("n_params", "int64", "trainable parameters, learnable activations included"),
-    Column("n_classes", "int64", "classes in the dataset"),
+    Column("n_classes", "int64", "classes in the dataset; 0 for a regression dataset"),
     Column("affine", "bool", "the activation is affine, so the network is one affine map"),
     Column(
         "act_params",
@@ -87,12 +91,24 @@ RUN_COLUMNS: tuple[Column, ...] = (
     *RUN_RESULTS,
 )
 
+# The engine records four curves per run: the losses, then a score on each split, which is
+# the accuracy for classification and R^2 for regression (the other pair stays NaN).
 CURVE_METRICS: tuple[str, ...] = ("train_loss", "test_loss", "train_acc", "test_acc")
+REGRESSION_CURVES: tuple[str, ...] = ("train_loss", "test_loss", "train_r2", "test_r2")
 CURVE_COLUMNS: tuple[Column, ...] = (
     Column("run_id", "object", "the run"),
     Column("epoch", "int64", "0 (initialisation), every eval_every epochs, and the last"),
-    *(Column(m, "float32", f"{m.replace('_', ' ')} at that epoch") for m in CURVE_METRICS),
+    *(
+        Column(m, "float32", f"{m.replace('_', ' ')} at that epoch")
+        for m in dict.fromkeys(CURVE_METRICS + REGRESSION_CURVES)
+    ),
 )
+
+
+def curve_columns(regression: bool) -> tuple[str, ...]:
+    """The columns of the engine's four recorded curves, in its order."""
+    return REGRESSION_CURVES if regression else CURVE_METRICS
+
 
 SURFACE_COLUMNS: tuple[Column, ...] = (
     Column("run_id", "object", "the run"),
@@ -111,12 +127,14 @@ SURFACE_COLUMNS: tuple[Column, ...] = (
     Column(
         "prob",
         "list<float32>",
-        "two classes: P(class 1); more: P(predicted class); row-major [iy, ix]",
+        "two classes: P(class 1); more: P(predicted class); regression: the predicted value; "
+        "row-major [iy, ix]",
     ),
-    Column("pred", "list<int8>", "predicted class, row-major [iy, ix]"),
+    Column("pred", "list<int8>", "predicted class, row-major [iy, ix] (regression: zeros)"),
     Column("test_x", "list<float32>", "test points' first coordinate in the plane"),
     Column("test_y", "list<float32>", "test points' second coordinate in the plane"),
-    Column("test_label", "list<int8>", "test points' true class"),
+    Column("test_label", "list<int8>", "test points' true class (regression: zeros)"),
+    Column("test_target", "list<float32>", "regression: test points' targets (else empty)"),
 )
 
 TABLES: dict[str, tuple[Column, ...]] = {

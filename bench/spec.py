@@ -23,9 +23,13 @@ class RunSpec:
     depth: int = 2  # hidden layers; 0 is logistic / softmax regression
     width: int = 10  # units per hidden layer
     init: str = "pytorch"  # pytorch | glorot | kaiming
+    dropout: float = 0.0  # probability of zeroing each hidden unit while training (bench.model)
     # Training.
     optimizer: str = "sgd"  # sgd | adam
     lr: float = 0.1
+    momentum: float = 0.0  # SGD's momentum (torch.optim.SGD's); scikit-learn's default is 0.9
+    weight_decay: float = 0.0  # L2: adds weight_decay/2 * sum(W^2) over weights to the loss
+    l1: float = 0.0  # L1: adds l1 * sum(|W|) over weights to the loss
     epochs: int = 1000
     batch_size: int = 0  # 0 (or >= the training set) is full batch, the notebook's way
     eval_every: int = 10  # epochs between evaluations stored as learning curves
@@ -52,4 +56,10 @@ class RunSpec:
 
 DEFAULTS: dict = RunSpec().to_dict()
 # Fields added after the first release, with the default that leaves a run's id unchanged.
-LATER_FIELDS: dict = {"features": "raw"}
+LATER_FIELDS: dict = {
+    "features": "raw",
+    "dropout": 0.0,
+    "momentum": 0.0,
+    "weight_decay": 0.0,
+    "l1": 0.0,
+}

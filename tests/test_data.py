@@ -12,7 +12,9 @@ from sklearn.model_selection import train_test_split
 
 from bench.data import (
     BUILTIN_DATASETS,
+    CLASSIFICATION_DATASETS,
     GENERATOR_VERSION,
+    REGRESSION_DATASETS,
     Dataset,
     DatasetError,
     dataset_fingerprint,
@@ -22,7 +24,7 @@ from bench.data import (
     validate_dataset_name,
 )
 
-ALL_BUILTINS = [*BUILTIN_DATASETS, "spirals4"]
+ALL_BUILTINS = [*CLASSIFICATION_DATASETS, "spirals4"]
 
 
 def _all_labels(ds: Dataset) -> torch.Tensor:
@@ -373,7 +375,7 @@ def test_csv_header_only(tmp_path):
 
 def test_csv_without_label_column(tmp_path):
     (path := tmp_path / "nolabel.csv").write_text("x1,x2,y\n0,0,0\n1,1,1\n")
-    _expect_csv_error(path, "no 'label' column")
+    _expect_csv_error(path, "no 'label' .* or 'target' .* column")
 
 
 @pytest.mark.parametrize(
@@ -404,3 +406,44 @@ def test_csv_needs_two_classes(tmp_path):
 def test_csv_too_small_to_split(tmp_path):
     (path := tmp_path / "tiny.csv").write_text("x1,label\n0,a\n1,b\n2,a\n")
     _expect_csv_error(path, "cannot split")
+
+
+# -----------------------------------------------------------------------------
+# regression
+
+
+@pytest.mark.parametrize("name", REGRESSION_DATASETS)
+def test_regression_datasets_have_float_targets_and_no_classes(name):
+    ds = make_dataset(name, n_samples=500, noise=0.0)
+    assert name in BUILTIN_DATASETS and ds.regression and ds.n_classes == n_classes_of(name) == 0
+    assert ds.y_train.dtype == torch.float32 and ds.y_train.shape == (400,)
+    assert ds.n_features == (1 if name in ("sine", "abs", "step") else 2)
+    assert _all_points(ds).abs().max() <= 1  # inputs on [-1, 1]^d
+    assert 0.1 < _all_labels(ds).std() < 1.5  # targets of about unit range
+
+
+def test_regression_targets_are_the_function_plus_noise_of_that_std():
+    clean = make_dataset("sine", n_samples=4000, noise=0.0)
+    assert torch.allclose(clean.y_train, torch.sin(torch.pi * clean.X_train[:, 0]), atol=1e-6)
+    noisy = make_dataset("sine", n_samples=4000, noise=0.2)
+    assert torch.equal(noisy.X_train, clean.X_train)  # noise is in the targets, not the inputs
+    assert (noisy.y_train - clean.y_train).std().item() == pytest.approx(0.2, rel=0.05)
+
+
+def test_regression_rejects_label_noise_and_ignores_stratify():
+    with pytest.raises(DatasetError, match="label_noise=0.1 on 'saddle', a regression dataset"):
+        make_dataset("saddle", label_noise=0.1)
+    assert _same_tensors(
+        make_dataset("gauss", stratify=True), make_dataset("gauss", stratify=False)
+    )
+
+
+def test_csv_with_a_target_column_is_regression(tmp_path):
+    (path := tmp_path / "fit.csv").write_text(
+        "x1,target\n" + "".join(f"{i / 10},{(i / 10) ** 2}\n" for i in range(20))
+    )
+    ds = make_dataset(str(path), noise=0.0)
+    assert ds.regression and n_classes_of(str(path)) == 0
+    assert torch.allclose(ds.y_train, ds.X_train[:, 0] ** 2)
+    (bad := tmp_path / "bad.csv").write_text("x1,target\n0,1\n1,nan\n")
+    _expect_csv_error(bad, r"row 2, column 'target': 'nan' is not a finite number")

@@ -9,7 +9,7 @@ from bench import engine, metrics
 from bench.data import data_key, load_data, make_dataset
 from bench.engine import placement
 from bench.engine.stacked import predicted_labels
-from bench.model import MLP, train_reference
+from bench.model import MLP, output_size, train_reference
 from bench.plugins import load_registry
 from bench.spec import RunSpec
 
@@ -34,7 +34,7 @@ def train_batch(specs, dtype=torch.float32, device="cpu"):
     data = load_data(specs[0])
     datasets = {data_key(s): load_data(s) for s in specs}
     X_train, y_train, X_test, y_test = engine.stack_data(specs, datasets, device, dtype)
-    out = 1 if data.n_classes == 2 else data.n_classes
+    out = output_size(data.n_classes)
     net = build(specs, data.n_features, out, torch.device(device), dtype)
     curves, diverged = engine.train_stacked(
         net,
@@ -48,15 +48,18 @@ def train_batch(specs, dtype=torch.float32, device="cpu"):
         epochs=specs[0].epochs,
         batch_size=specs[0].batch_size,
         eval_every=specs[0].eval_every,
+        **engine.per_model_options(specs, dtype, torch.device(device)),
     )
     return net, curves, diverged, datasets
 
 
 def train_one_reference(spec, dtype=torch.float32):
     data = load_data(spec)
-    out = 1 if data.n_classes == 2 else data.n_classes
+    out = output_size(data.n_classes)
     activation = REGISTRY.get(spec.activation)
-    model = MLP(data.n_features, out, spec.depth, spec.width, activation, spec.init, spec.seed)
+    model = MLP(
+        data.n_features, out, spec.depth, spec.width, activation, spec.init, spec.seed, spec.dropout
+    )
     model = model.to(dtype)
     history = train_reference(
         model,
@@ -70,6 +73,9 @@ def train_one_reference(spec, dtype=torch.float32):
         batch_size=spec.batch_size,
         eval_every=spec.eval_every,
         seed=spec.seed,
+        momentum=spec.momentum,
+        weight_decay=spec.weight_decay,
+        l1=spec.l1,
     )
     return model, history, data
 
@@ -153,6 +159,61 @@ def test_engine_matches_the_reference_loop(
         assert curves[:, 0, i].tolist() == pytest.approx(history.train_loss, rel=1e-4, abs=1e-6)
         assert curves[:, 2, i].tolist() == pytest.approx(history.train_acc, abs=1e-6)
     assert not diverged.any()
+
+
+# Regularisation and momentum, alone and together, full batch and mini-batch (where dropout
+# masks and the shuffled order must both line up with the reference's), in float64.
+REGULARISED = [
+    dict(weight_decay=0.01),
+    dict(l1=0.001),
+    dict(momentum=0.9),
+    dict(dropout=0.3),
+    dict(dropout=0.2, batch_size=64, momentum=0.5, weight_decay=0.001, l1=0.0005),
+    dict(dropout=0.1, optimizer="adam", lr=0.01, weight_decay=0.01, activation="tanh"),
+]
+
+
+@pytest.mark.parametrize("settings", REGULARISED, ids=lambda d: ",".join(d))
+def test_engine_matches_the_reference_with_regularisation_momentum_and_dropout(settings):
+    base = dict(dataset="moons", n_samples=200, epochs=60, eval_every=20, lr=0.1)
+    base.update(settings)
+    # Two runs that differ in their settings' strength train in one chunk, each as its own.
+    specs = [RunSpec(**base, seed=0), RunSpec(**{**base, "seed": 1, "lr": base["lr"] / 2})]
+    if "dropout" in settings:
+        specs[1] = RunSpec(**{**base, "seed": 1, "dropout": settings["dropout"] / 2})
+    net, curves, _, _ = train_batch(specs, torch.float64)
+    for i, spec in enumerate(specs):
+        model, history, _ = train_one_reference(spec, torch.float64)
+        assert max_relative_error(net, i, model) < 1e-9
+        assert curves[:, 0, i].tolist() == pytest.approx(history.train_loss, rel=1e-6)  # float32
+        assert curves[:, 3, i].tolist() == pytest.approx(history.test_acc, abs=1e-12)
+
+
+def test_regularisation_changes_the_weights_as_documented():
+    plain, l2, l1 = (
+        train_batch([RunSpec(n_samples=200, epochs=100, seed=0, **extra)])[0]
+        for extra in ({}, {"weight_decay": 0.1}, {"l1": 0.01})
+    )
+
+    def norm(net, p):
+        return sum(w.detach().abs().pow(p).sum().item() for w in net.weights)
+
+    assert norm(l2, 2) < norm(plain, 2)  # L2 shrinks the squared norm
+    assert norm(l1, 1) < norm(plain, 1)  # L1 the absolute one
+
+
+def test_dropout_masks_are_per_model_and_scaled_to_keep_the_expectation():
+    from bench.model import dropout_scale
+
+    seeds, p = torch.tensor([0, 1]), torch.tensor([0.25, 0.25], dtype=torch.float64)
+    scale = dropout_scale(seeds, p, epoch=1, step=0, layer=0, units=64, n=500)  # (2, 64, 500)
+    assert set(scale.unique().tolist()) == {0.0, 1 / 0.75}
+    assert (scale == 0).double().mean().item() == pytest.approx(0.25, abs=0.01)
+    assert not torch.equal(scale[0], scale[1])  # each model its own masks
+    again = dropout_scale(seeds[1:], p[1:], epoch=1, step=0, layer=0, units=64, n=500)
+    assert torch.equal(again[0], scale[1])  # and they do not depend on the chunk
+    other_step = dropout_scale(seeds, p, epoch=1, step=1, layer=0, units=64, n=500)
+    assert not torch.equal(other_step, scale)
 
 
 def test_learnable_activation_parameters_train_per_model():
@@ -404,3 +465,43 @@ def test_a_huge_learning_rate_is_flagged_diverged_even_while_the_loss_stays_fini
     # The reference loop flags the same epoch.
     for spec, epoch in zip(specs[:2], diverged, strict=False):
         assert train_one_reference(spec)[1].diverged_epoch == epoch
+
+
+# --------------------------------------------------------------------------- regression
+
+
+@pytest.mark.parametrize(
+    "activation,optimizer,lr,dataset",
+    [("tanh", "sgd", 0.1, "sine"), ("relu", "adam", 0.01, "saddle"), ("none", "sgd", 0.1, "abs")],
+)
+def test_regression_trains_with_squared_error_like_the_reference(
+    activation, optimizer, lr, dataset
+):
+    specs = [
+        RunSpec(dataset=dataset, n_samples=200, activation=activation, optimizer=optimizer,
+                lr=lr, epochs=100, eval_every=25, seed=seed, batch_size=b)
+        for seed, b in ((0, 0), (1, 0))
+    ]  # fmt: skip
+    net, curves, _, _ = train_batch(specs, torch.float64)
+    for i, spec in enumerate(specs):
+        model, history, _ = train_one_reference(spec, torch.float64)
+        assert max_relative_error(net, i, model) < 1e-9
+        assert curves[:, 1, i].tolist() == pytest.approx(history.test_loss, rel=1e-6)  # MSE
+        assert curves[:, 3, i].tolist() == pytest.approx(history.test_acc, rel=1e-6)  # R^2
+
+
+def test_on_sine_a_tanh_network_fits_and_a_linear_one_is_the_best_straight_line():
+    base = dict(dataset="sine", n_samples=400, optimizer="adam", lr=0.02, epochs=1500, width=16)
+    specs = [
+        RunSpec(**base, activation=a, depth=2, seed=s) for a in ("tanh", "none") for s in (0, 1)
+    ]
+    runs = {a: train_chunk([s for s in specs if s.activation == a]) for a in ("tanh", "none")}
+    assert runs["tanh"].metrics["test_r2"].min() >= 0.95
+    assert np.isnan(runs["tanh"].metrics["test_acc"]).all()  # classification columns NaN
+    data = load_data(specs[0])
+    X = np.c_[data.X_train.numpy(), np.ones(len(data.X_train))]
+    line = np.linalg.lstsq(X, data.y_train.numpy(), rcond=None)[0]
+    fitted = np.c_[data.X_test.numpy(), np.ones(len(data.X_test))] @ line
+    y = data.y_test.numpy()
+    best_line_r2 = 1 - ((y - fitted) ** 2).sum() / ((y - y.mean()) ** 2).sum()
+    assert runs["none"].metrics["test_r2"] == pytest.approx([best_line_r2] * 2, abs=0.02)

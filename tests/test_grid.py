@@ -161,6 +161,10 @@ OTHER_VALUE = {
     "eval_every": 5,
     "seed": 1,
     "target_acc": 0.9,
+    "dropout": 0.1,
+    "momentum": 0.9,
+    "weight_decay": 1e-4,
+    "l1": 1e-5,
 }
 
 
@@ -230,6 +234,12 @@ BAD_GRIDS = {
     ),
     "empty exclude": ("[grid]\ndepth = 1\n[[exclude]]", ["[[exclude]] number 1 is empty"]),
     "grid is not a table": ("grid = 3", ["'grid' must be a table"]),
+    "dropout of 1": ("[grid]\ndropout = 1.0", ["'grid.dropout'", "1.0", "[0, 1)"]),
+    "negative weight decay": ("[grid]\nweight_decay = -0.1", ["'grid.weight_decay'", ">= 0"]),
+    "momentum with adam": (
+        '[grid]\noptimizer = ["sgd", "adam"]\nmomentum = 0.9',
+        ["'grid.momentum'", "0.9", "'adam'", "SGD's", "[[exclude]]"],
+    ),
     "missing plugin file": ('plugins = ["nope.py"]', ["'plugins'", "nope.py", "does not exist"]),
 }
 

@@ -25,7 +25,14 @@ from bench.engine.placement import (
     resolve_device,
 )
 from bench.engine.stacked import StackedMLP, build_stacked, stack_data
-from bench.engine.train import ChunkArrays, Surface, count_parameters, train_chunk, train_stacked
+from bench.engine.train import (
+    ChunkArrays,
+    Surface,
+    count_parameters,
+    per_model_options,
+    train_chunk,
+    train_stacked,
+)
 
 ENGINE_VERSION = "1"
 
@@ -45,6 +52,7 @@ __all__ = [
     "device_label",
     "group_key",
     "memory_budget_bytes",
+    "per_model_options",
     "resolve_device",
     "stack_data",
     "train_chunk",

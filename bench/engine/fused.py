@@ -15,6 +15,7 @@ one wherever it can train the chunk and makes a chunk it cannot train an error.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 
 import numpy as np
 import torch
@@ -47,8 +48,16 @@ def requested_path(path: str | None = None) -> str:
     return path
 
 
-def why_not_fused(net: StackedMLP, device: torch.device) -> str | None:
-    """None when the fused path can train `net` on `device`, else the reason it cannot."""
+# train_stacked's per-model options (train.OPTIONS) that the kernel implements.
+FUSED_OPTIONS: frozenset[str] = frozenset()
+
+
+def why_not_fused(
+    net: StackedMLP, device: torch.device, options: Iterable[str] = ()
+) -> str | None:
+    """None when the fused path can train `net` on `device` with `options` (the names of
+    train_stacked's per-model options some run sets), else the reason it cannot."""
+    missing = sorted(set(options) - FUSED_OPTIONS)
     if kernels is None:
         return "numba is not importable"
     if device.type != "cpu":
@@ -59,6 +68,10 @@ def why_not_fused(net: StackedMLP, device: torch.device) -> str | None:
         return "the activation has learnable parameters"
     if net.weights[0].dtype not in (torch.float32, torch.float64):
         return f"dtype {net.weights[0].dtype}"
+    if net.dropout is not None:
+        return "dropout is not in the fused kernel"
+    if missing:
+        return f"{', '.join(missing)} not in the fused kernel"
     return None
 
 
@@ -82,12 +95,14 @@ def measured_win(net: StackedMLP) -> bool:
     )
 
 
-def use_fused(net: StackedMLP, device: torch.device, path: str | None = None) -> bool:
+def use_fused(
+    net: StackedMLP, device: torch.device, path: str | None = None, options: Iterable[str] = ()
+) -> bool:
     """Whether train_chunk trains `net` with the fused path (see the module doc)."""
     path = requested_path(path)
     if path == "generic":
         return False
-    reason = why_not_fused(net, device)
+    reason = why_not_fused(net, device, options)
     if path == "fused":
         if reason is not None:
             raise ValueError(f"{ENV}=fused, but the fused path cannot train this chunk: {reason}")
@@ -165,6 +180,7 @@ def train_fused(
     epochs: int,
     batch_size: int = 0,
     eval_every: int = 10,
+    **options: torch.Tensor,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """`train.train_stacked` on the fused path: same arguments, same results (to rounding).
 
@@ -173,7 +189,7 @@ def train_fused(
     """
     if optimizer not in reference.OPTIMIZERS:
         raise ValueError(f"unknown optimizer '{optimizer}'; allowed: sgd, adam")
-    reason = why_not_fused(net, X_train.device)
+    reason = why_not_fused(net, X_train.device, options)
     if reason is not None:
         raise ValueError(f"the fused path cannot train this chunk: {reason}")
     set_threads()

@@ -67,7 +67,8 @@ class Plane:
     inputs: torch.Tensor  # (P, features) the same points in input space
     extent: tuple[float, float, float, float]  # x_min, x_max, y_min, y_max
     test_points: np.ndarray  # (n_test, 2) float32
-    test_labels: np.ndarray  # (n_test,) int8
+    test_labels: np.ndarray  # (n_test,) int8 (zeros for regression)
+    test_targets: np.ndarray  # (n_test,) float32 regression targets; (0,) for classification
 
 
 def data_plane(data: Dataset) -> Plane:
@@ -76,7 +77,10 @@ def data_plane(data: Dataset) -> Plane:
     train = data.coords_train if data.coords_train is not None else data.X_train
     test = data.coords_test if data.coords_test is not None else data.X_test
     coords = torch.cat([train, test])  # (n, d)
-    labels = data.y_test.numpy().astype(np.int8)
+    if data.regression:
+        labels, targets = np.zeros(len(data.y_test), np.int8), data.y_test.numpy()
+    else:
+        labels, targets = data.y_test.numpy().astype(np.int8), np.zeros(0, np.float32)
     if coords.shape[1] == 1:
         # A line: the grid's second axis is a dummy of unit height that the network never sees,
         # so a surface is drawn as bands and the measures count what happens along x.
@@ -93,15 +97,17 @@ def data_plane(data: Dataset) -> Plane:
         on_plane = metrics.grid_in_input_space(points, mean, components)
         kind, shown = "pca", (test.to(components.dtype) - mean) @ components.T
     inputs = apply_feature_map(data.feature_map, on_plane)  # (P, inputs)
-    return Plane(kind, points, inputs, extent, shown.numpy().astype(np.float32), labels)
+    shown = shown.numpy().astype(np.float32)
+    return Plane(kind, points, inputs, extent, shown, labels, targets.astype(np.float32))
 
 
 @dataclass
 class GridMeasures:
     r2: torch.Tensor  # (models,)
     regions: torch.Tensor  # (models,) float, NaN where not countable
-    probs: dict[int, torch.Tensor]  # row -> (P,) surface probabilities, for surface rows
-    preds: dict[int, torch.Tensor]  # row -> (P,) predicted classes
+    # row -> (P,) surface probabilities (regression: the predicted value), for surface rows
+    probs: dict[int, torch.Tensor]
+    preds: dict[int, torch.Tensor]  # row -> (P,) predicted classes (regression: zeros)
 
 
 @torch.no_grad()
@@ -111,6 +117,7 @@ def grid_measures(
     planes: dict[tuple, Plane],
     surface_rows: Sequence[int],
     batch: int,
+    regression: bool = False,
 ) -> GridMeasures:
     """linear_fit_r2 and linear_regions on each model's data plane, and decision surfaces."""
     models = len(specs)
@@ -140,6 +147,9 @@ def grid_measures(
             regions[part] = metrics.count_linear_regions(pre_acts).to(regions.dtype)
         for i in wanted.intersection(rows):
             one = logits[i - start : i - start + 1]
-            probs[i] = metrics.surface_probabilities(one)[0]
-            preds[i] = metrics.predicted_class(one)[0]
+            if regression:
+                probs[i], preds[i] = one[0, :, 0], torch.zeros(one.shape[1], dtype=torch.int64)
+            else:
+                probs[i] = metrics.surface_probabilities(one)[0]
+                preds[i] = metrics.predicted_class(one)[0]
     return GridMeasures(r2=r2, regions=regions, probs=probs, preds=preds)

@@ -1,4 +1,4 @@
-"""SGD and Adam over stacked parameters, with a learning rate per model."""
+"""SGD (with momentum) and Adam over stacked parameters, with a learning rate per model."""
 
 from __future__ import annotations
 
@@ -10,16 +10,24 @@ from bench.model import ADAM_BETAS, ADAM_EPS
 
 
 class StackedOptimizer:
-    """SGD or Adam over stacked parameters, with a learning rate per model.
+    """SGD (with momentum) or Adam over stacked parameters, with per-model settings.
 
     The arithmetic follows torch.optim.SGD / torch.optim.Adam (single-tensor path) so a model
     trained here matches the reference loop. Models whose `alive` flag is off are left as is.
     """
 
-    def __init__(self, params: list[torch.Tensor], kind: str, lr: torch.Tensor):
+    def __init__(
+        self,
+        params: list[torch.Tensor],
+        kind: str,
+        lr: torch.Tensor,
+        momentum: torch.Tensor | None = None,
+    ):
         self.params = params
         self.kind = kind
         self.lr = lr  # (models,)
+        self.momentum = momentum  # (models,) SGD's momentum, None when every model's is 0
+        self.momentum_buffer: list[torch.Tensor | None] = [None] * len(params)
         self.step_count = 0
         if kind == "adam":
             self.exp_avg = [torch.zeros_like(p) for p in params]
@@ -41,7 +49,15 @@ class StackedOptimizer:
         for i, p in enumerate(self.params):
             g = p.grad
             lr = self._per_model(self.lr, p)
-            if self.kind == "sgd":
+            if self.kind == "sgd" and self.momentum is not None:
+                # torch.optim.SGD, dampening 0: the first step's buffer is the gradient itself.
+                buf = self.momentum_buffer[i]
+                if buf is None:
+                    buf = self.momentum_buffer[i] = g.clone()
+                else:
+                    buf.mul_(self._per_model(self.momentum, p)).add_(g)
+                update = p - lr * buf
+            elif self.kind == "sgd":
                 update = p - lr * g
             else:
                 m, v = self.exp_avg[i], self.exp_avg_sq[i]

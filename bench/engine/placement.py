@@ -95,6 +95,7 @@ def group_key(spec: RunSpec, data: Dataset) -> tuple:
         spec.epochs,
         spec.batch_size,
         spec.eval_every,
+        spec.dropout > 0,  # dropout changes how train metrics are recorded (train_stacked)
         data.n_features,
         data.n_classes,
         len(data.X_train),

@@ -18,7 +18,13 @@ import torch.nn.functional as F
 from torch.func import functional_call, stack_module_state, vmap
 
 from bench.data import Dataset, data_key
-from bench.model import init_parameters, layer_sizes, make_activation_modules
+from bench.model import (
+    dropout_scale,
+    init_parameters,
+    layer_sizes,
+    make_activation_modules,
+    r_squared,
+)
 from bench.registry import Activation
 from bench.spec import RunSpec
 
@@ -35,6 +41,8 @@ class StackedMLP:
     act_params: list[dict[str, torch.Tensor]] = field(default_factory=list)
     act_buffers: list[dict[str, torch.Tensor]] = field(default_factory=list)
     act_templates: list[torch.nn.Module] = field(default_factory=list)
+    # Dropout probability per model (models,), None when no model uses dropout.
+    dropout: torch.Tensor | None = None
 
     @property
     def depth(self) -> int:
@@ -61,17 +69,25 @@ class StackedMLP:
         return vmap(one_model)(self.act_params[layer], self.act_buffers[layer], h)
 
     def forward(
-        self, x: torch.Tensor, keep: bool = False
+        self,
+        x: torch.Tensor,
+        keep: bool = False,
+        draw: tuple[torch.Tensor, int, int] | None = None,
     ) -> tuple[torch.Tensor, list[torch.Tensor], list[torch.Tensor]]:
         """x: (models, in, samples) -> logits (models, out, samples).
 
-        With keep=True also returns each hidden layer's pre- and post-activations.
+        With keep=True also returns each hidden layer's pre- and post-activations. draw =
+        (seeds (models,), epoch, step) applies dropout with that training step's masks
+        (`bench.model.dropout_scale`); without it the networks run whole (evaluation).
         """
         pre_acts, post_acts = [], []
         h = x
         for layer in range(self.depth):
             z = torch.baddbmm(self.biases[layer], self.weights[layer], h)
             h = self.activate(layer, z)
+            if draw is not None and self.dropout is not None:
+                seeds, epoch, step = draw
+                h = h * dropout_scale(seeds, self.dropout, epoch, step, layer, *h.shape[1:])
             if keep:
                 pre_acts.append(z)
                 post_acts.append(h)
@@ -90,6 +106,7 @@ class StackedMLP:
             act_params=[{k: v[models] for k, v in d.items()} for d in self.act_params],
             act_buffers=[{k: v[models] for k, v in d.items()} for d in self.act_buffers],
             act_templates=self.act_templates,
+            dropout=None if self.dropout is None else self.dropout[models],
         )
 
 
@@ -121,6 +138,8 @@ def build_stacked(
         weights.append(w.contiguous().to(device, dtype).requires_grad_())
         biases.append(b.to(device, dtype).requires_grad_())
     net = StackedMLP(weights=weights, biases=biases, activation=activation)
+    if any(s.dropout for s in specs):
+        net.dropout = torch.tensor([s.dropout for s in specs], dtype=dtype, device=device)
     if activation.function is None:
         modules = [make_activation_modules(activation, spec0.depth, s.seed) for s in specs]
         for layer in range(spec0.depth):
@@ -138,7 +157,10 @@ def build_stacked(
 
 
 def per_model_loss(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """Mean loss of each model: logits (models, out, samples), y (models, samples) -> (models,)."""
+    """Mean loss of each model: logits (models, out, samples), y (models, samples) -> (models,).
+    BCE-with-logits, cross-entropy, or squared error for float (regression) targets."""
+    if y.is_floating_point():
+        return (logits[:, 0] - y.to(logits.dtype)).pow(2).mean(1)
     if logits.shape[1] == 1:
         return F.binary_cross_entropy_with_logits(
             logits[:, 0], y.to(logits.dtype), reduction="none"
@@ -146,7 +168,10 @@ def per_model_loss(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     return F.cross_entropy(logits, y, reduction="none").mean(1)  # classes on axis 1
 
 
-def per_model_accuracy(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+def per_model_score(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Each model's accuracy, or R^2 for float (regression) targets: (models,)."""
+    if y.is_floating_point():
+        return r_squared(logits[:, 0], y.to(logits.dtype))
     return (predicted_labels(logits) == y).float().mean(1)
 
 
@@ -166,7 +191,7 @@ def stack_data(
     index = torch.tensor([keys.index(data_key(s)) for s in specs])
     unique = [datasets[k] for k in keys]
     X_train = torch.stack([d.X_train.T for d in unique])[index].contiguous().to(device, dtype)
-    y_train = torch.stack([d.y_train for d in unique])[index].to(device)
+    y_train = torch.stack([d.y_train for d in unique])[index].to(device)  # int64 or float32
     X_test = torch.stack([d.X_test.T for d in unique])[index].contiguous().to(device, dtype)
     y_test = torch.stack([d.y_test for d in unique])[index].to(device)
     return X_train, y_train, X_test, y_test

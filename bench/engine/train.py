@@ -30,8 +30,8 @@ from bench.engine.placement import group_key
 from bench.engine.stacked import (
     StackedMLP,
     build_stacked,
-    per_model_accuracy,
     per_model_loss,
+    per_model_score,
     stack_data,
 )
 from bench.model import (
@@ -41,6 +41,7 @@ from bench.model import (
     has_diverged,
     output_size,
     shuffle_order,
+    weight_penalty,
 )
 from bench.registry import Activation
 from bench.schema import METRIC_NAMES
@@ -51,7 +52,7 @@ from bench.spec import RunSpec
 def evaluate(net: StackedMLP, X: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, ...]:
     """Per-model mean loss and accuracy on (X, y): two (models,) tensors."""
     logits = net(X)
-    return per_model_loss(logits, y), per_model_accuracy(logits, y)
+    return per_model_loss(logits, y), per_model_score(logits, y)
 
 
 def train_stacked(
@@ -67,10 +68,14 @@ def train_stacked(
     epochs: int,
     batch_size: int = 0,
     eval_every: int = 10,
+    momentum: torch.Tensor | None = None,
+    weight_decay: torch.Tensor | None = None,
+    l1: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Trains the stacked models in place.
 
-    Returns curves (evaluations, 4, models) holding train_loss, test_loss, train_acc, test_acc
+    lr, seeds, and momentum, weight_decay, l1 (None: 0 for every model) are (models,)
+    tensors; dropout is the network's (`StackedMLP.dropout`). Returns curves (evaluations, 4, models) holding train_loss, test_loss, train_acc, test_acc
     at `eval_epochs(epochs, eval_every)`, and diverged_epoch (models,) int64, 0 if never.
     Everything stays on the device: no host synchronisation inside the loop.
     """
@@ -80,14 +85,18 @@ def train_stacked(
     curves = torch.empty(len(record_at), 4, models, device=device)
     alive = torch.ones(models, dtype=torch.bool, device=device)
     diverged_epoch = torch.zeros(models, dtype=torch.int64, device=device)
-    opt = StackedOptimizer(net.parameters(), optimizer, lr)
+    opt = StackedOptimizer(net.parameters(), optimizer, lr, momentum)
     slices = batches(n_train, batch_size)
+    penalised = weight_decay is not None or l1 is not None
+    zeros = torch.zeros(models, dtype=net.weights[0].dtype, device=device)
+    weight_decay = zeros if weight_decay is None else weight_decay
+    l1 = zeros if l1 is None else l1
 
-    # Full batch: the training forward of epoch e+1 sees exactly the model after epoch e on
-    # the whole training set, so train metrics recorded at epoch e are read from it instead of
-    # a separate evaluation pass (the same numbers, one forward pass fewer). Only the last
-    # epoch's train metrics need their own pass.
-    full_batch = len(slices) == 1
+    # Full batch without dropout: the training forward of epoch e+1 sees exactly the model
+    # after epoch e on the whole training set, so train metrics recorded at epoch e are read
+    # from it instead of a separate evaluation pass (the same numbers, one forward pass
+    # fewer). Only the last epoch's train metrics need their own pass.
+    full_batch = len(slices) == 1 and net.dropout is None
     deferred: int | None = None  # curve slot waiting for the next training forward
     initial_loss: torch.Tensor | None = None  # (models,) the first training loss
 
@@ -101,19 +110,19 @@ def train_stacked(
     slot = 1
     for epoch in range(1, epochs + 1):
         order = shuffle_order(seeds, epoch, n_train) if len(slices) > 1 else None
-        for batch in slices:
+        for step, batch in enumerate(slices):
             if order is None:
                 Xb, yb = X_train[:, :, batch], y_train[:, batch]
             else:
                 idx = order[:, batch]  # (models, batch): each model's own samples
                 Xb = X_train.gather(2, idx[:, None, :].expand(-1, X_train.shape[1], -1))
                 yb = y_train.gather(1, idx)
-            # 1. Forward and per-model loss: (models,).
-            logits = net(Xb)
+            # 1. Forward (with this step's dropout masks) and per-model loss: (models,).
+            logits = net.forward(Xb, draw=(seeds, epoch, step))[0]
             loss = per_model_loss(logits, yb)
             if deferred is not None:
                 curves[deferred, 0] = loss.detach()
-                curves[deferred, 2] = per_model_accuracy(logits.detach(), yb)
+                curves[deferred, 2] = per_model_score(logits.detach(), yb)
                 deferred = None
             # 2. A model whose loss diverges (model.has_diverged) is frozen here and flagged.
             if initial_loss is None:
@@ -121,7 +130,9 @@ def train_stacked(
             newly = alive & has_diverged(loss.detach(), initial_loss)
             diverged_epoch = torch.where(newly, epoch, diverged_epoch)
             alive = alive & ~newly
-            # 3. Sum of per-model losses: each model's gradient is its own.
+            # 3. Sum of per-model losses (plus weight penalties): each model's gradient is its own.
+            if penalised:
+                loss = loss + weight_penalty(net.weights, weight_decay, l1)
             torch.where(alive, loss, 0.0).sum().backward()
             opt.step(alive)
         if slot < len(record_at) and epoch == record_at[slot]:
@@ -149,11 +160,13 @@ class ChunkArrays:
     metrics: dict[str, np.ndarray]  # schema.METRIC_NAMES -> (M,) float64, NaN: not measured
     diverged_epoch: np.ndarray  # (M,) int64, 0 if the loss stayed finite
     epochs: np.ndarray  # (E,) int64, the evaluated epochs
-    curves: np.ndarray  # (E, 4, M) float32 in schema.CURVE_METRICS order
+    # (E, 4, M) float32: train_loss, test_loss, then train and test accuracy (classification)
+    # or R^2 (regression), see schema.curve_columns
+    curves: np.ndarray
     surfaces: list[Surface]
     act_params: list[str]  # (M,) learned activation parameters as JSON, see act_param_json
     n_params: int
-    n_classes: int
+    n_classes: int  # 0 for regression
     wall_s: float
 
 
@@ -170,6 +183,21 @@ def act_param_json(net: StackedMLP) -> list[str]:
             for i, value in enumerate(per_model.mean(1).cpu().tolist()):
                 values[i][key] = value
     return [json.dumps(v, sort_keys=True) if v else "" for v in values]
+
+
+OPTIONS = ("momentum", "weight_decay", "l1")  # per-model settings that train_stacked takes
+
+
+def per_model_options(
+    specs: Sequence[RunSpec], dtype: torch.dtype, device: torch.device
+) -> dict[str, torch.Tensor]:
+    """The OPTIONS some run of the chunk sets, as (models,) tensors; unset ones are left out,
+    so a chunk without them trains exactly as before they existed."""
+    return {
+        name: torch.tensor([getattr(s, name) for s in specs], dtype=dtype, device=device)
+        for name in OPTIONS
+        if any(getattr(s, name) for s in specs)
+    }
 
 
 def count_parameters(spec: RunSpec, activation: Activation, data: Dataset) -> int:
@@ -208,6 +236,7 @@ def train_chunk(
         raise ValueError(f"activation {activation.name} given for runs of {specs[0].activation}")
     spec0 = specs[0]
     models = len(specs)
+    regression = first.regression
     X_train, y_train, X_test, y_test = stack_data(specs, datasets, device)
     net = build_stacked(specs, activation, first.n_features, output_size(first.n_classes), device)
     lr = torch.tensor([s.lr for s in specs], dtype=torch.float32, device=device)
@@ -221,11 +250,13 @@ def train_chunk(
     g_first, g_last = init_gradient_norms(net, X_train, y_train)
 
     # 2. Training: the fused CPU kernel where it applies (engine.fused), else autograd.
-    train = fused.train_fused if fused.use_fused(net, device) else train_stacked
+    options = per_model_options(specs, net.weights[0].dtype, device)
+    needs = {*options, "mse"} if regression else set(options)  # what the kernel must implement
+    train = fused.train_fused if fused.use_fused(net, device, options=needs) else train_stacked
     curves, diverged_epoch = train(
         net, X_train, y_train, X_test, y_test,
         optimizer=spec0.optimizer, lr=lr, seeds=seeds, epochs=spec0.epochs,
-        batch_size=spec0.batch_size, eval_every=spec0.eval_every,
+        batch_size=spec0.batch_size, eval_every=spec0.eval_every, **options,
     )  # fmt: skip
     epochs = eval_epochs(spec0.epochs, spec0.eval_every)
     record_at = torch.tensor(epochs, device=device)
@@ -234,21 +265,22 @@ def train_chunk(
     test_acc = curves[:, 3]  # (evaluations, models)
     reached = test_acc >= target[None, :]
     first_hit = torch.where(reached.any(0), record_at[reached.int().argmax(0)], -1)
-    final = curves[-1]  # (4, models)
+    final = curves[-1]  # (4, models): losses, then scores (accuracy, or R^2 for regression)
     values = {
-        "train_acc": final[2],
-        "test_acc": final[3],
         "train_loss": final[0],
         "test_loss": final[1],
-        "best_test_acc": test_acc.max(0).values,
         "dead_unit_frac_init": dead_init,
         "grad_norm_init_first": g_first,
         "grad_norm_init_last": g_last,
     }
+    if regression:
+        values.update(train_r2=final[2], test_r2=final[3], test_mse=final[1])
+    else:
+        values.update(train_acc=final[2], test_acc=final[3], best_test_acc=test_acc.max(0).values)
     surfaces = []
     if measure:
         planes = {key: data_plane(datasets[key]) for key in dict.fromkeys(map(data_key, specs))}
-        grid = grid_measures(net, specs, planes, surface_rows, batch)
+        grid = grid_measures(net, specs, planes, surface_rows, batch, regression)
         values.update(
             dead_unit_frac=dead_unit_fractions(net, X_train, batch) if spec0.depth else nan,
             linear_fit_r2=grid.r2,
@@ -266,9 +298,10 @@ def train_chunk(
 
     # 4. One host transfer for everything.
     host = {k: v.detach().cpu().numpy().astype(np.float64) for k, v in values.items()}
-    hit = first_hit.cpu().numpy()
-    host["epochs_to_target"] = np.where(hit >= 0, hit, np.nan)
-    host["gen_gap"] = host["train_acc"] - host["test_acc"]
+    if not regression:
+        hit = first_hit.cpu().numpy()
+        host["epochs_to_target"] = np.where(hit >= 0, hit, np.nan)
+        host["gen_gap"] = host["train_acc"] - host["test_acc"]
     return ChunkArrays(
         metrics={m: host.get(m, np.full(models, np.nan)) for m in METRIC_NAMES},
         diverged_epoch=diverged_epoch.cpu().numpy().astype(np.int64),

@@ -7,66 +7,23 @@ cannot show it. Captions quote the same summary rows that the figures draw.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import matplotlib.pyplot as plt
 import pandas as pd
 from matplotlib.figure import Figure
 
-from bench.report import figures
+from bench.report import feature_maps, figures
+from bench.report.figure_kit import REFERENCE_PHRASE, Built, Inputs, Skip, skip_unless_varies
 from bench.report.gallery import plot_decision_gallery, select_gallery
 from bench.report.markdown import fmt, fmt_list, iqm_row, pct_ci
 from bench.report.plotting import activation_legend, legend_handles
-from bench.report.results import (
-    Results,
-    levels,
-    seed_axes,
-    task_axes,
-    usable,
-    with_hidden_layers,
-)
+from bench.report.results import levels, seed_axes, task_axes, usable, with_hidden_layers
 from bench.report.summaries import Summaries
 from bench.report.tables import cell
 from bench.report.wording import top_group, top_phrase
 
 PANEL = (4.2, 3.0)  # one mechanism panel's (width, height) in inches
 LEGEND_WIDTH = 1.4  # inches kept right of the panels for the legend
-
-
-class Skip(Exception):
-    """Raised by a figure builder when the results lack what the figure needs."""
-
-
-@dataclass(frozen=True)
-class Inputs:
-    """What every builder reads: the results, their summaries, one style per activation."""
-
-    results: Results
-    summaries: Summaries
-    styles: dict[str, dict]
-
-    @property
-    def runs(self) -> pd.DataFrame:
-        """The runs that neither failed nor diverged."""
-        return usable(self.results.runs)
-
-    def left_out(self) -> str:
-        """' (3 failed and 1 diverged runs left out)', or '' when none was."""
-        return f" ({self.summaries.left_out})" if self.summaries.left_out else ""
-
-
-@dataclass
-class Built:
-    figure: Figure
-    caption: str
-
-
-def skip_unless_varies(runs: pd.DataFrame, axis: str, what: str, who: str = "the grid has") -> None:
-    """Skip a figure whose axis has fewer than two values in ``runs``."""
-    values = levels(runs, axis)
-    if len(values) < 2:
-        shown = fmt(values[0]) if values else "none"
-        raise Skip(f"{who} a single {axis} ({shown}), so there is no {what} to plot.")
 
 
 def _seed_phrase(runs: pd.DataFrame) -> str:
@@ -112,12 +69,6 @@ def _accuracy_against(
     """Test accuracy against ``axis``, a panel per dataset; skipped unless the axis varies."""
     skip_unless_varies(inputs.runs, axis, f"{axis} axis")
     return figures.plot_accuracy_against(summary, axis, references=references, styles=inputs.styles)
-
-
-REFERENCE_PHRASE = (
-    "the dotted line is chance (the test set's largest class share), the dash-dotted one the "
-    "best possible accuracy (none for a CSV dataset)"
-)
 
 
 def _accuracy_vs_depth(inputs: Inputs) -> Built:
@@ -382,8 +333,9 @@ LEARNED = ("learned_parameters.png", "Learned activation parameters", _learned)
 
 
 def figure_plan(s: Summaries) -> list[tuple[str, str, Builder]]:
-    """Every figure of this report in order: the fixed ones, a figure per other axis that
-    varies (after the noise figure), and the learned parameters when there are any."""
+    """Every figure of this report in order: the fixed ones, the feature maps' section (after
+    the depth figure) when the feature map varies, a figure per other axis that varies (after
+    the noise figure), and the learned parameters when there are any."""
     plan = list(FIGURES)
     after_noise = FIGURE_FILES.index("noise_robustness.png") + 1
     plan[after_noise:after_noise] = [
@@ -393,7 +345,10 @@ def figure_plan(s: Summaries) -> list[tuple[str, str, Builder]]:
             _other_axis(axis),
         )
         for axis in s.by_axis
+        if axis != "features"  # the feature maps' own section below replaces its generic figure
     ]
+    if "features" in s.by_axis:
+        plan.insert(FIGURE_FILES.index("accuracy_vs_depth.png") + 1, feature_maps.SECTION)
     if not s.learned.empty:
         plan.insert(plan.index(FIGURES[-1]), LEARNED)
     return plan

@@ -77,7 +77,7 @@ def build_report(
 
     s = summaries(results, n_resamples=n_resamples, seed=seed)
     styles = activation_styles(levels(usable(runs), "activation"), s.affine)
-    inputs = Inputs(results, s, styles)
+    inputs = Inputs(results, s, styles, n_resamples, seed)
 
     parts = [f"# nonlinbench report: {name}", headline(runs, s)]
     parts += ["## How to read this report", reading_guide()]
@@ -101,6 +101,7 @@ def build_report(
             _save_figure(built.figure, figures_dir / filename)
             written.add(filename)
             parts.append(f"![{title}](figures/{filename})\n\n*Figure {number}. {built.caption}*")
+            parts.append(built.text)  # empty for most figures; dropped below
     for stale in figures_dir.glob("*.png"):  # a figure skipped this time must not linger
         if stale.name not in written:
             stale.unlink()

@@ -1,0 +1,104 @@
+"""CSV datasets: the file format, its parsing, and the errors that name the bad cell."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+
+class DatasetError(ValueError):
+    """A bad dataset name, argument or file; the message says what is wrong and what is allowed."""
+
+
+def csv_fingerprint(content: bytes) -> str:
+    return "csv:" + hashlib.sha256(content).hexdigest()[:16]
+
+
+# -----------------------------------------------------------------------------
+# CSV files
+
+
+def _finite_column(df: pd.DataFrame, col: str, where: str) -> np.ndarray:
+    """A column's values as float64, or DatasetError naming the first cell that is not finite."""
+    values = pd.to_numeric(df[col], errors="coerce").to_numpy(dtype=np.float64)
+    bad = np.flatnonzero(~np.isfinite(values))
+    if len(bad):
+        row = bad[0]
+        raise DatasetError(
+            f"{where}: row {row + 1}, column {col!r}: {df[col].iloc[row]!r} is not a finite "
+            f"number ({len(bad)} bad value(s) in this column)"
+        )
+    return values
+
+
+def load_csv(path: str) -> tuple[np.ndarray, np.ndarray, str]:
+    """Read a CSV dataset into X (n, d) float64, y and the fingerprint of the bytes read (the
+    file is read once, so the fingerprint names exactly what was parsed).
+
+    Format: a header row `x1,x2,...,xd,label` (feature columns named x1..xd in order, then `label`;
+    d >= 1), then one sample per row: a classification dataset, y (n,) int64. A last column
+    named `target` instead of `label` makes it a regression dataset: y (n,) float64, every
+    target a finite number. Feature values must be finite numbers. Labels may be numbers
+    or strings; the distinct labels are sorted (numerically when they are all numbers) and mapped to
+    0..k-1, and there must be at least 2 of them. Row numbers in error messages count data rows
+    from 1, not counting the header.
+    """
+    where = f"dataset file {path!r}"
+    try:
+        # dtype=str with no NA conversion: every cell arrives as written, so we can say which
+        # cell is bad instead of letting pandas silently turn it into NaN or an object column.
+        content = Path(path).read_bytes()
+        df = pd.read_csv(
+            io.BytesIO(content), dtype=str, keep_default_na=False, skipinitialspace=True
+        )
+    except FileNotFoundError:
+        raise DatasetError(f"{where} not found (relative to {Path.cwd()})") from None
+    except pd.errors.EmptyDataError:
+        raise DatasetError(f"{where} is empty; expected a header row x1,...,xd,label") from None
+    except (pd.errors.ParserError, UnicodeDecodeError) as e:
+        raise DatasetError(f"{where} could not be parsed as CSV: {e}") from None
+    columns = [str(c).strip() for c in df.columns]
+    df.columns = columns
+
+    last = columns[-1] if columns else ""
+    if "label" not in columns and "target" not in columns:
+        raise DatasetError(
+            f"{where} has no 'label' (classification) or 'target' (regression) column; "
+            f"columns are {columns}"
+        )
+    features = columns[:-1]
+    expected = [f"x{i}" for i in range(1, len(features) + 1)]
+    if last not in ("label", "target") or not features or features != expected:
+        raise DatasetError(
+            f"{where} has columns {columns}; expected feature columns x1..xd in order followed by "
+            f"a last column 'label' (classification) or 'target' (regression), "
+            f"e.g. ['x1', 'x2', 'label']"
+        )
+    if len(df) == 0:
+        raise DatasetError(f"{where} has a header but no data rows")
+
+    # features: (n, d) float64, and a regression target (n,) float64; pandas fills cells
+    # missing from short rows with NaN
+    values = {col: _finite_column(df, col, where) for col in columns if col != "label"}
+    X = np.stack([values[col] for col in features], axis=1)
+    if last == "target":
+        return X, values["target"], csv_fingerprint(content)
+
+    # labels: strings as written; sort numerically if they all parse as numbers
+    raw = df["label"].fillna("").str.strip()
+    missing = np.flatnonzero((raw == "").to_numpy())
+    if len(missing):
+        raise DatasetError(f"{where}: row {missing[0] + 1} has an empty 'label'")
+    numeric = pd.to_numeric(raw, errors="coerce")
+    keys = numeric.to_numpy(dtype=np.float64) if numeric.notna().all() else raw.to_numpy(dtype=str)
+    classes, y = np.unique(keys, return_inverse=True)  # classes sorted, y (n,) in 0..k-1
+    if len(classes) < 2:
+        raise DatasetError(
+            f"{where} has {len(classes)} distinct label(s) {list(raw.unique())}; "
+            f"a classification dataset needs at least 2"
+        )
+    return X, y.astype(np.int64), csv_fingerprint(content)
