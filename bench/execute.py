@@ -8,6 +8,7 @@ machines; a task carries everything needed (specs, the activation's record, CSV 
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 import numpy as np
@@ -21,11 +22,12 @@ from bench.plan import Task
 
 @dataclass
 class TaskOutcome:
-    """A finished chunk as the three tables (schema.TABLES) of a shard."""
+    """A finished chunk as the tables (schema.TABLES) of a shard."""
 
     runs: pd.DataFrame
     curves: pd.DataFrame
     surfaces: pd.DataFrame
+    weights: pd.DataFrame
 
 
 def _run_rows(task: Task) -> pd.DataFrame:
@@ -87,7 +89,15 @@ def outcome_tables(task: Task, arrays: engine.ChunkArrays) -> TaskOutcome:
         ],
         columns=schema.names(schema.SURFACE_COLUMNS),
     )
-    return TaskOutcome(runs=runs, curves=curves, surfaces=surfaces)
+    weights = pd.DataFrame(
+        {
+            "run_id": task.run_ids,
+            "layout": json.dumps([[name, list(shape)] for name, shape in arrays.weight_layout]),
+            "params": list(arrays.weights),
+        },
+        columns=schema.names(schema.WEIGHT_COLUMNS),
+    )
+    return TaskOutcome(runs=runs, curves=curves, surfaces=surfaces, weights=weights)
 
 
 def execute_task(task: Task, device: str, threads: int | None) -> TaskOutcome:
@@ -112,7 +122,8 @@ def execute_task(task: Task, device: str, threads: int | None) -> TaskOutcome:
         runs["affine"] = task.activation.affine
         runs["diverged"] = False
         runs["error"] = f"{type(exc).__name__}: {exc}".strip()[:2000]
-        outcome = TaskOutcome(runs=runs, curves=pd.DataFrame(), surfaces=pd.DataFrame())
+        empty = pd.DataFrame()
+        outcome = TaskOutcome(runs=runs, curves=empty, surfaces=empty, weights=empty)
     outcome.runs["device"] = engine.device_label(resolved)
     outcome.runs["engine_version"] = engine.ENGINE_VERSION
     outcome.runs["nonlinbench_version"] = bench.__version__

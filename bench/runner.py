@@ -226,7 +226,7 @@ def _train(plan, store: Store, summary: RunSummary, quiet: bool, results) -> Non
     try:
         for outcome in results:
             try:
-                store.write_shard(outcome.runs, outcome.curves, outcome.surfaces)
+                store.write_shard(outcome.runs, outcome.curves, outcome.surfaces, outcome.weights)
             except OSError as exc:
                 raise StoreError(
                     describe_os_error(exc, store.shards, "writing a shard in")

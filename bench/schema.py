@@ -6,6 +6,7 @@ the store writes and the report reads. The README's column list is checked again
     runs.parquet      one row per run: run_id, every axis (RunSpec's fields), RUN_RESULTS
     curves.parquet    one row per run and evaluated epoch: CURVE_COLUMNS
     surfaces.parquet  one row per SURFACE_KEY setting: SURFACE_COLUMNS
+    weights.parquet   one row per run: its final parameters, WEIGHT_COLUMNS
 """
 
 from __future__ import annotations
@@ -137,16 +138,30 @@ SURFACE_COLUMNS: tuple[Column, ...] = (
     Column("test_target", "list<float32>", "regression: test points' targets (else empty)"),
 )
 
+WEIGHT_COLUMNS: tuple[Column, ...] = (
+    Column("run_id", "object", "the run"),
+    Column(
+        "layout",
+        "object",
+        "JSON [[name, shape], ...]: the trained network as a plain nn.Sequential's state dict, "
+        'e.g. [["0.weight", [10, 2]], ["0.bias", [10]], ...]; learnable activation parameters '
+        "under their layer's index",
+    ),
+    Column("params", "list<float32>", "the state dict's tensors flattened in layout order"),
+)
+
 TABLES: dict[str, tuple[Column, ...]] = {
     "runs": RUN_COLUMNS,
     "curves": CURVE_COLUMNS,
     "surfaces": SURFACE_COLUMNS,
+    "weights": WEIGHT_COLUMNS,
 }
 # Rows of a table are unique on these columns (the newest wins a merge).
 TABLE_KEYS: dict[str, tuple[str, ...]] = {
     "runs": ("run_id",),
     "curves": ("run_id", "epoch"),
     "surfaces": ("run_id",),
+    "weights": ("run_id",),
 }
 
 

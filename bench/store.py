@@ -5,6 +5,7 @@ Layout of a results folder:
     runs.parquet       one row per run: run_id, every axis, final metrics, status
     curves.parquet     one row per run and evaluated epoch
     surfaces.parquet   one row per stored decision surface (probabilities on a grid)
+    weights.parquet    one row per run: its trained parameters (for `nonlinbench export`)
     manifest.json      the grid file, versions, device, git commit, times, command line
     shards/            one shard per finished chunk while a grid runs
 
@@ -38,7 +39,7 @@ from filelock import FileLock, Timeout
 
 from bench.schema import TABLE_KEYS
 
-TABLES = tuple(TABLE_KEYS)  # runs, curves, surfaces
+TABLES = tuple(TABLE_KEYS)  # runs, curves, surfaces, weights
 
 
 @dataclass
@@ -135,15 +136,20 @@ class Store:
     # ------------------------------------------------------------------ writing
 
     def write_shard(
-        self, runs: pd.DataFrame, curves: pd.DataFrame, surfaces: pd.DataFrame | None = None
+        self,
+        runs: pd.DataFrame,
+        curves: pd.DataFrame,
+        surfaces: pd.DataFrame | None = None,
+        weights: pd.DataFrame | None = None,
     ) -> str:
         """Stores one finished chunk; returns the shard's name."""
         self.shards.mkdir(parents=True, exist_ok=True)
         # Names sort in the order shards were written (to the microsecond), so when two shards
         # hold the same run, the newer one wins the merge.
         name = f"{pd.Timestamp.now('UTC').strftime('%Y%m%dT%H%M%S%f')}-{uuid.uuid4().hex[:10]}"
-        if surfaces is not None and len(surfaces):
-            _atomic_write_parquet(surfaces, self.shards / f"{name}.surfaces.parquet")
+        for table, frame in (("surfaces", surfaces), ("weights", weights)):
+            if frame is not None and len(frame):
+                _atomic_write_parquet(frame, self.shards / f"{name}.{table}.parquet")
         if len(curves):
             _atomic_write_parquet(curves, self.shards / f"{name}.curves.parquet")
         _atomic_write_parquet(runs, self.shards / f"{name}.runs.parquet")  # commit marker
@@ -188,7 +194,7 @@ class Store:
             ) from None
 
     def read_tables(self) -> dict[str, pd.DataFrame]:
-        """The three main tables from one merge (a writer cannot replace them meanwhile)."""
+        """The main tables from one merge (a writer cannot replace them meanwhile)."""
         with self._lock_tables():
             return {table: self.load(table) for table in TABLES}
 

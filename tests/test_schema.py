@@ -23,7 +23,7 @@ def readme_columns(table: str) -> list[str]:
     return [n for n in names if n not in ("input", "pca")]  # values of `plane`, not columns
 
 
-@pytest.mark.parametrize("table", ["runs", "curves", "surfaces"])
+@pytest.mark.parametrize("table", ["runs", "curves", "surfaces", "weights"])
 def test_the_readme_lists_exactly_the_schema_columns(table):
     expected = schema.names(schema.TABLES[table])
     if table == "runs":  # "every axis" stands for the axis columns

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch.func import functional_call, stack_module_state, vmap
@@ -108,6 +109,26 @@ class StackedMLP:
             act_templates=self.act_templates,
             dropout=None if self.dropout is None else self.dropout[models],
         )
+
+
+def state_dicts(net: StackedMLP) -> tuple[list[tuple[str, tuple[int, ...]]], np.ndarray]:
+    """Each model's parameters as the state dict of a plain nn.Sequential(Linear, activation,
+    ..., Linear) (bench.model.MLP.net): the layout [(name, shape), ...] shared by the models,
+    and params (models, P) float32, the tensors flattened in layout order."""
+    layout, parts = [], []
+    for layer in range(net.depth + 1):
+        w, b = net.weights[layer], net.biases[layer]  # (M, out, in), (M, out, 1)
+        layout += [
+            (f"{2 * layer}.weight", tuple(w.shape[1:])),
+            (f"{2 * layer}.bias", (w.shape[1],)),
+        ]
+        parts += [w.flatten(1), b.flatten(1)]
+        if layer < net.depth and net.act_params:
+            for name, value in sorted(net.act_params[layer].items()):  # (M, *shape)
+                layout.append((f"{2 * layer + 1}.{name}", tuple(value.shape[1:])))
+                parts.append(value.reshape(value.shape[0], -1))
+    params = torch.cat(parts, 1).detach().to("cpu", torch.float32).numpy()
+    return layout, params
 
 
 def build_stacked(

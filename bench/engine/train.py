@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -33,6 +33,7 @@ from bench.engine.stacked import (
     per_model_loss,
     per_model_score,
     stack_data,
+    state_dicts,
 )
 from bench.model import (
     LayerStack,
@@ -168,6 +169,10 @@ class ChunkArrays:
     n_params: int
     n_classes: int  # 0 for regression
     wall_s: float
+    # Final parameters: the state-dict layout [(name, shape), ...] and (M, P) float32 values
+    # (stacked.state_dicts).
+    weight_layout: list[tuple[str, tuple[int, ...]]] = field(default_factory=list)
+    weights: np.ndarray | None = None
 
 
 def act_param_json(net: StackedMLP) -> list[str]:
@@ -302,6 +307,7 @@ def train_chunk(
         hit = first_hit.cpu().numpy()
         host["epochs_to_target"] = np.where(hit >= 0, hit, np.nan)
         host["gen_gap"] = host["train_acc"] - host["test_acc"]
+    layout, weights = state_dicts(net)
     return ChunkArrays(
         metrics={m: host.get(m, np.full(models, np.nan)) for m in METRIC_NAMES},
         diverged_epoch=diverged_epoch.cpu().numpy().astype(np.int64),
@@ -312,4 +318,6 @@ def train_chunk(
         n_params=count_parameters(spec0, activation, first),
         n_classes=first.n_classes,
         wall_s=time.perf_counter() - t0,
+        weight_layout=layout,
+        weights=weights,
     )
