@@ -14,6 +14,7 @@ from pathlib import Path
 
 from bench.data import DatasetError, is_csv, validate_dataset_name
 from bench.features import FEATURE_MAPS
+from bench.layers import LAYERS_SYNTAX, Layer, format_layers, parse_layers
 from bench.model import INIT_SCHEMES, OPTIMIZERS
 from bench.registry import ActivationError, Registry
 from bench.schema import AXES
@@ -88,6 +89,7 @@ AXIS_RULES: dict[str, tuple] = {
     "depth": _int_in(0, MAX_DEPTH, "hidden layers"),
     "width": _int_in(1, MAX_WIDTH, "units per hidden layer"),
     "init": _choice(INIT_SCHEMES),
+    "layers": (str, None, LAYERS_SYNTAX),
     "dropout": _float_in(0.0, 1.0, high_open=True),
     "optimizer": _choice(OPTIMIZERS),
     "lr": _float_in(0.0, math.inf, low_open=True),
@@ -153,10 +155,33 @@ def axis_values(
                 value = registry.get(value).name
             except ActivationError as exc:
                 raise GridError(f"{where}: key '{key}': {exc}") from None
+        elif axis == "layers":
+            value = _layers_value(where, key, value, registry)
         elif kind is str:
             value = value.lower()
         out.append(value)
     return list(dict.fromkeys(out))  # drop repeats, keep order
+
+
+def _layers_value(where: str, key: str, value: str, registry: Registry) -> str:
+    """A stack's canonical text: widths checked, activation names resolved to registered ones."""
+    try:
+        layers = parse_layers(value)
+    except ValueError as exc:
+        raise GridError(f"{where}: key '{key}' value {value!r}: {exc}; {LAYERS_SYNTAX}") from None
+    if not 1 <= len(layers) <= MAX_DEPTH:
+        raise GridError(f"{where}: key '{key}' value {value!r}: 1 to {MAX_DEPTH} hidden layers")
+    for layer in layers:
+        if not 1 <= layer.width <= MAX_WIDTH:
+            raise GridError(
+                f"{where}: key '{key}' value {value!r}: width {layer.width} is not in "
+                f"[1, {MAX_WIDTH:,}]"
+            )
+    try:
+        names = [registry.get(layer.activation).name for layer in layers]
+    except ActivationError as exc:
+        raise GridError(f"{where}: key '{key}' value {value!r}: {exc}") from None
+    return format_layers([Layer(layer.width, n) for layer, n in zip(layers, names, strict=True)])
 
 
 def _dataset_value(where: str, key: str, value: str, base: Path | None) -> str:

@@ -1,4 +1,4 @@
-"""The `nonlinbench` command: run, plan, report, list-activations, perf."""
+"""The `nonlinbench` command: run, plan, report, explore, export, list-activations, perf."""
 
 from __future__ import annotations
 
@@ -191,6 +191,27 @@ def cmd_report(args) -> int:
     return 0
 
 
+def cmd_export(args) -> int:
+    from bench.export import ExportError, export_run
+
+    if (args.run is None) == (args.where is None):
+        raise UserError("export needs one of --run RUN_ID and --where AXIS=VALUE[,AXIS=VALUE...]")
+    results, _ = results_folder(args)
+    try:
+        done = export_run(
+            results, args.out, registry=_registry(args), run=args.run, where=args.where
+        )
+    except ExportError as exc:
+        raise UserError(str(exc)) from None
+    for path, what in done.files:
+        print(f"wrote {path} ({what})")
+    verdict = "as stored" if done.reproduced else f"but {done.stored!r} is stored (warning)"
+    print(
+        f"check: reloaded, it scores {done.metric} {done.recomputed!r}, {verdict}", file=sys.stderr
+    )
+    return 0
+
+
 def cmd_perf(args) -> int:
     from bench.perf import run_perf
 
@@ -210,7 +231,7 @@ class _Parser(argparse.ArgumentParser):
 
 def _grid_argument(p, required: bool = True) -> None:
     """A grid, given the same way to every subcommand: positionally or with --grid."""
-    what = "a built-in grid name (seed, quick, default, full) or a grid file's path"
+    what = "a built-in grid name (seed, quick, playground, default, full) or a grid file's path"
     p.add_argument("grid_pos", nargs="?", metavar="GRID", help=what)
     p.add_argument("--grid", dest="grid_opt", metavar="GRID", help=f"the same: {what}")
     p.set_defaults(grid_required=required)
@@ -298,6 +319,15 @@ def build_parser() -> argparse.ArgumentParser:
     from bench.explore import add_explore_command
 
     add_explore_command(sub, _grid_argument)
+
+    p = sub.add_parser("export", help="write one stored run as a standalone PyTorch model")
+    _grid_argument(p, required=False)
+    p.add_argument("--results", help="results folder [results/<grid name>]")
+    p.add_argument("--run", metavar="RUN_ID", help="the run's id (or a unique start of it)")
+    p.add_argument("--where", metavar="FILTERS", help="axis filters naming one run: seed=3,...")
+    p.add_argument("--out", metavar="FILE", help="TorchScript file to write [exports/<run>.pt]")
+    plugin(p)
+    p.set_defaults(func=cmd_export)
 
     p = sub.add_parser("list-activations", help="every activation, built-in and plugin")
     plugin(p)

@@ -36,6 +36,7 @@ from pathlib import Path
 
 from bench.axes import GridError, axis_values
 from bench.data import dataset_fingerprint
+from bench.layers import activation_record
 from bench.plugins import add_plugin_file, default_registry
 from bench.registry import Activation, ActivationError, Registry
 from bench.schema import AXES
@@ -47,6 +48,7 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 TOP_LEVEL_KEYS = ("name", "description", "plugins", "grid", "exclude")
+STACK_SETS = ("depth", "width", "activation")  # what a `layers` value sets for its run
 DEFAULT_ACTIVATIONS = ("none", "relu")
 MAX_NAME_BYTES = 255  # a folder name's limit on common file systems
 # Runs a grid may have before `plan` and `run` refuse it (--max-runs lifts the limit): the
@@ -133,7 +135,7 @@ def builtin_grids() -> list[str]:
 
 
 def load_grid(name_or_path: str | Path, registry: Registry | None = None) -> Grid:
-    """A built-in grid by name (seed, quick, default, full) or a grid file by path.
+    """A built-in grid by name (seed, quick, playground, default, full) or a grid file by path.
 
     Two steps: the plugin files the grid names are loaded into `registry` (by default the
     built-ins, declared and installed activations), then the grid is parsed against it.
@@ -234,11 +236,19 @@ def parse_grid(
     def check(key: str, axis: str, value) -> list:
         return axis_values(where, key, axis, value, base, registry)
 
+    if "layers" in table:
+        clash = [k for k in STACK_SETS if k in table]
+        if clash:
+            raise GridError(
+                f"{where}: key 'grid.layers' sets each hidden layer's width and activation, so "
+                f"'grid.{clash[0]}' cannot be given with it; write those networks as layers "
+                'too (e.g. "16 relu, 16 relu" is depth 2, width 16, relu)'
+            )
     axes: dict[str, list] = {}
     for axis in AXES:
         if axis in table:
             axes[axis] = check(f"grid.{axis}", axis, table[axis])
-        elif axis == "activation":
+        elif axis == "activation" and "layers" not in table:
             axes[axis] = list(DEFAULT_ACTIVATIONS)
         else:
             axes[axis] = [DEFAULTS[axis]]
@@ -263,7 +273,7 @@ def parse_grid(
         name=name,
         description=description,
         axes=axes,
-        activations={a: registry.get(a) for a in axes["activation"]},
+        activations=_activation_records(axes, registry),
         excludes=excludes,
         plugins=plugins,
         source=source,
@@ -273,6 +283,17 @@ def parse_grid(
         raise GridError(f"{where}: the [[exclude]] tables drop every run; nothing to train")
     _check_combinations(grid, where)
     return grid
+
+
+def _activation_records(axes: dict[str, list], registry: Registry) -> dict[str, Activation]:
+    """The record of every activation label the runs will have: registered names, and each
+    mixed stack's text (bench.layers) with its per-layer records."""
+    records = {a: registry.get(a) for a in axes["activation"]}
+    for text in axes["layers"]:
+        if text:
+            spec = RunSpec(layers=text)
+            records[spec.activation] = activation_record(spec, registry)
+    return records
 
 
 def _check_combinations(grid: Grid, where: str) -> None:

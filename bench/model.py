@@ -54,6 +54,11 @@ class LayerStack:
     def of(cls, n_features: int, n_classes: int, depth: int, width: int) -> LayerStack:
         return cls(tuple(layer_sizes(n_features, output_size(n_classes), depth, width)))
 
+    @classmethod
+    def of_widths(cls, n_features: int, n_classes: int, widths: list[int]) -> LayerStack:
+        """Hidden layers of the given widths (a per-layer stack, bench.layers)."""
+        return cls((n_features, *widths, output_size(n_classes)))
+
     @property
     def multiply_adds(self) -> int:
         """Multiply-adds of one forward pass per sample: the weights' count."""
@@ -102,10 +107,11 @@ def init_parameters(
 
 
 def make_activation_modules(activation: Activation, depth: int, seed: int) -> list[nn.Module]:
-    """One activation module per hidden layer; any random init inside them is seeded by `seed`."""
+    """One activation module per hidden layer (a stack's own per layer); any random init inside
+    them is seeded by `seed`."""
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        return [activation.make() for _ in range(depth)]
+        return [activation.at(layer).make() for layer in range(depth)]
 
 
 class MLP(nn.Module):
@@ -125,12 +131,15 @@ class MLP(nn.Module):
         init: str = "pytorch",
         seed: int = 0,
         dropout: float = 0.0,
+        widths: list[int] | None = None,
     ):
+        """widths: each hidden layer's (a per-layer stack, bench.layers), else depth x width."""
         super().__init__()
         self.activation = get_activation(activation)
         self.depth = depth
         self.dropout = dropout
-        sizes = layer_sizes(in_features, out_features, depth, width)
+        sizes = [in_features, *widths, out_features] if widths else None
+        sizes = sizes or layer_sizes(in_features, out_features, depth, width)
         acts = make_activation_modules(self.activation, depth, seed)
         layers: list[nn.Module] = []
         for i, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):

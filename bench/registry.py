@@ -58,9 +58,16 @@ class Activation:
     # Parameter-free elementwise function, when there is one: the engine applies it directly to
     # stacked (models, width, samples) tensors instead of going through torch.func.
     function: Callable[[torch.Tensor], torch.Tensor] | None = None
+    # A per-layer stack (bench.layers): hidden layer i uses per_layer[i]; empty for one
+    # activation used in every hidden layer.
+    per_layer: tuple[Activation, ...] = ()
 
     def make(self) -> nn.Module:
         return self.factory()
+
+    def at(self, layer: int) -> Activation:
+        """The activation of hidden layer `layer` (0-based)."""
+        return self.per_layer[layer] if self.per_layer else self
 
 
 @dataclass(frozen=True)

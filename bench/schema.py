@@ -41,6 +41,9 @@ DATA_AXES: tuple[str, ...] = (
     "stratify",
     "features",
 )
+# Axes whose value other columns already carry: a mixed stack's `layers` is its `activation`
+# label ("[16 relu, 8 tanh]") with depth and width, so summaries do not vary it on its own.
+DERIVED_AXES: tuple[str, ...] = ("layers",)
 # Independent repetitions: intervals are computed over their settings.
 SEED_AXES: tuple[str, ...] = ("data_seed", "seed")
 # One decision surface is stored per setting of these axes (the first run in grid order).

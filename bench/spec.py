@@ -23,6 +23,9 @@ class RunSpec:
     depth: int = 2  # hidden layers; 0 is logistic / softmax regression
     width: int = 10  # units per hidden layer
     init: str = "pytorch"  # pytorch | glorot | kaiming
+    # Hidden layers one by one, "16 relu, 8 tanh" (bench.layers): sets depth, width (the
+    # widest) and activation (the text itself); "" for depth x width units of `activation`.
+    layers: str = ""
     dropout: float = 0.0  # probability of zeroing each hidden unit while training (bench.model)
     # Training.
     optimizer: str = "sgd"  # sgd | adam
@@ -35,6 +38,13 @@ class RunSpec:
     eval_every: int = 10  # epochs between evaluations stored as learning curves
     seed: int = 0  # seeds the initial weights (and mini-batch order)
     target_acc: float = 0.95  # test accuracy that defines epochs_to_target
+
+    def __post_init__(self):
+        if self.layers:  # depth, width and activation follow from the layers (bench.layers)
+            from bench.layers import derived_fields
+
+            for name, value in derived_fields(self.layers).items():
+                object.__setattr__(self, name, value)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -58,6 +68,7 @@ DEFAULTS: dict = RunSpec().to_dict()
 # Fields added after the first release, with the default that leaves a run's id unchanged.
 LATER_FIELDS: dict = {
     "features": "raw",
+    "layers": "",
     "dropout": 0.0,
     "momentum": 0.0,
     "weight_decay": 0.0,

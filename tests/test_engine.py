@@ -9,6 +9,7 @@ from bench import engine, metrics
 from bench.data import data_key, load_data, make_dataset
 from bench.engine import placement
 from bench.engine.stacked import predicted_labels
+from bench.layers import activation_record, hidden_widths
 from bench.model import MLP, output_size, train_reference
 from bench.plugins import load_registry
 from bench.spec import RunSpec
@@ -19,14 +20,16 @@ REGISTRY = load_registry([EXAMPLES / "my_activations.py"])
 CPU = torch.device("cpu")
 
 
+def record(spec):
+    return activation_record(spec, REGISTRY)
+
+
 def build(specs, in_features=2, out_features=1, device=CPU, dtype=torch.float32):
-    return engine.build_stacked(
-        specs, REGISTRY.get(specs[0].activation), in_features, out_features, device, dtype
-    )
+    return engine.build_stacked(specs, record(specs[0]), in_features, out_features, device, dtype)
 
 
 def train_chunk(specs, **kwargs):
-    return engine.train_chunk(specs, REGISTRY.get(specs[0].activation), CPU, **kwargs)
+    return engine.train_chunk(specs, record(specs[0]), CPU, **kwargs)
 
 
 def train_batch(specs, dtype=torch.float32, device="cpu"):
@@ -56,9 +59,16 @@ def train_batch(specs, dtype=torch.float32, device="cpu"):
 def train_one_reference(spec, dtype=torch.float32):
     data = load_data(spec)
     out = output_size(data.n_classes)
-    activation = REGISTRY.get(spec.activation)
     model = MLP(
-        data.n_features, out, spec.depth, spec.width, activation, spec.init, spec.seed, spec.dropout
+        data.n_features,
+        out,
+        spec.depth,
+        spec.width,
+        record(spec),
+        spec.init,
+        spec.seed,
+        spec.dropout,
+        widths=hidden_widths(spec),
     )
     model = model.to(dtype)
     history = train_reference(
@@ -505,3 +515,38 @@ def test_on_sine_a_tanh_network_fits_and_a_linear_one_is_the_best_straight_line(
     y = data.y_test.numpy()
     best_line_r2 = 1 - ((y - fitted) ** 2).sum() / ((y - y.mean()) ** 2).sum()
     assert runs["none"].metrics["test_r2"] == pytest.approx([best_line_r2] * 2, abs=0.02)
+
+
+# --------------------------------------------------------------------------- per-layer stacks
+
+
+@pytest.mark.parametrize(
+    "layers,optimizer,dataset",
+    [
+        ("16 relu, 8 tanh", "sgd", "moons"),
+        ("8 tanh, 4 none, 8 relu", "adam", "spirals"),
+        ("6 learnable_prelu, 4 gelu", "adam", "circles"),  # a plugin's learnable layer
+        ("12 sin, 6 elu", "sgd", "sine"),  # regression
+    ],
+)
+def test_a_per_layer_stack_trains_like_the_reference(layers, optimizer, dataset):
+    lr = 0.1 if optimizer == "sgd" else 0.01
+    specs = [
+        RunSpec(dataset=dataset, n_samples=200, layers=layers, optimizer=optimizer, lr=lr,
+                epochs=80, eval_every=40, seed=seed, dropout=0.1 * seed)
+        for seed in (0, 1)
+    ]  # fmt: skip
+    assert specs[0].activation == f"[{layers}]" and specs[0].depth == len(layers.split(","))
+    net, curves, _, _ = train_batch(specs, torch.float64)
+    for i, spec in enumerate(specs):
+        model, history, _ = train_one_reference(spec, torch.float64)
+        assert max_relative_error(net, i, model) < 1e-9
+        assert curves[:, 3, i].tolist() == pytest.approx(history.test_acc, rel=1e-6)
+
+
+def test_a_uniform_stack_is_the_ordinary_network():
+    assert RunSpec(layers="10 relu, 10 relu") == RunSpec(depth=2, width=10, activation="relu")
+    mixed = RunSpec(layers="16 relu, 8 tanh")
+    assert (mixed.depth, mixed.width, mixed.activation) == (2, 16, "[16 relu, 8 tanh]")
+    arrays = train_chunk([RunSpec(layers="16 relu, 8 tanh", epochs=5, n_samples=100)])
+    assert arrays.n_params == (2 * 16 + 16) + (16 * 8 + 8) + (8 + 1)

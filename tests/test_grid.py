@@ -66,7 +66,9 @@ def test_an_integer_is_accepted_where_a_number_is_expected():
 
 
 @pytest.mark.parametrize(
-    ("name", "runs"), [("seed", 40), ("quick", 96), ("default", 14550)], ids=str
+    ("name", "runs"),
+    [("seed", 40), ("quick", 96), ("playground", 336), ("default", 14550)],
+    ids=str,
 )
 def test_the_builtin_grids_parse_and_have_their_documented_sizes(name, runs):
     assert name in builtin_grids()
@@ -162,6 +164,7 @@ OTHER_VALUE = {
     "seed": 1,
     "target_acc": 0.9,
     "dropout": 0.1,
+    "layers": "16 relu, 8 tanh",
     "momentum": 0.9,
     "weight_decay": 1e-4,
     "l1": 1e-5,
@@ -234,6 +237,19 @@ BAD_GRIDS = {
     ),
     "empty exclude": ("[grid]\ndepth = 1\n[[exclude]]", ["[[exclude]] number 1 is empty"]),
     "grid is not a table": ("grid = 3", ["'grid' must be a table"]),
+    "layers with depth": (
+        '[grid]\nlayers = "16 relu, 8 tanh"\ndepth = 2',
+        ["'grid.layers'", "'grid.depth' cannot be given with it"],
+    ),
+    "layers badly written": (
+        '[grid]\nlayers = "relu 16"',
+        ["'grid.layers'", "'relu 16'", "WIDTH ACTIVATION", "'16 relu, 8 tanh'"],
+    ),
+    "layers with an unknown activation": (
+        '[grid]\nlayers = "16 relu, 8 tahn"',
+        ["'grid.layers'", "'tahn'", "did you mean 'tanh'"],
+    ),
+    "layers too wide": ('[grid]\nlayers = "5000 relu"', ["'grid.layers'", "width 5000"]),
     "dropout of 1": ("[grid]\ndropout = 1.0", ["'grid.dropout'", "1.0", "[0, 1)"]),
     "negative weight decay": ("[grid]\nweight_decay = -0.1", ["'grid.weight_decay'", ">= 0"]),
     "momentum with adam": (
@@ -262,3 +278,15 @@ def test_a_bad_grid_is_rejected_naming_the_file_key_value_and_what_is_allowed(ca
 def test_a_grid_needs_a_name_usable_as_its_results_folder(header):
     with pytest.raises(GridError, match="key 'name' must be a non-empty string usable as a folder"):
         parse_grid(f"{header}\n[grid]\ndepth = 1", source="g.toml")
+
+
+def test_layers_are_written_canonically_and_mixed_stacks_keep_their_own_label():
+    grid = parse_grid(
+        'name = "g"\n[grid]\nlayers = ["16 ReLU,8 tanh", "10 relu, 10 relu", "8 lrelu, 8 tanh"]'
+    )
+    labels = [s.activation for s in grid.specs()]
+    assert labels == ["[16 relu, 8 tanh]", "relu", "[8 leaky_relu, 8 tanh]"]
+    assert [s.depth for s in grid.specs()] == [2, 2, 2]
+    stack = grid.activations["[16 relu, 8 tanh]"]
+    assert [a.name for a in stack.per_layer] == ["relu", "tanh"] and not stack.affine
+    assert grid.size() == len(grid.specs()) == 3

@@ -19,10 +19,10 @@ import torch.nn.functional as F
 from torch.func import functional_call, stack_module_state, vmap
 
 from bench.data import Dataset, data_key
+from bench.layers import hidden_widths
 from bench.model import (
     dropout_scale,
     init_parameters,
-    layer_sizes,
     make_activation_modules,
     r_squared,
 )
@@ -57,8 +57,9 @@ class StackedMLP:
 
     def activate(self, layer: int, h: torch.Tensor) -> torch.Tensor:
         """Applies hidden layer `layer`'s activation to h: (models, width, samples)."""
-        if self.activation.function is not None:
-            return self.activation.function(h)  # elementwise: works on stacked tensors as is
+        function = self.activation.at(layer).function
+        if function is not None:
+            return function(h)  # elementwise: works on stacked tensors as is
         if not self.act_params or not self.act_params[layer] and not self.act_buffers[layer]:
             return self.act_templates[layer](h)  # a parameter-free module
         template = self.act_templates[layer]
@@ -145,7 +146,7 @@ def build_stacked(
     loop, that the engine computes the same algorithm (rounding differences then stay ~1e-15).
     """
     spec0 = specs[0]
-    sizes = layer_sizes(in_features, out_features, spec0.depth, spec0.width)
+    sizes = [in_features, *hidden_widths(spec0), out_features]
     per_seed: dict[int, list] = {}  # runs that share a seed share initial weights
     for spec in specs:
         if spec.seed not in per_seed:

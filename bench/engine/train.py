@@ -35,6 +35,7 @@ from bench.engine.stacked import (
     stack_data,
     state_dicts,
 )
+from bench.layers import hidden_widths
 from bench.model import (
     LayerStack,
     batches,
@@ -207,10 +208,12 @@ def per_model_options(
 
 def count_parameters(spec: RunSpec, activation: Activation, data: Dataset) -> int:
     """Trainable parameters of one run: weights, biases and learnable activations."""
-    count = LayerStack.of(data.n_features, data.n_classes, spec.depth, spec.width).linear_parameters
-    if activation.learnable:
-        per_layer = sum(p.numel() for p in activation.make().parameters() if p.requires_grad)
-        count += per_layer * spec.depth
+    widths = hidden_widths(spec)
+    count = LayerStack.of_widths(data.n_features, data.n_classes, widths).linear_parameters
+    for layer in range(spec.depth):
+        if activation.at(layer).learnable:
+            module = activation.at(layer).make()
+            count += sum(p.numel() for p in module.parameters() if p.requires_grad)
     return count
 
 
