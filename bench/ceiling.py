@@ -20,6 +20,12 @@ excellent where noise caps every classifier at 86%.
   At noise 0 the built-in shapes do not overlap, so the ceiling is 1. CSV datasets have none:
   their distribution is unknown.
 
+Both are classification yardsticks: a regression dataset (bench.data.REGRESSION_DATASETS, or a
+CSV file with a `target` column) has no chance or Bayes accuracy (`ceiling` gives None,
+`chance_accuracy` NaN). Its yardsticks are R^2 values on the run's own test set
+(`r2_yardsticks`): the noise-free function itself, the best any model can do on average, and the
+least-squares affine fit, the best a network without an activation can do.
+
 Estimates are cached in memory and on disk (`cache_path`), keyed by the estimator's version,
 bench.data.GENERATOR_VERSION, the dataset and the noise; they are seeded, so a rebuilt cache
 gives the same numbers.
@@ -34,9 +40,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import torch
 from scipy.ndimage import gaussian_filter, map_coordinates
 
-from bench.data import GENERATOR_VERSION, is_csv, make_dataset
+from bench.data import GENERATOR_VERSION, REGRESSION_DATASETS, is_csv, make_dataset
+from bench.generators import REGRESSION_TRUTH
+from bench.model import r_squared
 
 METHOD_VERSION = "1"  # bump when the estimate below changes, so cached values are recomputed
 REFERENCE_POINTS = 400_000  # noise-free points: ~40 per noise-std disc on checkerboard at 0.03
@@ -70,6 +79,8 @@ def estimate(
     Bayes rule, and by sampling; the two agreeing checks the density estimate."""
     if is_csv(dataset):
         raise ValueError(f"{dataset}: a CSV dataset has no known distribution, so no ceiling")
+    if dataset in REGRESSION_DATASETS:
+        raise ValueError(f"{dataset}: a regression dataset has no accuracy, so no ceiling")
     if noise <= 0:
         return Estimate(1.0, 1.0, 0.0)  # the built-in shapes are disjoint without noise
     # 1. noise-free reference points, all of them (the split is irrelevant here)
@@ -120,8 +131,8 @@ def _points(dataset: str, n: int, noise: float, seed: int) -> tuple[np.ndarray, 
 
 def ceiling(dataset: str, noise: float) -> float | None:
     """The best possible test accuracy (fraction) on a built-in dataset at a noise level; None
-    for a CSV dataset. Cached in memory and on disk."""
-    if is_csv(dataset):
+    for a CSV dataset and for a regression dataset. Cached in memory and on disk."""
+    if is_csv(dataset) or dataset in REGRESSION_DATASETS:
         return None
     return _cached(str(dataset), float(noise))
 
@@ -169,7 +180,44 @@ def _write_cache(values: dict) -> None:
 def chance_accuracy(dataset: str, **data_args) -> float:
     """Chance on one run's test set: the share of its largest class (what always predicting that
     class scores). ``data_args`` are make_dataset's other arguments (bench.schema.DATA_AXES).
-    Raises bench.data.DatasetError if the data cannot be made (a CSV file no longer there)."""
+    NaN for regression data, which has no classes. Raises bench.data.DatasetError if the data
+    cannot be made (a CSV file no longer there)."""
     data = make_dataset(dataset, **data_args)
+    if data.regression:
+        return float("nan")
     counts = np.bincount(data.y_test.numpy(), minlength=data.n_classes)
     return float(counts.max() / counts.sum())
+
+
+@functools.cache
+def r2_yardsticks(dataset: str, **data_args) -> tuple[float, float]:
+    """A regression run's two yardsticks, as R^2 on its test set (bench.model.r_squared, the
+    engine's test_r2): (best possible, best affine).
+
+    * best possible: the noise-free function (bench.generators.REGRESSION_TRUTH) at the test
+      inputs, scored against the noisy test targets: what is left is the target's noise, so no
+      model does better on average (about 1 - noise^2 / variance of the target). NaN for a CSV
+      dataset, whose function is unknown.
+    * best affine: the least-squares affine map of the network's inputs (after the feature
+      map) fitted on the training set: the best a network without an activation can do (a line
+      for one input, a plane for two).
+
+    ``data_args`` are make_dataset's other arguments (bench.schema.DATA_AXES); cached per data
+    setting. Raises ValueError for classification data, bench.data.DatasetError if the data
+    cannot be made."""
+    data = make_dataset(dataset, **data_args)
+    if not data.regression:
+        raise ValueError(f"{dataset}: classification data has no R^2 yardsticks")
+    y_test = data.y_test.double()
+    best = float("nan")
+    if dataset in REGRESSION_TRUTH and data.coords_test is not None:
+        truth, _ = REGRESSION_TRUTH[dataset]
+        clean = truth(data.coords_test.double().numpy())  # (n_test,) noise-free targets
+        best = float(r_squared(torch.from_numpy(clean), y_test))
+
+    def affine(X: torch.Tensor) -> torch.Tensor:  # (n, k) -> (n, k + 1): a column of ones
+        return torch.cat([X.double(), torch.ones(len(X), 1, dtype=torch.float64)], 1)
+
+    weights = torch.linalg.lstsq(affine(data.X_train), data.y_train.double()[:, None]).solution
+    line = float(r_squared((affine(data.X_test) @ weights)[:, 0], y_test))
+    return best, line

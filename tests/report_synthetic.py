@@ -258,3 +258,155 @@ def write_results(
         make_surfaces(runs).to_parquet(path / "surfaces.parquet", index=False)
     (path / "manifest.json").write_text(json.dumps(manifest(name)))
     return path
+
+
+# -----------------------------------------------------------------------------
+# regression runs (n_classes 0): fitted functions scored by test R^2
+
+REGRESSION_DATASETS = ("sine", "saddle")
+REGRESSION_DATA = {"n_samples": 200, "noise": 0.1}  # small: the report regenerates the data
+# Mean test R^2 with hidden layers, below the data's best possible R^2 by this much: on sine
+# relu and tanh tie, on saddle tanh is clearly best. A linear network reaches the best line.
+BELOW_BEST = {
+    ("sine", "relu"): 0.010,
+    ("sine", "tanh"): 0.011,
+    ("saddle", "relu"): 0.150,
+    ("saddle", "tanh"): 0.005,
+}
+
+
+def regression_yardsticks(dataset: str) -> tuple[float, float]:
+    """(best possible, best line) R^2 of a synthetic regression dataset, as the report computes
+    them (bench.ceiling.r2_yardsticks)."""
+    from bench.ceiling import r2_yardsticks
+
+    fixed = dataclasses.asdict(notebook.setup())
+    args = {a: fixed[a] for a in ("label_noise", "data_seed", "test_size", "stratify", "features")}
+    return r2_yardsticks(dataset, **args, **REGRESSION_DATA)
+
+
+def make_regression_runs(
+    *, datasets=REGRESSION_DATASETS, activations=("none", "relu", "tanh"), depths=(1, 2),
+    seeds=(0, 1, 2), rng_seed=1,
+) -> pd.DataFrame:  # fmt: skip
+    """Regression runs in runs.parquet's format: classification metrics NaN, test_r2 near the
+    linear network's best line (affine) or below the best possible (BELOW_BEST)."""
+    rng = np.random.default_rng(rng_seed)
+    fixed = dataclasses.asdict(notebook.setup())
+    rows = []
+    for dataset, activation, depth, seed in itertools.product(datasets, activations, depths, seeds):
+        axes = {**fixed, **REGRESSION_DATA, "dataset": dataset, "activation": activation,
+                "depth": depth, "width": 10, "seed": seed}  # fmt: skip
+        best, line = regression_yardsticks(dataset)
+        if activation == "none":
+            r2 = line + 0.0002 * rng.standard_normal()
+        else:
+            r2 = best - BELOW_BEST[(dataset, activation)] + 0.002 * rng.standard_normal()
+        rows.append(
+            {
+                "run_id": _run_id(axes),
+                **axes,
+                "n_classes": 0,
+                "train_r2": r2 + 0.01,
+                "test_r2": r2,
+                "test_mse": 0.5 * (1 - r2),
+                "train_loss": 0.5 * (1 - r2 - 0.01),
+                "test_loss": 0.5 * (1 - r2),
+                **dict.fromkeys(("train_acc", "test_acc", "best_test_acc", "gen_gap"), np.nan),
+                "epochs_to_target": np.nan,
+                "linear_fit_r2": 1.0 if activation == "none" else 0.3,
+                "linear_regions": 1.0 if activation == "none" else np.nan,
+                "affine": activation == "none",
+                "diverged": False,
+                "error": "",
+                "wall_s": 0.01,
+                "device": "cpu",
+                "engine_version": "1",
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def make_regression_curves(runs: pd.DataFrame) -> pd.DataFrame:
+    """R^2 curves rising from below 0 to the run's final test R^2."""
+    frames = []
+    for run in runs.itertuples():
+        epochs = np.arange(0, run.epochs + 1, run.eval_every)
+        t = epochs / run.epochs
+        r2 = -0.5 + (run.test_r2 + 0.5) * (1 - np.exp(-5 * t)) / (1 - np.exp(-5))
+        loss = 0.5 * (1 - r2)
+        frames.append(
+            pd.DataFrame(
+                {
+                    "run_id": run.run_id,
+                    "epoch": epochs,
+                    "train_loss": loss.astype(np.float32),
+                    "test_loss": loss.astype(np.float32),
+                    "train_acc": np.float32(np.nan),
+                    "test_acc": np.float32(np.nan),
+                    "train_r2": r2.astype(np.float32),
+                    "test_r2": r2.astype(np.float32),
+                }  # fmt: skip
+            )
+        )
+    return pd.concat(frames, ignore_index=True)
+
+
+def make_regression_surfaces(runs: pd.DataFrame, resolution: int = 24) -> pd.DataFrame:
+    """One surface per dataset, noise, activation, depth and width: sine on a 'line' plane (the
+    y axis a dummy), saddle on the 'input' plane; the fit is the truth for a nonlinear network
+    and a straight line for the linear one."""
+    from bench.data import make_dataset
+    from bench.generators import REGRESSION_TRUTH
+
+    keys = ["dataset", "noise", "activation", "depth", "width"]
+    rows = []
+    for run in runs.sort_values("seed").drop_duplicates(keys).itertuples():
+        data = make_dataset(run.dataset, **REGRESSION_DATA, data_seed=run.data_seed)
+        truth, dims = REGRESSION_TRUTH[run.dataset]
+        xs = np.linspace(-1.2, 1.2, resolution)
+        ys = xs if dims == 2 else np.linspace(-0.5, 0.5, resolution)
+        gx, gy = np.meshgrid(xs, ys)  # [iy, ix]
+        grid = np.stack([gx.ravel(), gy.ravel()], 1)
+        value = truth(grid) if run.activation != "none" else 0.3 * grid[:, 0]
+        coords = data.coords_test.numpy()
+        rows.append(
+            {
+                "run_id": run.run_id,
+                **{k: getattr(run, k) for k in keys},
+                "seed": run.seed,
+                "resolution": resolution,
+                "x_min": xs[0],
+                "x_max": xs[-1],
+                "y_min": ys[0],
+                "y_max": ys[-1],
+                "plane": "line" if dims == 1 else "input",
+                "prob": value.astype(np.float32),
+                "pred": np.zeros(len(grid), np.int8),
+                "test_x": coords[:, 0],
+                "test_y": coords[:, 1] if dims == 2 else np.zeros(len(coords), np.float32),
+                "test_label": np.zeros(len(coords), np.int8),
+                "test_target": data.y_test.numpy(),
+            }  # fmt: skip
+        )
+    return pd.DataFrame(rows)
+
+
+def write_mixed_results(
+    path: Path, classification: pd.DataFrame | None, regression: pd.DataFrame | None
+) -> Path:
+    """A results directory with classification runs, regression runs, or both."""
+    path.mkdir(parents=True, exist_ok=True)
+    parts = [(classification, make_curves, make_surfaces),
+             (regression, make_regression_curves, make_regression_surfaces)]  # fmt: skip
+    runs, curves, surfaces = [], [], []
+    for frame, curve_maker, surface_maker in parts:
+        if frame is not None:
+            runs.append(frame)
+            curves.append(curve_maker(frame))
+            surfaces.append(surface_maker(frame))
+    pd.concat(runs, ignore_index=True).to_parquet(path / "runs.parquet", index=False)
+    pd.concat(curves, ignore_index=True).to_parquet(path / "curves.parquet", index=False)
+    pd.concat(surfaces, ignore_index=True).to_parquet(path / "surfaces.parquet", index=False)
+    (path / "manifest.json").write_text(json.dumps(manifest("mixed")))
+    return path

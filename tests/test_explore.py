@@ -375,3 +375,121 @@ def test_in_a_browser_the_page_paints_follows_clicks_and_restores_a_linked_view(
     browser.open(f"{url}#activation=swish&depth=7")
     assert browser.wait_drawn() == "activation=none&depth=1&measure=test_acc&along=depth&curve=acc"
     assert browser.errors == []
+
+
+# --------------------------------------------------------------------------- regression cells
+
+MIXED_GRID = """
+name = "explore_mixed"
+description = "a classification and a regression dataset"
+
+[grid]
+dataset = ["circles", "sine"]
+n_samples = 100
+noise = 0.1
+activation = ["none", "tanh"]
+depth = 1
+width = 8
+optimizer = "adam"
+lr = 0.05
+epochs = 30
+eval_every = 10
+seed = { range = [0, 3] }
+"""
+
+
+@pytest.fixture(scope="module")
+def mixed(tmp_path_factory) -> Path:
+    """A mixed grid's results folder (12 runs, 4 cells: circles and sine x none and tanh)."""
+    root = tmp_path_factory.mktemp("explore_mixed")
+    grid_file = root / "grid.toml"
+    grid_file.write_text(MIXED_GRID)
+    out = root / "results"
+    import torch
+
+    threads = torch.get_num_threads()
+    try:
+        run_grid(load_grid(grid_file), out, device="cpu", jobs=1, threads=1, quiet=True)
+    finally:
+        torch.set_num_threads(threads)
+    return out
+
+
+@pytest.fixture(scope="module")
+def mixed_page(mixed) -> Path:
+    return write_explore_page(mixed, mixed.parent / "report" / "explore.html")
+
+
+def test_regression_cells_carry_r2_where_accuracy_is(mixed_page, mixed):
+    from bench.ceiling import r2_yardsticks
+    from bench.schema import DATA_AXES
+
+    data = embedded_data(mixed_page.read_text())
+    assert [a["levels"] for a in data["axes"]] == [["circles", "sine"], ["none", "tanh"]]
+    cells = {tuple(c["k"]): c for c in data["cells"]}
+    assert "score" not in cells[(0, 1)] and cells[(0, 1)]["acc"][0] <= 1  # circles: accuracy
+
+    tanh = cells[(1, 1)]  # sine, tanh
+    runs = cell_runs(mixed, dataset="sine", activation="tanh")
+    r2 = runs["test_r2"].to_numpy()
+    assert tanh["score"] == "test_r2" and tanh["classes"] == 0
+    assert tanh["acc"] == pytest.approx(r2, abs=1e-5)
+    assert tanh["ci"] == pytest.approx(list(bootstrap_ci(r2)), abs=1e-5)
+    assert data["cells"][tanh["control"]]["k"] == [1, 0]  # none on sine
+    assert tanh["ceiling"] is None  # no Bayes accuracy for regression data
+    args = {a: runs.iloc[0][a].item() if hasattr(runs.iloc[0][a], "item") else runs.iloc[0][a]
+            for a in DATA_AXES}  # fmt: skip
+    assert tanh["yard"] == pytest.approx(list(r2_yardsticks(**args)), abs=1e-5)
+
+    # The surface: the predicted value over its range, the test points with their targets.
+    stored = pd.read_parquet(mixed / "surfaces.parquet")
+    row = stored[(stored.dataset == "sine") & (stored.activation == "tanh")].iloc[0]
+    surface = data["surfaces"][tanh["surface"]]
+    lo, hi = surface["range"]
+    res = surface["res"]
+    values = unpack(surface["data"], np.uint8)[: res * res] / 255 * (hi - lo) + lo
+    assert surface["plane"] == "line"
+    assert np.abs(values - np.asarray(row["prob"])).max() <= 0.5 * (hi - lo) / 255 + 1e-5
+    test = data["tests"][surface["test"]]
+    assert test["target"] == pytest.approx(list(row["test_target"]), abs=1e-4)
+
+    # The curves: losses then R^2, negative values kept through the offset.
+    record = data["curves"][data["cells"].index(tanh)]
+    assert record["names"] == ["train_loss", "test_loss", "train_r2", "test_r2"]
+    curves = pd.read_parquet(mixed / "curves.parquet")
+    mean = curves[curves.run_id.isin(runs.run_id)].groupby("epoch")["test_r2"].mean()
+    q = unpack(record["data"], np.uint16).reshape(4, 3, -1)
+    decoded = record["offset"][3] + q[3, 0] / 65534 * record["scale"][3]
+    assert decoded == pytest.approx(mean.to_numpy(), abs=1e-3 * record["scale"][3])
+    assert data["defaultMeasure"] == "test_acc"  # the first cell is circles
+
+
+def test_in_a_browser_a_regression_cell_shows_r2_beside_its_yardsticks(browser, mixed_page, mixed):
+    url = mixed_page.resolve().as_uri()
+    browser.open(f"{url}#dataset=sine&activation=tanh&curve=acc")
+    fragment = browser.wait_drawn()
+    assert fragment.startswith("dataset=sine&activation=tanh")
+    r2 = cell_runs(mixed, dataset="sine", activation="tanh")["test_r2"].mean()
+    assert browser.evaluate("document.querySelector('#a-acc').textContent") == f"{r2:.3f}"
+    assert "Test R²" in browser.evaluate("document.querySelector('.headline').textContent")
+    control = cell_runs(mixed, dataset="sine", activation="none")["test_r2"].mean()
+    text = browser.evaluate("document.querySelector('#control-score').textContent")
+    assert f"R² {control:.3f}" in text
+    assert "R²" in browser.evaluate("document.querySelector('#best-line').textContent")
+    assert "noise-free" in browser.evaluate("document.querySelector('#best-possible').textContent")
+    assert browser.evaluate("document.querySelector('[data-curve=acc]').textContent") == "R²"
+    assert browser.evaluate("document.querySelectorAll('.curves path.curve').length") == 2
+    assert "Fitted function" in browser.evaluate(
+        "document.querySelector('.surface figcaption').textContent"
+    )
+
+    # Compared with its control: the difference is in R^2; with a classification cell, none.
+    browser.evaluate("document.querySelector('#compare').click()")
+    browser.wait_drawn()
+    assert "mean test R²" in browser.evaluate("document.querySelector('#difference').textContent")
+    browser.open(f"{url}#dataset=sine&activation=tanh&vs.dataset=circles&vs.activation=tanh")
+    browser.wait_drawn()
+    assert "scored differently" in browser.evaluate(
+        "document.querySelector('#difference').textContent"
+    )
+    assert browser.errors == []

@@ -20,6 +20,7 @@ from bench.report import build_report, summaries  # noqa: E402
 from bench.report.headline import headline  # noqa: E402
 from bench.report.results import Results, linear_control, prepare_runs  # noqa: E402
 from bench.report.sections import FIGURE_FILES  # noqa: E402
+from bench.report.summaries import headline_summaries  # noqa: E402
 from bench.report.text import resolve_grid_name, seed_reproduction  # noqa: E402
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -226,6 +227,23 @@ def test_headline_follows_the_results_when_they_change():
     relu_mean = seed_means(runs[relu], ["activation"]).iloc[0]
     assert f"With relu, {100 * relu_mean:.1f}%" in head
     assert re.search(r"- \*\*circles\*\* \([^)]*\): none is best", head)
+
+
+def test_headline_quotes_raw_inputs_only_when_the_feature_map_varies():
+    raw = synthetic.make_runs(activations=("none", "relu"), datasets=("circles",), widths=(4,))
+    quadratic = raw.assign(features="quadratic", run_id=raw["run_id"] + "q")
+    # a linear model on quadratic features separates the circles: pooled with raw, it would
+    # lift "without a nonlinearity" far above what a linear model of the data does
+    quadratic.loc[quadratic["activation"] == "none", "test_acc"] = 0.99
+    results, s = summarized(pd.concat([raw, quadratic], ignore_index=True))
+    head = headline(results.runs, headline_summaries(results, s, **FAST))
+    assert "on raw inputs (`features` = raw) only" in head and "quadratic feature map" in head
+    none = raw[(raw["activation"] == "none") & (raw["depth"] > 0)]
+    linear = seed_means(none, ["activation"]).iloc[0]
+    assert f"reach {100 * linear:.1f}% [" in head
+    pooled = headline(results.runs, s)  # what the headline said before: raw and quadratic
+    assert f"reach {100 * linear:.1f}% [" not in pooled
+    assert "only:" not in headline(prepare_runs(raw), summarized(raw)[1])  # one map: no note
 
 
 def test_headline_without_circles_or_relu_names_the_best():

@@ -5,7 +5,9 @@ A *cell* is one setting of every axis that varies in the grid, except the seed a
 never sees a run row: per cell it gets the per-seed test accuracies (for the dots and for
 pairing two cells by seed), their mean with a 95% bootstrap interval (``bench.stats``), the
 mean and range over seeds of every measure, and pointers to its control, the best cell of its
-data and its decision surface.
+data and its decision surface. A regression cell (n_classes 0) is scored by test R^2 instead
+of accuracy (``score``), beside the R^2 of the noise-free function and of the best affine fit
+(``yard``, bench.ceiling.r2_yardsticks, as in the report).
 
 Failed runs (``error`` not empty) are left out of every statistic and counted per cell.
 """
@@ -20,9 +22,9 @@ import numpy as np
 import pandas as pd
 
 from bench.activations import BUILTINS
-from bench.ceiling import ceiling
-from bench.data import BUILTIN_DATASETS, DatasetError
-from bench.schema import AXES, DATA_AXES, METRICS, SEED_AXES
+from bench.ceiling import ceiling, r2_yardsticks
+from bench.data import BUILTIN_DATASETS, REGRESSION_DATASETS, DatasetError
+from bench.schema import AXES, DATA_AXES, DERIVED_AXES, METRICS, SEED_AXES
 from bench.stats import bootstrap_ci
 
 # The measures the page tabulates and plots, in this order: every per-run metric of the schema.
@@ -55,7 +57,7 @@ def _ordered(axis: str, values) -> list:
 
 def grid_layout(runs: pd.DataFrame) -> Layout:
     """The varying axes of `runs` (at least one: activation, if nothing varies)."""
-    present = [a for a in AXES if a in runs]
+    present = [a for a in AXES if a in runs and a not in DERIVED_AXES]
     levels = {a: _ordered(a, runs[a]) for a in present}
     varying = [a for a in present if a not in SEED_AXES and len(levels[a]) > 1]
     if not varying:
@@ -139,18 +141,21 @@ def summarise_cells(runs: pd.DataFrame, layout: Layout, replicates: list[tuple])
     """One JSON-ready record per cell of `cell_index(runs)`, in cell order.
 
     Keys: k (level index per axis), n (runs), failed, s (replicate indices into `replicates`)
-    and acc (their test accuracies, same order; failed runs left out), ci ([mean, low, high],
-    95% bootstrap over replicates), m ([mean, min, max] per MEASURES), classes, affine.
+    and acc (their test scores, same order; failed runs left out), ci ([mean, low, high],
+    95% bootstrap over replicates), m ([mean, min, max] per MEASURES), classes, affine. The
+    score is the test accuracy, or for a regression cell the test R^2: such a cell also has
+    score ("test_r2") and yard ([best possible, best affine] R^2, None where unknown).
     """
     replicate_index = {r: i for i, r in enumerate(replicates)}
     records = []
     for _, group in runs.groupby("cell", sort=True):
         failed = group["error"].fillna("").astype(str).str.len() > 0
         ok = group[~failed].sort_values(list(layout.seed_axes))
-        acc = ok["test_acc"].to_numpy(float)
+        classes = group["n_classes"].dropna() if "n_classes" in group else pd.Series([])
+        regression = is_regression(group, classes)
+        acc = ok["test_r2" if regression else "test_acc"].to_numpy(float)
         keep = np.isfinite(acc)
         ci = bootstrap_ci(acc)
-        classes = group["n_classes"].dropna() if "n_classes" in group else pd.Series([])
         records.append(
             {
                 "k": [int(i) for i in group["key"].iloc[0]],
@@ -166,7 +171,32 @@ def summarise_cells(runs: pd.DataFrame, layout: Layout, replicates: list[tuple])
                 else False,
             }
         )
+        if regression:
+            records[-1].update(score="test_r2", yard=r2_yardstick_means(ok))
     return records
+
+
+def is_regression(group: pd.DataFrame, classes: pd.Series) -> bool:
+    """A cell of regression runs: n_classes 0, or (every run failed) a regression dataset."""
+    if len(classes):
+        return bool(classes.max() == 0)
+    return bool(group["dataset"].astype(str).isin(REGRESSION_DATASETS).any())
+
+
+def r2_yardstick_means(ok: pd.DataFrame) -> list[float | None]:
+    """[best possible, best affine] R^2 averaged over a regression cell's runs' data (the data
+    seeds of its replicates); None where the data cannot be made again or has no known function."""
+    axes = [a for a in DATA_AXES if a in ok]
+    values = []
+    for key in ok[axes].itertuples(index=False, name=None):
+        try:
+            values.append(r2_yardsticks(**{a: _python(v) for a, v in zip(axes, key, strict=True)}))
+        except (DatasetError, OSError, TypeError, ValueError):
+            values.append((np.nan, np.nan))
+    if not values:
+        return [None, None]
+    means = np.asarray(values, dtype=float).mean(0)  # NaN where any run's is unknown
+    return [_round(v) for v in means]
 
 
 # --------------------------------------------------------------------------- yardsticks
@@ -186,8 +216,9 @@ def _ceiling(record: dict, layout: Layout) -> float | None:
 def add_yardsticks(records: list[dict], layout: Layout) -> None:
     """Adds to each record `control` (the cell that differs only in using the linear control,
     the first affine activation; None if absent) and `best` (the cell with the highest mean
-    test accuracy among those with the same data: dataset, noise and the other data axes), and
-    `ceiling`, the best possible accuracy of that data (None for CSV data)."""
+    test score among those with the same data: dataset, noise and the other data axes), and
+    `ceiling`, the best possible accuracy of that data (None for CSV and regression data; a
+    regression cell's yardsticks are its `yard`)."""
     by_key = {tuple(r["k"]): i for i, r in enumerate(records)}
     axes = list(layout.axes)
     act = axes.index("activation") if "activation" in axes else None

@@ -90,6 +90,8 @@ def explore_data(results_dir: Path | str, title: str | None = None) -> dict:
         "seedAxes": list(layout.seed_axes),
         "replicates": [[str(v) for v in r] for r in replicates],
         "measures": [{"name": m, "meaning": MEANINGS[m]} for m in MEASURES],
+        # the overview's first measure: the score of the first cell (accuracy, or R^2)
+        "defaultMeasure": next((c.get("score", "test_acc") for c in cells), "test_acc"),
         "curveMetrics": list(CURVE_METRICS),
         "cells": cells,
         "surfaces": surfaces,

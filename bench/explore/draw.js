@@ -112,21 +112,28 @@ const Draw = (() => {
     return c.map((v) => Math.round(255 + (v - 255) * t));
   }
 
+  // t in [0, 1] from orange (0) through white (0.5) to blue (1), at strength `strength`.
+  const diverging = (t, strength) => (t < 0.5 ? tint(CLASS_COLOURS[0], (0.5 - t) * strength) : tint(CLASS_COLOURS[1], (t - 0.5) * strength));
+
   // A decision surface onto `canvas`: bytes = prob (0..255) then pred, each res x res,
   // row-major [iy, ix] with iy = 0 at y_min (drawn at the bottom). Two classes: P(class 1)
   // runs from orange through white to blue; more: the predicted class's colour, paler where
-  // the model is less sure. Test points on top, coloured by their true class.
+  // the model is less sure. Test points on top, coloured by their true class. A regression
+  // surface (s.range: [lo, hi]) is the predicted value on the same orange-to-blue scale, lo
+  // to hi, and its test points are coloured by their targets on it (a 'line' plane's rows are
+  // all alike, so it shows as vertical bands).
   function surface(canvas, s, bytes, classes, test) {
     const res = s.res;
     const image = new ImageData(res, res);
     const k = Math.max(classes || 2, 2);
+    const values = Array.isArray(s.range);
     for (let row = 0; row < res; row++) {
       const iy = res - 1 - row;
       for (let ix = 0; ix < res; ix++) {
         const i = iy * res + ix;
         const p = bytes[i] / 255;
         let rgb;
-        if (k === 2) rgb = p < 0.5 ? tint(CLASS_COLOURS[0], (0.5 - p) * 1.6) : tint(CLASS_COLOURS[1], (p - 0.5) * 1.6);
+        if (values || k === 2) rgb = diverging(p, 1.6);
         else rgb = tint(CLASS_COLOURS[bytes[res * res + i] % CLASS_COLOURS.length], Math.max(0, (p - 1 / k) / (1 - 1 / k)) * 0.8);
         image.data.set([...rgb, 255], 4 * (row * res + ix));
       }
@@ -142,14 +149,18 @@ const Draw = (() => {
     const px = (x) => ((x - x0) / (x1 - x0 || 1)) * w;
     const py = (y) => h - ((y - y0) / (y1 - y0 || 1)) * h;
     const r = Math.max(2, w / 110);
+    const [lo, hi] = values ? s.range : [0, 1];
     for (let i = 0; i < test.x.length; i++) {
       if (test.x[i] === null || test.y[i] === null) continue;
       ctx.beginPath();
       ctx.arc(px(test.x[i]), py(test.y[i]), r, 0, 2 * Math.PI);
-      ctx.fillStyle = CLASS_COLOURS[test.label[i] % CLASS_COLOURS.length];
+      if (values && test.target) {
+        const t = Math.min(1, Math.max(0, (test.target[i] - lo) / (hi - lo || 1)));
+        ctx.fillStyle = `rgb(${diverging(t, 2).join(",")})`;
+      } else ctx.fillStyle = CLASS_COLOURS[test.label[i] % CLASS_COLOURS.length];
       ctx.fill();
       ctx.lineWidth = 1;
-      ctx.strokeStyle = "#fff";
+      ctx.strokeStyle = values ? "#333" : "#fff";
       ctx.stroke();
     }
   }

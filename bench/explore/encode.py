@@ -4,9 +4,13 @@ Both travel as base64 text of zlib-compressed little-endian arrays, which the pa
 with the browser's own DecompressionStream("deflate"), one surface or curve at a time:
 
     surface  uint8[2 * res * res]  prob quantised to 0..255, then pred (class index),
-                                   each row-major [iy, ix] with iy = 0 at y_min
-    curves   uint16[4, 3, epochs]  CURVE_METRICS x (mean, min, max over seeds) x epoch;
-                                   value = q / 65534 * scale[metric], q = 65535 means missing
+                                   each row-major [iy, ix] with iy = 0 at y_min; a regression
+                                   surface's prob is the predicted value, quantised over its
+                                   record's range [lo, hi] (value = lo + q / 255 * (hi - lo))
+    curves   uint16[4, 3, epochs]  CURVE_METRICS (a regression cell: REGRESSION_CURVES, its
+                                   record's names) x (mean, min, max over seeds) x epoch;
+                                   value = offset[metric] + q / 65534 * scale[metric] (offset
+                                   0 unless given), q = 65535 means missing
 
 A surface is smooth, so it compresses about fivefold: the default grid's 1,455 surfaces at
 full resolution fit in a few MB.
@@ -20,7 +24,7 @@ import zlib
 import numpy as np
 import pandas as pd
 
-from bench.schema import CURVE_METRICS, SURFACE_KEY
+from bench.schema import CURVE_METRICS, REGRESSION_CURVES, SURFACE_KEY
 
 MISSING_U16 = 65535  # a curve point that is NaN or infinite
 _STATS = ("mean", "min", "max")  # the band is the range over seeds
@@ -47,8 +51,27 @@ def _r(x) -> float | None:
 # --------------------------------------------------------------------------- surfaces
 
 
+def _targets(row: pd.Series) -> np.ndarray:
+    """A regression surface's test targets ((0,) for a classification surface)."""
+    targets = row.get("test_target")
+    return np.asarray(targets if targets is not None else [], dtype=float)
+
+
+def value_range(row: pd.Series) -> list[float] | None:
+    """A regression surface's [lo, hi]: its predicted values and test targets together (None
+    for a classification surface, whose prob is a probability)."""
+    targets = _targets(row)
+    if targets.size == 0:
+        return None
+    values = np.concatenate([np.asarray(row["prob"], dtype=float), targets])
+    values = values[np.isfinite(values)]
+    lo, hi = (float(values.min()), float(values.max())) if values.size else (0.0, 1.0)
+    return [round(lo, 5), round(hi if hi > lo else lo + 1.0, 5)]
+
+
 def _downsample(row: pd.Series, stride: int) -> tuple[np.ndarray, np.ndarray, list[float]]:
-    """(prob (r, r) uint8, pred (r, r) uint8, extent) keeping every `stride`-th grid point."""
+    """(prob (r, r) uint8, pred (r, r) uint8, extent) keeping every `stride`-th grid point; a
+    regression surface's values are quantised over `value_range`."""
     res = int(row["resolution"])
     prob = np.asarray(row["prob"], dtype=float).reshape(res, res)[::stride, ::stride]
     if row.get("pred") is not None:
@@ -59,16 +82,23 @@ def _downsample(row: pd.Series, stride: int) -> tuple[np.ndarray, np.ndarray, li
     last = (prob.shape[0] - 1) * stride / max(res - 1, 1)
     x0, x1, y0, y1 = (float(row[k]) for k in ("x_min", "x_max", "y_min", "y_max"))
     extent = [x0, x0 + (x1 - x0) * last, y0, y0 + (y1 - y0) * last]
+    span = value_range(row)
+    if span is not None:
+        prob = (prob - span[0]) / (span[1] - span[0])
     q = np.round(np.clip(np.nan_to_num(prob, nan=0.0), 0, 1) * 255).astype(np.uint8)
     return q, np.clip(pred, 0, 255).astype(np.uint8), extent
 
 
 def _test_set(row: pd.Series) -> dict:
-    return {
+    test = {
         "x": [_r(v) for v in row["test_x"]],
         "y": [_r(v) for v in row["test_y"]],
         "label": [int(v) for v in row["test_label"]],
     }
+    targets = _targets(row)
+    if targets.size:  # regression: the points are coloured by their targets
+        test["target"] = [_r(v) for v in targets]
+    return test
 
 
 def encode_surfaces(
@@ -108,6 +138,9 @@ def encode_surfaces(
                 "data": pack(np.concatenate([prob.ravel(), pred.ravel()])),
             }
         )
+        span = value_range(row)
+        if span is not None:
+            records[-1]["range"] = span
     first = runs.groupby("cell", sort=True).first()
     per_cell = [by_key.get(tuple(first.loc[c, k] for k in SURFACE_KEY)) for c in first.index]
     return records, tests, per_cell
@@ -120,15 +153,22 @@ def encode_curves(curves: pd.DataFrame, runs: pd.DataFrame) -> tuple[list[dict |
     """(one record or None per cell, distinct epoch lists).
 
     Per cell and epoch, the mean, min and max over its successful runs of each CURVE_METRICS
-    column. A record holds epochs (index into the epoch lists), scale (per metric: 1 for
-    accuracies, the largest finite value for losses) and data (see the module docstring).
+    column (a regression cell's: REGRESSION_CURVES). A record holds epochs (index into the epoch
+    lists), scale (per metric: 1 for accuracies, the largest finite value for losses) and data
+    (see the module docstring); a regression cell's also names (its curves) and offset (per
+    metric: R^2 can be negative, so it is stored from its lowest value, or 0).
     """
     n_cells = int(runs["cell"].max()) + 1 if len(runs) else 0
     if curves is None or curves.empty or not n_cells:
         return [None] * n_cells, []
-    ok = runs[runs["error"].fillna("").astype(str).str.len() == 0][["run_id", "cell"]]
-    table = curves.merge(ok, on="run_id")
-    stats = table.groupby(["cell", "epoch"], sort=True)[list(CURVE_METRICS)].agg(list(_STATS))
+    ok = runs[runs["error"].fillna("").astype(str).str.len() == 0]
+    if "n_classes" in ok:
+        regression = set(ok.loc[pd.to_numeric(ok["n_classes"], errors="coerce") == 0, "cell"])
+    else:
+        regression = set()
+    columns = [c for c in dict.fromkeys(CURVE_METRICS + REGRESSION_CURVES) if c in curves]
+    table = curves.merge(ok[["run_id", "cell"]], on="run_id")
+    stats = table.groupby(["cell", "epoch"], sort=True)[columns].agg(list(_STATS))
     records: list[dict | None] = [None] * n_cells
     epoch_lists, epoch_ids = [], {}
     for cell, frame in stats.groupby(level="cell"):
@@ -136,20 +176,41 @@ def encode_curves(curves: pd.DataFrame, runs: pd.DataFrame) -> tuple[list[dict |
         if epochs not in epoch_ids:
             epoch_ids[epochs] = len(epoch_lists)
             epoch_lists.append(list(epochs))
+        names = REGRESSION_CURVES if cell in regression else CURVE_METRICS
         values = np.stack(
-            [[frame[(m, s)].to_numpy(float) for s in _STATS] for m in CURVE_METRICS]
+            [[_column(frame, m, s) for s in _STATS] for m in names]
         )  # (metrics, stats, epochs)
-        scale = [_curve_scale(m, values[i]) for i, m in enumerate(CURVE_METRICS)]
-        q = values / np.asarray(scale)[:, None, None]
+        offset = [_curve_offset(m, values[i]) for i, m in enumerate(names)]
+        scale = [_curve_scale(m, values[i] - offset[i]) for i, m in enumerate(names)]
+        q = (values - np.asarray(offset)[:, None, None]) / np.asarray(scale)[:, None, None]
         missing = ~np.isfinite(q)
         q = np.round(np.clip(np.nan_to_num(q), 0, 1) * (MISSING_U16 - 1)).astype(np.uint16)
         q[missing] = MISSING_U16
-        records[int(cell)] = {"epochs": epoch_ids[epochs], "scale": scale, "data": pack(q)}
+        record = {"epochs": epoch_ids[epochs], "scale": scale, "data": pack(q)}
+        if cell in regression:
+            record.update(names=list(names), offset=offset)
+        records[int(cell)] = record
     return records, epoch_lists
 
 
+def _column(frame: pd.DataFrame, metric: str, stat: str) -> np.ndarray:
+    """One statistic of one curve per epoch (NaN where the table lacks the curve)."""
+    if (metric, stat) in frame:
+        return frame[(metric, stat)].to_numpy(float)
+    return np.full(len(frame), np.nan)
+
+
+def _curve_offset(metric: str, values: np.ndarray) -> float:
+    """0, or an R^2 curve's lowest finite value when it is negative."""
+    finite = values[np.isfinite(values)]
+    if not metric.endswith("_r2") or finite.size == 0:
+        return 0.0
+    return round(min(float(finite.min()), 0.0), 6)
+
+
 def _curve_scale(metric: str, values: np.ndarray) -> float:
-    """1 for accuracies (fractions); a loss's largest finite value, so it fills 16 bits."""
+    """1 for accuracies (fractions); a loss's (or an R^2's, from its offset) largest finite
+    value, so it fills 16 bits."""
     if metric.endswith("_acc"):
         return 1.0
     finite = values[np.isfinite(values)]

@@ -95,23 +95,31 @@
     controls(parent, state, "b");
   }
 
-  // A - B in mean test accuracy, paired by seed when both cells have the same seeds.
+  // A - B in mean test accuracy (R^2 for regression cells), paired by seed when both cells
+  // have the same seeds; nothing when one is scored by accuracy and the other by R^2.
   function difference(parent, state) {
     const [a, b] = [state.a, state.b].map((key) => D.cells[State.cellOf(key)]);
+    if ((a.score || "test_acc") !== (b.score || "test_acc")) {
+      Draw.html("p", { class: "difference", id: "difference" }, parent, "A and B are scored differently (one by test accuracy, the other by test R²), so they are not compared.");
+      return;
+    }
+    const r2 = a.score === "test_r2";
     const same = a.s.length === b.s.length && a.s.every((s) => b.s.includes(s));
     let av = a.acc;
     let bv = b.acc;
     if (same) bv = a.s.map((s) => b.acc[b.s.indexOf(s)]); // aligned with A's seeds
     const [d, low, high] = Stats.meanDifference(bv, av, same); // mean(av) - mean(bv)
     const box = Draw.html("p", { class: "difference", id: "difference", "data-point": d, "data-low": low, "data-high": high, "data-paired": String(same) }, parent);
-    box.append("A − B, mean test accuracy: ");
-    Draw.html("b", {}, box, `${Stats.points(d)} points`);
+    const signed = r2 ? Stats.signed : Stats.points;
+    box.append(r2 ? "A − B, mean test R²: " : "A − B, mean test accuracy: ");
+    Draw.html("b", {}, box, r2 ? signed(d) : `${signed(d)} points`);
     const how = same ? `paired by seed over ${a.s.length} seeds` : `unpaired: A has ${a.acc.length} seeds, B ${b.acc.length}, not the same ones`;
-    box.append(` [${Stats.points(low)}, ${Stats.points(high)}] (95% bootstrap interval, ${how}). `);
+    box.append(` [${signed(low)}, ${signed(high)}] (95% bootstrap interval, ${how}). `);
     let verdict = "Too few seeds for an interval.";
+    const better = r2 ? "fits better" : "is more accurate";
     if (Number.isFinite(low) && Number.isFinite(high)) {
-      if (low > 0) verdict = "The interval is above zero: A is more accurate.";
-      else if (high < 0) verdict = "The interval is below zero: B is more accurate.";
+      if (low > 0) verdict = `The interval is above zero: A ${better}.`;
+      else if (high < 0) verdict = `The interval is below zero: B ${better}.`;
       else verdict = "The interval includes zero: no clear difference.";
     }
     box.append(verdict);
@@ -140,7 +148,8 @@
     const byActivation = act >= 0 && act !== j;
     const seriesLevels = byActivation ? D.axes[act].levels.map((_, s) => s) : [null];
     const m = D.measures.findIndex((x) => x.name === state.measure);
-    const accuracy = state.measure === "test_acc";
+    // A cell's score (test_acc, or test_r2 for regression) is drawn with its bootstrap interval.
+    const scored = (cell) => state.measure === (cell.score || "test_acc");
     // series -> points {i (level of `along`), key, cell, mean, low, high}
     const series = seriesLevels.map((s) =>
       D.axes[j].levels.map((_, i) => {
@@ -150,13 +159,15 @@
         const c = State.cellOf(key);
         if (c < 0 || D.cells[c].m[m][0] === null) return null;
         const cell = D.cells[c];
-        const [mean, low, high] = accuracy ? cell.ci : cell.m[m];
+        const [mean, low, high] = scored(cell) ? cell.ci : cell.m[m];
         return { i, key, cell, mean, low: low ?? mean, high: high ?? mean };
       }),
     );
     const points = series.flat().filter(Boolean);
     if (!points.length) {
-      Draw.html("p", { class: "note" }, box, `No ${state.measure} values along ${state.along} with A's other settings.`);
+      const own = D.cells[State.cellOf(state.a)].score || "test_acc";
+      const hint = own !== state.measure ? ` (A is scored by ${own}: pick that measure)` : "";
+      Draw.html("p", { class: "note" }, box, `No ${state.measure} values along ${state.along} with A's other settings${hint}.`);
       return;
     }
     const lo = Math.min(0, ...points.map((p) => p.low));
@@ -182,7 +193,7 @@
     });
     legend(box, byActivation ? seriesLevels : [], act);
     const others = D.axes.map((a, k) => (k === j || (byActivation && k === act) ? null : `${a.name} ${a.levels[state.a[k]]}`)).filter(Boolean);
-    const bars = accuracy ? "95% bootstrap interval over seeds" : "range over seeds";
+    const bars = points.some((p) => scored(p.cell)) ? "95% bootstrap interval over seeds" : "range over seeds";
     Draw.html("p", { class: "note" }, box, `Other axes as in A${others.length ? ` (${others.join(", ")})` : ""}. Points: mean over seeds; bars: ${bars}. Hover for numbers; click a point to make it A.`);
   }
 

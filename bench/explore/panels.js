@@ -1,14 +1,17 @@
 "use strict";
 // One cell's panel: its decision surface with the test points; test accuracy over seeds
 // beside the affine control, chance and the best in the grid; learning curves; measures.
+// A regression cell (cell.score "test_r2") shows its test R^2 where accuracy is shown, beside
+// the affine control, the best affine fit and the best possible R^2 (cell.yard).
 
 const Panels = (() => {
   let D = null;
   const surfaceCache = new Map(); // surface index -> Promise<Uint8Array> (prob, then pred)
   const curveCache = new Map(); // cell index -> Promise<values[metric][stat][epoch] | null>
   // Mechanism measures first: they say why an activation helps, not only that it does.
-  const MEASURE_ORDER = ["test_acc", "linear_fit_r2", "linear_regions", "dead_unit_frac", "grad_norm_init_first"];
-  const MECHANISM = new Set(MEASURE_ORDER.slice(1));
+  const MEASURE_ORDER = ["test_acc", "test_r2", "linear_fit_r2", "linear_regions", "dead_unit_frac", "grad_norm_init_first"];
+  const MECHANISM = new Set(MEASURE_ORDER.slice(2));
+  const isR2 = (cell) => cell.score === "test_r2";
 
   function init(data) {
     D = data;
@@ -23,20 +26,24 @@ const Panels = (() => {
   }
 
   // A cell's curves as values[metric][stat][epoch] (stats: mean, min, max; null: missing).
+  // A regression cell's record names its curves (losses, then R^2) and stores R^2 from an offset.
   async function curveValues(i) {
     const record = D.curves[i];
     if (!record) return null;
     const q = Stats.uint16(await Stats.inflate(record.data)); // (metrics, 3, epochs)
     const n = D.epochs[record.epochs].length;
-    return D.curveMetrics.map((_, m) =>
+    return curveNames(i).map((_, m) =>
       [0, 1, 2].map((s) =>
         Array.from({ length: n }, (_, e) => {
           const v = q[(m * 3 + s) * n + e];
-          return v === Stats.MISSING_U16 ? null : (v / (Stats.MISSING_U16 - 1)) * record.scale[m];
+          const offset = record.offset ? record.offset[m] : 0;
+          return v === Stats.MISSING_U16 ? null : offset + (v / (Stats.MISSING_U16 - 1)) * record.scale[m];
         }),
       ),
     );
   }
+
+  const curveNames = (i) => (D.curves[i] && D.curves[i].names) || D.curveMetrics;
 
   // The panel of the cell with key `key`, for role "a" or "b"; resolves once fully drawn.
   function cell(parent, key, role, state, onCurve) {
@@ -79,6 +86,10 @@ const Panels = (() => {
     let from = "a run outside this table";
     if (s.cell === i) from = s.rep === null ? "one of its runs" : `its run with ${replicateLabel(s.rep)}`;
     else if (s.cell !== null) from = `the run with ${State.describe(D.cells[s.cell].k)}, ${replicateLabel(s.rep)} (one surface is stored per dataset, noise, activation, depth and width)`;
+    if (s.range) {
+      const [lo, hi] = s.range.map(Stats.num);
+      return `Fitted function on ${plane}, from ${from}; colour: the predicted value, orange ${lo} to blue ${hi}; dots: test points coloured by their targets on the same scale.`;
+    }
     const colour = c.classes > 2 ? "colour: predicted class, paler where the model is less sure" : "colour: P(class 1), orange 0 to blue 1";
     return `Decision surface on ${plane}, from ${from}; ${colour}; dots: test points by true class.`;
   }
@@ -88,9 +99,10 @@ const Panels = (() => {
   function accuracy(parent, c, i, role) {
     const box = Draw.html("div", { class: "accuracy" }, parent);
     const [mean, low, high] = c.ci;
-    const head = Draw.html("p", { class: "headline" }, box, "Test accuracy ");
-    Draw.html("b", { id: `${role}-acc`, "data-mean": mean, "data-low": low, "data-high": high }, head, Stats.pct(mean));
-    head.append(` [${Stats.pct(low)}, ${Stats.pct(high)}] over ${plural(c.acc.length, "seed")}`);
+    const fmt = (x) => Stats.score(c, x);
+    const head = Draw.html("p", { class: "headline" }, box, isR2(c) ? "Test R² " : "Test accuracy ");
+    Draw.html("b", { id: `${role}-acc`, "data-mean": mean, "data-low": low, "data-high": high }, head, fmt(mean));
+    head.append(` [${fmt(low)}, ${fmt(high)}] over ${plural(c.acc.length, "seed")}`);
     Draw.html("p", { class: "note" }, box, "Mean over seeds with its 95% bootstrap interval; each dot is one seed.");
     if (c.failed) Draw.html("p", { class: "warn" }, box, `${c.failed} of ${c.n} runs failed and are left out.`);
     const control = c.control !== null && c.control !== i ? D.cells[c.control] : null;
@@ -108,44 +120,59 @@ const Panels = (() => {
   function strip(parent, c, control) {
     const rows = [{ label: "this cell", cell: c }];
     if (control) rows.push({ label: `control (${activationOf(control)})`, cell: control });
-    const chance = c.classes ? 1 / c.classes : null;
+    const r2 = isR2(c);
+    const fmt = (x) => Stats.score(c, x);
+    // the floor: chance for accuracy, the best affine fit for R^2
+    const floor = r2 ? (c.yard ? c.yard[1] : null) : c.classes ? 1 / c.classes : null;
     const best = c.best !== null ? D.cells[c.best].ci[0] : null;
-    const values = rows.flatMap((r) => r.cell.acc).concat(chance ?? [], best ?? []);
-    const lowest = Math.min(0.5, Math.floor(Math.min(...values) * 10) / 10);
+    const values = rows.flatMap((r) => r.cell.acc).concat(floor ?? [], best ?? []);
+    const rounded = Math.floor(Math.min(...values) * 10) / 10;
+    const lowest = r2 ? Math.max(-1, Math.min(0, rounded)) : Math.min(0.5, rounded); // R^2 below -1 sits at the edge
+    const at = (v) => frame.x(Math.max(lowest, v));
     const height = 40 + 30 * rows.length;
-    const frame = Draw.chart(parent, { width: 330, height, margin: { left: 92, top: 14, bottom: 30 }, x: [lowest, 1], y: [0, rows.length], xLabel: "test accuracy", xFormat: (t) => Stats.pct(t, 0), yTicks: 0 });
-    const mark = (value, cls, text) => {
-      if (value === null) return;
-      const x = frame.x(value);
+    const frame = Draw.chart(parent, { width: 330, height, margin: { left: 92, top: 14, bottom: 30 }, x: [lowest, 1], y: [0, rows.length], xLabel: r2 ? "test R²" : "test accuracy", xFormat: r2 ? Stats.num : (t) => Stats.pct(t, 0), yTicks: 0 });
+    const mark = (value, cls, label, text) => {
+      if (value === null || value === undefined) return;
+      const x = at(value);
       Draw.hover(Draw.svg("line", { x1: x, x2: x, y1: frame.y(0), y2: frame.y(rows.length), class: cls }, frame.plot), text);
-      Draw.svg("text", { x, y: 10, class: `tick ${cls}`, "text-anchor": "middle" }, frame.plot, cls === "chance" ? "chance" : "best");
+      Draw.svg("text", { x, y: 10, class: `tick ${cls}`, "text-anchor": "middle" }, frame.plot, label);
     };
-    mark(chance, "chance", `chance: ${Stats.pct(chance)}`);
-    mark(best, "best", `best mean in the grid on this data: ${Stats.pct(best)}`);
+    if (r2) mark(floor, "chance", "line", `best affine fit (least squares on the training set): R² ${fmt(floor)}`);
+    else mark(floor, "chance", "chance", `chance: ${Stats.pct(floor)}`);
+    mark(best, "best", "best", `best mean in the grid on this data: ${fmt(best)}`);
     rows.forEach((row, r) => {
       const y = frame.y(rows.length - r - 0.5);
       Draw.svg("text", { x: frame.x(lowest) - 6, y, class: "tick", "text-anchor": "end", "dominant-baseline": "middle" }, frame.plot, row.label);
       const [m, lo, hi] = row.cell.ci;
-      if (lo !== null && hi !== null) Draw.svg("line", { x1: frame.x(lo), x2: frame.x(hi), y1: y, y2: y, class: "interval" }, frame.plot);
+      if (lo !== null && hi !== null) Draw.svg("line", { x1: at(lo), x2: at(hi), y1: y, y2: y, class: "interval" }, frame.plot);
       row.cell.acc.forEach((a, s) => {
         const jitter = ((s % 5) - 2) * 2.5;
-        Draw.dot(frame.plot, frame.x(a), y + jitter, 3, { class: "seed" }, `${replicateLabel(row.cell.s[s])}: ${Stats.pct(a)}`);
+        Draw.dot(frame.plot, at(a), y + jitter, 3, { class: "seed" }, `${replicateLabel(row.cell.s[s])}: ${fmt(a)}`);
       });
-      if (m !== null) Draw.hover(Draw.svg("line", { x1: frame.x(m), x2: frame.x(m), y1: y - 10, y2: y + 10, class: "mean" }, frame.plot), `mean ${Stats.pct(m)} [${Stats.pct(lo)}, ${Stats.pct(hi)}]`);
+      if (m !== null) Draw.hover(Draw.svg("line", { x1: at(m), x2: at(m), y1: y - 10, y2: y + 10, class: "mean" }, frame.plot), `mean ${fmt(m)} [${fmt(lo)}, ${fmt(hi)}]`);
     });
   }
 
   function yardsticks(parent, c, i, control) {
     const list = Draw.html("ul", { class: "yardsticks" }, parent);
     const item = (text, id) => Draw.html("li", { id }, list, text);
-    const interval = (x) => `${Stats.pct(x.ci[0])} [${Stats.pct(x.ci[1])}, ${Stats.pct(x.ci[2])}]`;
-    if (control) item(`Affine control (${activationOf(control)}, otherwise the same): ${interval(control)}.`);
+    const fmt = (x) => Stats.score(c, x);
+    const interval = (x) => `${fmt(x.ci[0])} [${fmt(x.ci[1])}, ${fmt(x.ci[2])}]`;
+    const score = isR2(c) ? "R² " : "";
+    if (control) item(`Affine control (${activationOf(control)}, otherwise the same): ${score}${interval(control)}.`, "control-score");
     else if (c.affine) item("This cell is the affine control: the network is one affine map.");
     else item("No affine control with these settings in the grid.");
     if (c.best !== null) {
       const best = D.cells[c.best];
       const which = c.best === i ? "this cell" : State.describe(best.k);
-      item(`Best in this grid on this data: ${Stats.pct(best.ci[0])}, ${which}.`);
+      item(`Best in this grid on this data: ${score}${fmt(best.ci[0])}, ${which}.`);
+    }
+    if (isR2(c)) {
+      const [possible, line] = c.yard || [null, null];
+      if (possible !== null) item(`Best possible: R² ${fmt(possible)}, the noise-free function on the test points (as in the report).`, "best-possible");
+      else item("Best possible: unknown for this data (a CSV file).", "best-possible");
+      if (line !== null) item(`Best affine fit (least squares on the training set), the most a network without an activation reaches: R² ${fmt(line)}.`, "best-line");
+      return;
     }
     if (c.ceiling !== null && c.ceiling !== undefined) {
       item(`Best possible (Bayes accuracy of the data's generator, as in the report): ${Stats.pct(c.ceiling)}.`);
@@ -158,7 +185,8 @@ const Panels = (() => {
   async function curvesFigure(parent, i, role, state, onCurve) {
     const fig = Draw.html("figure", { class: "curves" }, parent);
     const bar = Draw.html("div", { class: "toggle" }, fig, "Learning curves: ");
-    for (const [kind, label] of [["acc", "accuracy"], ["loss", "loss"]]) {
+    const r2 = isR2(D.cells[i]);
+    for (const [kind, label] of [["acc", r2 ? "R²" : "accuracy"], ["loss", "loss"]]) {
       const button = Draw.html("button", { type: "button", "aria-pressed": String(state.curve === kind), "data-curve": kind }, bar, label);
       button.addEventListener("click", () => onCurve(kind));
     }
@@ -168,12 +196,17 @@ const Panels = (() => {
       return;
     }
     const epochs = D.epochs[D.curves[i].epochs];
-    const names = state.curve === "acc" ? ["train_acc", "test_acc"] : ["train_loss", "test_loss"];
-    const series = names.map((name) => ({ name, v: values[D.curveMetrics.indexOf(name)] }));
-    const top = state.curve === "acc" ? 1 : Math.max(...series.flatMap((s) => s.v[2].filter((x) => x !== null)), 1e-9);
-    const frame = Draw.chart(fig, { width: 420, height: 190, x: [0, epochs[epochs.length - 1] || 1], y: [0, top], xLabel: "epoch", yLabel: state.curve === "acc" ? "accuracy" : "loss", yFormat: state.curve === "acc" ? (t) => Stats.pct(t, 0) : Stats.num });
+    const scores = r2 ? ["train_r2", "test_r2"] : ["train_acc", "test_acc"];
+    const names = state.curve === "acc" ? scores : ["train_loss", "test_loss"];
+    const series = names.map((name) => ({ name, v: values[curveNames(i).indexOf(name)] }));
+    const known = (stat) => series.flatMap((s) => s.v[stat].filter((x) => x !== null));
+    const top = state.curve === "acc" ? 1 : Math.max(...known(2), 1e-9);
+    // R^2 starts far below 0 at initialisation: the axis stops at -1, lower values sit on it
+    const bottom = state.curve === "acc" && r2 ? Math.max(-1, Math.min(0, ...known(1))) : 0;
+    const yLabel = state.curve === "acc" ? (r2 ? "R²" : "accuracy") : "loss";
+    const frame = Draw.chart(fig, { width: 420, height: 190, x: [0, epochs[epochs.length - 1] || 1], y: [bottom, top], xLabel: "epoch", yLabel, yFormat: state.curve === "acc" && !r2 ? (t) => Stats.pct(t, 0) : Stats.num });
     for (const { name, v } of series) {
-      const at = (stat) => epochs.map((e, k) => (v[stat][k] === null ? null : [frame.x(e), frame.y(v[stat][k])]));
+      const at = (stat) => epochs.map((e, k) => (v[stat][k] === null ? null : [frame.x(e), frame.y(Math.max(bottom, v[stat][k]))]));
       const cls = name.startsWith("test") ? "test" : "train";
       Draw.band(frame.plot, at(2), at(1), { class: `band ${cls}` });
       Draw.line(frame.plot, at(0), { class: `curve ${cls}` });
@@ -202,7 +235,8 @@ const Panels = (() => {
       const row = Draw.html("tr", { class: MECHANISM.has(name) ? "mechanism" : null, "data-measure": name }, body);
       Draw.html("td", { title: D.measures[m].meaning }, row, name);
       Draw.html("td", {}, row, Stats.measure(name, mean));
-      const spread = name === "test_acc" ? `95% CI ${Stats.pct(c.ci[1])} to ${Stats.pct(c.ci[2])}` : `${Stats.measure(name, low)} to ${Stats.measure(name, high)}`;
+      const scored = name === (c.score || "test_acc");
+      const spread = scored ? `95% CI ${Stats.score(c, c.ci[1])} to ${Stats.score(c, c.ci[2])}` : `${Stats.measure(name, low)} to ${Stats.measure(name, high)}`;
       Draw.html("td", {}, row, mean === null ? "not measured" : spread);
     }
   }

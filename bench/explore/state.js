@@ -68,7 +68,7 @@ const State = (() => {
     return {
       a,
       b: comparing ? snap(read("vs.", a)) : null,
-      measure: D.measures.some((m) => m.name === measure) ? measure : "test_acc",
+      measure: D.measures.some((m) => m.name === measure) ? measure : D.defaultMeasure || "test_acc",
       along: axisIndex(along) >= 0 ? along : defaultAlong(),
       curve: params.get("curve") === "loss" ? "loss" : "acc",
     };

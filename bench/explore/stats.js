@@ -100,6 +100,11 @@ const Stats = (() => {
   }
   const isAccuracy = (name) => /(^|_)acc$/.test(name) || name === "gen_gap";
   const measure = (name, x) => (isAccuracy(name) ? pct(x) : num(x));
+  // R^2 (a regression cell's score): three decimals, as the report prints it.
+  const r2 = (x) => (missing(x) ? "–" : x.toFixed(3));
+  const signed = (x) => (missing(x) ? "–" : `${x >= 0 ? "+" : "−"}${Math.abs(x).toFixed(3)}`);
+  // A cell's score as written: accuracy as a percentage, R^2 with three decimals.
+  const score = (cell, x) => (cell.score === "test_r2" ? r2(x) : pct(x));
 
-  return { MISSING_U16, inflate, uint16, meanDifference, quantile, pct, points, num, measure, isAccuracy, missing };
+  return { MISSING_U16, inflate, uint16, meanDifference, quantile, pct, points, num, measure, isAccuracy, missing, r2, signed, score };
 })();

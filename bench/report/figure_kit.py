@@ -13,6 +13,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from bench.report.markdown import fmt
+from bench.report.regression_summaries import RegressionSummaries
 from bench.report.results import Results, levels, usable
 from bench.report.summaries import Summaries
 from bench.report.tables import N_RESAMPLES
@@ -31,13 +32,15 @@ class Skip(Exception):
 class Inputs:
     """What every builder reads: the results, their summaries, one style per activation, and
     the bootstrap settings the summaries were computed with (for a builder that summarises
-    runs its own way)."""
+    runs its own way). ``results`` and ``summaries`` are the classification runs' (None
+    without any); ``regression`` the regression runs' summaries (None without any)."""
 
     results: Results
-    summaries: Summaries
+    summaries: Summaries | None
     styles: dict[str, dict]
     n_resamples: int = N_RESAMPLES
     seed: int = 0
+    regression: RegressionSummaries | None = None
 
     @property
     def runs(self) -> pd.DataFrame:

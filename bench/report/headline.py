@@ -13,7 +13,7 @@ import pandas as pd
 from bench.report.convergence import unconverged
 from bench.report.markdown import BETTER, compare, fmt, pct, pct_ci
 from bench.report.results import levels, usable
-from bench.report.summaries import Summaries
+from bench.report.summaries import Summaries, headline_inputs
 from bench.report.tables import cell
 from bench.report.wording import chance_status, top_group, top_phrase
 
@@ -23,12 +23,34 @@ def headline(runs: pd.DataFrame, s: Summaries) -> str:
     if usable(runs).empty:
         return "Every run failed or diverged; there is nothing to summarise."
     paragraphs = [
+        _inputs_note(runs),
         _linear_paragraph(runs, s),
         _control_paragraph(s),
         _top_per_dataset(s),
         convergence_paragraph(s.convergence),
     ]
     return "\n\n".join(p for p in paragraphs if p)
+
+
+def _inputs_note(runs: pd.DataFrame) -> str:
+    """When the runs vary the feature map: which inputs the headline's accuracies are on (its
+    summaries are those of headline_summaries)."""
+    reference = headline_inputs(runs)
+    if reference is None:
+        return ""
+    others = [m for m in levels(usable(runs), "features") if m != reference]
+    inputs = "raw inputs" if reference == "raw" else f"{reference} features"
+    if len(others) == 1:
+        maps = f"the {others[0]} feature map, which puts a nonlinearity in the inputs, so a "
+        maps += "linear model on it"
+    else:
+        maps = f"the feature maps {', '.join(others[:-1])} and {others[-1]}, which put a "
+        maps += "nonlinearity in the inputs, so a linear model on them"
+    return (
+        f"*Every accuracy in this headline is on {inputs} (`features` = {reference}) only: the "
+        f'grid also runs {maps} is not a linear model of the data; section "Features vs '
+        'hidden layers" compares the two.*'
+    )
 
 
 def yardsticks(s: Summaries, dataset: str) -> str:

@@ -12,6 +12,9 @@ Units of analysis
 * Failed runs (``error`` not empty) and diverged runs (``diverged``: the training loss stopped
   being finite or passed bench.model.DIVERGENCE_FACTOR x its initial value, so the weights are
   frozen mid-blow-up) are left out of every statistic (:func:`usable`) and counted where they are.
+* A *regression* run has ``n_classes`` 0 (a failed run, which has none, is placed by its
+  dataset): every classification section of the report reads the classification runs only, and
+  the regression runs have a section of their own (:func:`split_tasks`).
 * The *affine* activations are those whose runs have ``affine`` set: the network is then one
   affine map (the built-in ``none``, or a plugin that declares it). The first of them in display
   order is the *linear control* that the report compares the others against.
@@ -27,13 +30,14 @@ import numpy as np
 import pandas as pd
 
 from bench.activations import BUILTINS
-from bench.data import BUILTIN_DATASETS
-from bench.schema import AXES, RUN_RESULTS, SEED_AXES
+from bench.data import BUILTIN_DATASETS, REGRESSION_DATASETS
+from bench.schema import AXES, DERIVED_AXES, RUN_RESULTS, SEED_AXES
 from bench.spec import LATER_FIELDS
 from bench.store import Store, StoreError
 
 # Axes that change what is recorded, not what is trained: listed, never plotted or averaged.
-BOOKKEEPING_AXES = ("eval_every", "target_acc")
+# A stack's `layers` (schema.DERIVED_AXES) is carried by its activation label: never on its own.
+BOOKKEEPING_AXES = ("eval_every", "target_acc", *DERIVED_AXES)
 # Filled in for result columns that runs.parquet lacks (a grid whose every run failed has no
 # metrics); by dtype. A missing `affine` column therefore reads as "no affine activation".
 _MISSING = {"float64": np.nan, "int64": np.nan, "bool": False, "object": ""}
@@ -194,3 +198,45 @@ def linear_control(runs: pd.DataFrame) -> str | None:
     """The affine activation the others are compared against: the first in display order."""
     affine = activation_order(affine_activations(runs))
     return affine[0] if affine else None
+
+
+# -----------------------------------------------------------------------------
+# classification and regression
+
+
+def is_regression(runs: pd.DataFrame) -> np.ndarray:
+    """Which runs fit a function (n_classes 0) rather than classify; a run without n_classes (a
+    failed one) by its dataset: a built-in regression dataset, or one that other runs fit."""
+    classes = pd.to_numeric(runs["n_classes"], errors="coerce") if "n_classes" in runs else None
+    if classes is None:
+        classes = pd.Series(np.nan, index=runs.index)
+    source = runs["dataset_source"] if "dataset_source" in runs else runs["dataset"]
+    regression = (classes == 0).to_numpy(bool)
+    known = set(source[regression]) | set(REGRESSION_DATASETS)
+    unknown = classes.isna().to_numpy(bool)
+    return regression | (unknown & source.isin(known).to_numpy(bool))
+
+
+def split_tasks(results: Results) -> tuple[Results | None, Results | None]:
+    """(the classification results, the regression results): each with its runs, their curves
+    and their surfaces; None for a kind without runs. Results without regression runs come back
+    as they are (so a classification report is the same whether this ran or not)."""
+    regression = is_regression(results.runs)
+    if not regression.any():
+        return results, None
+
+    def part(mask: np.ndarray) -> Results | None:
+        if not mask.any():
+            return None
+        runs = results.runs[mask]
+        ids = set(runs["run_id"])
+        curves = results.curves
+        if len(curves) and "run_id" in curves:
+            curves = curves[curves["run_id"].isin(ids)]
+        surfaces = results.surfaces
+        if surfaces is not None and "run_id" in surfaces:
+            surfaces = surfaces[surfaces["run_id"].isin(ids)]
+            surfaces = surfaces if len(surfaces) else None
+        return Results(results.path, runs, curves, surfaces, results.manifest)
+
+    return part(~regression), part(regression)

@@ -12,7 +12,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 from matplotlib.figure import Figure
 
-from bench.report import feature_maps, figures
+from bench.report import feature_maps, figures, regression
 from bench.report.figure_kit import REFERENCE_PHRASE, Built, Inputs, Skip, skip_unless_varies
 from bench.report.gallery import plot_decision_gallery, select_gallery
 from bench.report.markdown import fmt, fmt_list, iqm_row, pct_ci
@@ -332,10 +332,17 @@ FIGURE_FILES = tuple(filename for filename, _, _ in FIGURES)
 LEARNED = ("learned_parameters.png", "Learned activation parameters", _learned)
 
 
-def figure_plan(s: Summaries) -> list[tuple[str, str, Builder]]:
+def figure_plan(
+    s: Summaries | None, with_regression: bool = False
+) -> list[tuple[str, str, Builder]]:
     """Every figure of this report in order: the fixed ones, the feature maps' section (after
     the depth figure) when the feature map varies, a figure per other axis that varies (after
-    the noise figure), and the learned parameters when there are any."""
+    the noise figure), and the learned parameters when there are any; all of them from the
+    classification runs' summaries ``s`` (None: no classification run, no such figure). Then,
+    ``with_regression``, the regression section (bench.report.regression)."""
+    tail = list(regression.SECTIONS) if with_regression else []
+    if s is None:
+        return tail
     plan = list(FIGURES)
     after_noise = FIGURE_FILES.index("noise_robustness.png") + 1
     plan[after_noise:after_noise] = [
@@ -351,4 +358,4 @@ def figure_plan(s: Summaries) -> list[tuple[str, str, Builder]]:
         plan.insert(FIGURE_FILES.index("accuracy_vs_depth.png") + 1, feature_maps.SECTION)
     if not s.learned.empty:
         plan.insert(plan.index(FIGURES[-1]), LEARNED)
-    return plan
+    return plan + tail

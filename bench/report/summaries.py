@@ -9,12 +9,13 @@ Failed and diverged runs are left out of all of them (:func:`bench.report.result
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
 
 from bench import notebook
+from bench.features import FEATURE_MAPS
 from bench.report.convergence import convergence_table
 from bench.report.learned import learned_values
 from bench.report.results import (
@@ -24,6 +25,7 @@ from bench.report.results import (
     left_out,
     levels,
     linear_control,
+    ordered,
     seed_axes,
     usable,
     with_hidden_layers,
@@ -129,20 +131,14 @@ def summaries(results: Results, n_resamples: int = N_RESAMPLES, seed: int = 0) -
     by_dataset_noise = summary(hidden, ["dataset", "activation", "noise"])
     references_noise = reference_lines(hidden, ["dataset", "noise"])
     fall, not_compared = _noise_fall(hidden, by_dataset_noise, references_noise, n_resamples, seed)
-    per_dataset = reference_lines(hidden, ["dataset"]).set_index("dataset")
     learned = learned_values(done)
     return Summaries(
         affine=affine_activations(runs),
         control=control,
         left_out=left_out(runs),
-        chance=per_dataset["chance"].to_dict(),
-        ceiling=per_dataset["ceiling"].to_dict(),
-        by_dataset=summary(hidden, ["dataset", "activation"]),
-        of_best=summary(hidden, ["dataset", "activation"], "of_best"),
-        by_dataset_depth=summary(done, ["dataset", "activation", "depth"]),
+        **_dataset_fields(done, hidden, runs, results.curves, control, summary),
         references_depth=reference_lines(done, ["dataset", "depth"]),
         by_depth=summary(done, ["activation", "depth"]),
-        logistic=summary(done[done["depth"] == 0], ["dataset"]),
         deepest=deepest,
         at_deepest=summary(done[done["depth"] == deepest], ["activation"]),
         by_dataset_noise=by_dataset_noise,
@@ -163,7 +159,6 @@ def summaries(results: Results, n_resamples: int = N_RESAMPLES, seed: int = 0) -
             ["dataset", "activation", "epoch"],
             "test_loss",
         ),
-        convergence=convergence_table(runs, results.curves),
         linear_regions=summary(done, ["activation", "depth"], "linear_regions"),
         linear_fit_r2=summary(hidden, ["activation"], "linear_fit_r2"),
         dead_units=summary(hidden, ["activation", "depth"], "dead_unit_frac"),
@@ -172,9 +167,51 @@ def summaries(results: Results, n_resamples: int = N_RESAMPLES, seed: int = 0) -
         ranking=ranking_table(runs, n_resamples=n_resamples, seed=seed),
         failures=failure_counts(runs),
         notebook=_notebook_cells(done, results.curves, summary),
-        control_facts=_control_facts(hidden, control),
-        test_sets=_test_sets(hidden),
     )
+
+
+def _dataset_fields(done, hidden, runs, curves, control, summary) -> dict:
+    """The summaries per dataset that the headline quotes (``done``: the usable runs with their
+    yardsticks; ``hidden``: those with hidden layers)."""
+    per_dataset = reference_lines(hidden, ["dataset"]).set_index("dataset")
+    return {
+        "chance": per_dataset["chance"].to_dict(),
+        "ceiling": per_dataset["ceiling"].to_dict(),
+        "by_dataset": summary(hidden, ["dataset", "activation"]),
+        "of_best": summary(hidden, ["dataset", "activation"], "of_best"),
+        "by_dataset_depth": summary(done, ["dataset", "activation", "depth"]),
+        "logistic": summary(done[done["depth"] == 0], ["dataset"]),
+        "convergence": convergence_table(runs, curves),
+        "control_facts": _control_facts(hidden, control),
+        "test_sets": _test_sets(hidden),
+    }
+
+
+def headline_inputs(runs: pd.DataFrame) -> str | None:
+    """The feature map the headline's accuracies are on when the runs vary it: raw, else the
+    first map (bench.features' order); None when they do not vary it."""
+    maps = ordered(levels(usable(runs), "features"), FEATURE_MAPS)
+    return maps[0] if len(maps) > 1 else None
+
+
+def headline_summaries(
+    results: Results, s: Summaries, n_resamples: int = N_RESAMPLES, seed: int = 0
+) -> Summaries:
+    """``s`` as the headline reads it. When the runs vary the feature map, a linear model on
+    quadratic features is a nonlinear model of the data, so the headline's accuracies are on
+    the reference inputs only (:func:`headline_inputs`): the fields it quotes are computed again
+    from those runs; the feature maps have a section of their own. Otherwise ``s`` itself."""
+    reference = headline_inputs(results.runs)
+    if reference is None:
+        return s
+    runs = results.runs[results.runs["features"] == reference]
+
+    def summary(part: pd.DataFrame, by: list[str], metric: str = "test_acc") -> pd.DataFrame:
+        return summarize(part, by, metric, n_resamples=n_resamples, seed=seed)
+
+    done = with_yardsticks(usable(runs))
+    hidden = with_hidden_layers(done)
+    return replace(s, **_dataset_fields(done, hidden, runs, results.curves, s.control, summary))
 
 
 def other_axes(runs: pd.DataFrame) -> list[str]:

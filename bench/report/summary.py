@@ -16,14 +16,23 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
+from bench.report import regression, wording
 from bench.report.convergence import RULE as CONVERGENCE_RULE
 from bench.report.headline import headline
 from bench.report.markdown import accuracy_pivot, averaged_over, ranking_markdown
 from bench.report.plotting import activation_styles
-from bench.report.results import levels, load_results, usable, with_hidden_layers
+from bench.report.regression_summaries import regression_summaries
+from bench.report.results import (
+    affine_activations,
+    levels,
+    load_results,
+    split_tasks,
+    usable,
+    with_hidden_layers,
+)
 from bench.report.sections import Inputs, Skip, figure_plan
-from bench.report.summaries import Summaries, summaries
-from bench.report.tables import N_RESAMPLES
+from bench.report.summaries import Summaries, headline_summaries, summaries
+from bench.report.tables import N_RESAMPLES, failure_counts
 from bench.report.text import (
     environment,
     grid_description,
@@ -75,21 +84,32 @@ def build_report(
     figures_dir.mkdir(parents=True, exist_ok=True)
     tables_dir.mkdir(parents=True, exist_ok=True)
 
-    s = summaries(results, n_resamples=n_resamples, seed=seed)
-    styles = activation_styles(levels(usable(runs), "activation"), s.affine)
-    inputs = Inputs(results, s, styles, n_resamples, seed)
+    # Classification and regression runs are summarised apart: every accuracy section reads
+    # the classification runs only, the regression section the regression runs.
+    classification, fits = split_tasks(results)
+    s = summaries(classification, n_resamples=n_resamples, seed=seed) if classification else None
+    rs = regression_summaries(fits, n_resamples=n_resamples, seed=seed) if fits else None
+    styles = activation_styles(levels(usable(runs), "activation"), affine_activations(runs))
+    inputs = Inputs(classification or fits, s, styles, n_resamples, seed, rs)
 
-    parts = [f"# nonlinbench report: {name}", headline(runs, s)]
-    parts += ["## How to read this report", reading_guide()]
+    parts = [f"# nonlinbench report: {name}"]
+    if s is not None:
+        head = headline_summaries(classification, s, n_resamples=n_resamples, seed=seed)
+        parts.append(headline(classification.runs, head))
+    if rs is not None:
+        parts.append(regression.headline(rs))
+    guide = reading_guide() if s is not None else wording.RULE
+    parts += ["## How to read this report", guide + (f" {regression.READING}" if rs else "")]
     parts += ["## Grid", grid_description(runs)]
-    reproduction = seed_reproduction(s.notebook)
+    reproduction = seed_reproduction(s.notebook) if s is not None else None
     if reproduction is not None:
         parts += ["## Reproducing the seed notebook", reproduction]
 
     parts.append("## Figures")
     written = set()
     with sns.axes_style("whitegrid"), plt.rc_context(RC):
-        for number, (filename, title, builder) in enumerate(figure_plan(s), start=1):
+        plan = figure_plan(s, with_regression=rs is not None)
+        for number, (filename, title, builder) in enumerate(plan, start=1):
             parts.append(f"### {number}. {title}")
             try:
                 if usable(runs).empty:
@@ -106,7 +126,13 @@ def build_report(
         if stale.name not in written:
             stale.unlink()
 
-    parts += ["## Tables", *_tables(s, with_hidden_layers(usable(runs)), usable(runs), tables_dir)]
+    parts.append("## Tables")
+    if s is not None:
+        done = usable(classification.runs)
+        parts += _tables(s, with_hidden_layers(done), done, tables_dir)
+    if rs is not None and len(rs.by_depth):
+        _write_csv(regression.table_csv(rs), tables_dir / "regression_r2.csv")
+    parts += _failures_table(failure_counts(runs), tables_dir)
     parts += ["## Environment", environment(results.manifest)]
     parts += ["## Reproduce", reproduce(results.manifest, name)]
     summary_path = out_dir / "summary.md"
@@ -193,15 +219,19 @@ def _tables(s: Summaries, hidden: pd.DataFrame, done: pd.DataFrame, tables_dir: 
         ]
     else:
         parts.append("> Skipped: no task was run by every activation.")
-    _write_csv(s.failures, tables_dir / "failures.csv", index=True)
-    parts += [
+    return parts
+
+
+def _failures_table(failures: pd.DataFrame, tables_dir: Path) -> list[str]:
+    """Failed and diverged runs per activation, classification and regression runs alike."""
+    _write_csv(failures, tables_dir / "failures.csv", index=True)
+    return [
         "### Failed and diverged runs",
         "Failed: the run stopped with an error (its metrics are missing). Diverged: the training "
         "loss stopped being finite or exceeded 100 times its initial value, and the run was "
         "frozen there. Both are left out of every summary above.",
-        s.failures.to_markdown(),
+        failures.to_markdown(),
     ]
-    return parts
 
 
 def _convergence_table(s: Summaries, tables_dir: Path) -> list[str]:

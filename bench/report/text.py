@@ -18,7 +18,7 @@ from bench.report.headline import convergence_paragraph
 from bench.report.markdown import fmt, fmt_list, pct, pct_ci
 from bench.report.results import levels
 from bench.report.summaries import NotebookCells
-from bench.schema import AXES
+from bench.schema import AXES, DERIVED_AXES
 
 CEILING_NOTE = (
     "The best possible accuracy is the Bayes-optimal test accuracy on the dataset's own "
@@ -42,12 +42,13 @@ def grid_description(runs: pd.DataFrame) -> str:
         "every summary). Axes that vary:",
         "",
     ]
-    for axis in AXES:
+    shown = [a for a in AXES if a not in DERIVED_AXES]  # a stack's layers: its activation label
+    for axis in shown:
         values = levels(runs, axis)
         if len(values) > 1:
             lines.append(f"- `{axis}`: {fmt_list(values)}")
     fixed = []
-    for axis in AXES:
+    for axis in shown:
         values = levels(runs, axis)
         if len(values) <= 1:
             fixed.append(f"`{axis}` = {fmt(values[0]) if values else 'not recorded'}")

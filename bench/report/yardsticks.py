@@ -8,7 +8,9 @@ axes, with the same averaging as test accuracy) gives the matching reference:
               NaN for a CSV dataset, whose distribution is unknown
     of_best   test_acc / ceiling: the share of the best possible accuracy reached
 
-The ceiling does not depend on label noise: test labels are never flipped.
+The ceiling does not depend on label noise: test labels are never flipped. Regression runs
+(n_classes 0) have neither: their three columns are NaN (their yardsticks are R^2 values, see
+bench.ceiling.r2_yardsticks and bench.report.regression_summaries).
 """
 
 from __future__ import annotations
@@ -42,7 +44,8 @@ def with_yardsticks(runs: pd.DataFrame) -> pd.DataFrame:
     index = pd.MultiIndex.from_frame(data)
     runs["chance"] = pd.Series(chances, dtype=float).reindex(index).to_numpy(float)
     runs["ceiling"] = pd.Series(ceilings, dtype=float).reindex(index).to_numpy(float)
-    fallback = 1.0 / runs["n_classes"].astype(float)  # when the data cannot be made again
+    classes = runs["n_classes"].astype(float)
+    fallback = 1.0 / classes.where(classes > 0)  # when the data cannot be made again; NaN: none
     runs["chance"] = runs["chance"].fillna(fallback)
     runs["of_best"] = runs["test_acc"].astype(float) / runs["ceiling"]
     return runs
