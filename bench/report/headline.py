@@ -87,7 +87,7 @@ def _linear_paragraph(runs: pd.DataFrame, s: Summaries) -> str:
     layers = (
         f"{fmt(depths[0])}–{fmt(depths[-1])} hidden layers"
         if len(depths) > 1
-        else f"{fmt(depths[0])} hidden layers"
+        else f"{fmt(depths[0])} hidden layer{'' if depths[0] == 1 else 's'}"
     )
     status = chance_status(linear["mean"], linear["low"], s.chance.get(dataset, np.nan))
     text = (
