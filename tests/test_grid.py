@@ -67,7 +67,7 @@ def test_an_integer_is_accepted_where_a_number_is_expected():
 
 @pytest.mark.parametrize(
     ("name", "runs"),
-    [("seed", 40), ("quick", 96), ("playground", 336), ("default", 15630)],
+    [("seed", 40), ("quick", 96), ("playground", 336), ("default", 11530)],
     ids=str,
 )
 def test_the_builtin_grids_parse_and_have_their_documented_sizes(name, runs):
