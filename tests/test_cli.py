@@ -97,6 +97,7 @@ def plan_numbers(stdout: str) -> tuple[int, int, int, int, int]:
     return int(runs[1]), int(stored[1]), int(train[1]), int(train[2]), int(train[3])
 
 
+@pytest.mark.slow  # calibrates the per-machine prices from scratch (~13 s)
 def test_plan_prints_runs_stored_groups_and_chunks(write_grid, tmp_path, capsys):
     # 3 activations x 2 depths x 3 seeds, minus none at depth 2: 15 runs in 5 groups of 3.
     path = write_grid(

@@ -103,6 +103,7 @@ def test_the_dask_backend_gives_the_same_table_as_the_local_one(
     assert Store(tmp_path / "dask").read_manifest()["backend"] == "dask"
 
 
+@pytest.mark.slow  # starts a local Dask cluster (~5 s); the faster Dask test stays in make test
 def test_without_joblib_generators_the_dask_backend_still_streams_chunk_by_chunk(
     scheduler, write_grid, tmp_path, monkeypatch
 ):

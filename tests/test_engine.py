@@ -500,6 +500,7 @@ def test_regression_trains_with_squared_error_like_the_reference(
         assert curves[:, 3, i].tolist() == pytest.approx(history.test_acc, rel=1e-6)  # R^2
 
 
+@pytest.mark.slow  # trains 1500 epochs (~5 s); the MSE equivalence tests stay in make test
 def test_on_sine_a_tanh_network_fits_and_a_linear_one_is_the_best_straight_line():
     base = dict(dataset="sine", n_samples=400, optimizer="adam", lr=0.02, epochs=1500, width=16)
     specs = [

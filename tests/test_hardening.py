@@ -49,6 +49,7 @@ def start_run(grid: Path, out: Path) -> subprocess.Popen:
 # --------------------------------------------------------------------------- one writer
 
 
+@pytest.mark.slow  # two concurrent processes (~7 s)
 def test_two_runs_on_one_folder_store_every_run_once_with_its_curves(write_grid, tmp_path):
     grid = write_grid(
         'activation = ["none", "relu", "tanh"]\nn_samples = 200\nwidth = 8\nepochs = 150\n'
@@ -278,6 +279,7 @@ def test_sigterm_stores_finished_chunks_exits_143_and_leaves_no_worker(write_gri
     assert survivors == [], f"processes outlived the command: {survivors}"
 
 
+@pytest.mark.slow  # a subprocess that imports torch (~6 s)
 def test_a_closed_pipe_is_not_an_error():
     pipeline = subprocess.run(
         f"{sys.executable} -m bench list-activations | head -1",
