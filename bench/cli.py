@@ -1,55 +1,25 @@
-"""The `nonlinbench` command: run, plan, report, explore, export, list-activations, perf."""
+"""The `nonlinbench` command line: the parser and the entry point. What each subcommand does
+is in bench.commands; nothing in the package imports this module."""
 
 from __future__ import annotations
 
 import argparse
 import os
-import shlex
 import sys
-from pathlib import Path
-
-import torch
 
 from bench import __version__
+from bench.commands import (
+    PAGE_NAME,
+    cmd_explore,
+    cmd_export,
+    cmd_list_activations,
+    cmd_perf,
+    cmd_plan,
+    cmd_report,
+    cmd_run,
+)
+from bench.errors import UserError
 from bench.grid import MAX_RUNS
-
-
-class UserError(Exception):
-    """A mistake in the command's input: printed as one line, exit status 2."""
-
-
-def _registry(args):
-    """Built-in, declared and installed activations, plus every --plugin file."""
-    from bench.plugins import add_plugin_file, load_registry
-    from bench.registry import ActivationError
-
-    registry = load_registry()
-    for path in getattr(args, "plugin", None) or []:
-        try:
-            registry = add_plugin_file(registry, path)
-        except ActivationError as exc:
-            raise UserError(f"--plugin {path}: {exc}") from None
-    return registry
-
-
-def _load_grid(name: str, args):
-    """The grid, parsed against the activations of --plugin files and of its own plugins."""
-    from bench.grid import GridError, load_grid
-
-    registry = _registry(args)
-    try:
-        return load_grid(name, registry)
-    except GridError as exc:
-        raise UserError(str(exc)) from None
-
-
-def _device(name: str) -> torch.device:
-    from bench.engine import resolve_device
-
-    try:
-        return resolve_device(name)
-    except ValueError as exc:
-        raise UserError(f"--device {name}: {exc}") from None
 
 
 def _positive(kind):
@@ -63,163 +33,6 @@ def _positive(kind):
         return value
 
     return parse
-
-
-def cmd_list_activations(args) -> int:
-    registry = _registry(args)
-    rows = [
-        (a.name, a.source, "yes" if a.learnable else "no", a.description, ", ".join(a.aliases))
-        for a in registry
-    ]
-    header = ("name", "source", "learnable", "description", "aliases")
-    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(3)]
-    for row in [header, *rows]:
-        cells = [row[i].ljust(widths[i]) for i in range(3)]
-        alias = f" (alias: {row[4]})" if row[4] and row is not header else ""
-        print("  ".join(cells) + "  " + row[3] + alias)
-    for failure in registry.failures:
-        print(
-            f"warning: plugin {failure.source} failed to load: {failure.message}", file=sys.stderr
-        )
-    return 0
-
-
-def _out_dir(args, grid) -> Path:
-    return Path(args.out) if args.out else Path("results") / grid.name
-
-
-def cmd_plan(args) -> int:
-    from bench.estimate import GPU_HINT_SECONDS, estimate
-    from bench.plan import make_plan
-    from bench.runner import default_jobs
-    from bench.store import Store
-
-    grid = _load_grid(args.grid, args)
-    device = _device(args.device)
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    store = Store(_out_dir(args, grid))
-    plan = make_plan(grid, store, device, max_chunk=args.max_chunk, max_runs=args.max_runs)
-    chunks = len(plan.tasks)
-    jobs = args.jobs or default_jobs(device)
-    print(f"grid      {grid.name} ({grid.source}, hash {grid.hash})")
-    print(f"runs      {plan.total}")
-    print(f"stored    {plan.stored} (in {store.root})")
-    print(f"to train  {plan.pending} in {plan.groups} groups, {chunks} chunks")
-    if plan.tasks:
-        guess = estimate(plan, device, jobs, args.threads, recalibrate=args.recalibrate)
-        source = "prices cached for this machine" if guess.cached else "calibrated just now"
-        print(f"estimate  {guess.describe()} on {device.type} with {jobs} job(s) ({source})")
-        if device.type == "cpu" and guess.low > GPU_HINT_SECONDS:
-            print(
-                "hint      this grid is meant for a GPU: on a machine with CUDA, "
-                f"`nonlinbench run {shlex.quote(args.grid)} --device cuda`, or spread it over a "
-                "Dask cluster (--backend dask)"
-            )
-    return 0
-
-
-def cmd_run(args) -> int:
-    from bench.runner import run_grid
-
-    grid = _load_grid(args.grid, args)
-    _device(args.device)
-    if args.backend == "dask" and not args.scheduler:
-        raise UserError("--backend dask needs --scheduler tcp://HOST:PORT of a running cluster")
-    summary = run_grid(
-        grid,
-        _out_dir(args, grid),
-        device=args.device,
-        backend=args.backend,
-        jobs=args.jobs,
-        threads=args.threads,
-        fresh=args.fresh,
-        quiet=args.quiet,
-        scheduler=args.scheduler,
-        max_chunk=args.max_chunk,
-        max_runs=args.max_runs,
-        command=" ".join(shlex.quote(a) for a in ["nonlinbench", *args.argv]),
-    )
-    print(summary.line(), file=sys.stderr)
-    if summary.interrupted == "SIGTERM":
-        print("nonlinbench: terminated (SIGTERM); finished chunks are stored", file=sys.stderr)
-        return 143
-    if summary.interrupted:
-        return 130
-    if summary.failed:
-        print(
-            f"{summary.failed} run(s) failed; their errors are in the 'error' column of "
-            f"{_out_dir(args, grid) / 'runs.parquet'}",
-            file=sys.stderr,
-        )
-        return 1
-    return 0
-
-
-def results_folder(args) -> tuple[Path, str]:
-    """The results folder that `report` and `explore` read, and the grid's name: --results
-    DIR, or a grid (a built-in name, or a grid file's path, which names its grid)."""
-    if args.results:
-        results = Path(args.results)
-        name = args.grid if args.grid and not args.grid.endswith(".toml") else None
-        name = name or (_load_grid(args.grid, args).name if args.grid else results.name)
-    elif args.grid:
-        name = args.grid if not args.grid.endswith(".toml") else _load_grid(args.grid, args).name
-        results = Path("results") / name
-    else:
-        raise UserError(
-            f"{args.command} needs a grid (nonlinbench {args.command} GRID) or --results DIR"
-        )
-    if not (results / "runs.parquet").exists():
-        rerun = shlex.quote(args.grid) if args.grid else "GRID"
-        raise UserError(
-            f"no results in {results} (runs.parquet is missing): run "
-            f"`nonlinbench run {rerun}` first"
-        )
-    return results, name
-
-
-def cmd_report(args) -> int:
-    from bench.explore import write_explore_page
-    from bench.report import build_report
-
-    results, name = results_folder(args)
-    out = Path(args.out) if args.out else Path("reports") / name
-    summary = build_report(results, out, grid_name=name)
-    page = write_explore_page(results, out / "explore.html")
-    print(f"wrote {summary}, {out / 'figures'}/ and {page}", file=sys.stderr)
-    return 0
-
-
-def cmd_export(args) -> int:
-    from bench.export import ExportError, export_run
-
-    if (args.run is None) == (args.where is None):
-        raise UserError("export needs one of --run RUN_ID and --where AXIS=VALUE[,AXIS=VALUE...]")
-    results, _ = results_folder(args)
-    try:
-        done = export_run(
-            results, args.out, registry=_registry(args), run=args.run, where=args.where
-        )
-    except ExportError as exc:
-        raise UserError(str(exc)) from None
-    for path, what in done.files:
-        print(f"wrote {path} ({what})")
-    verdict = "as stored" if done.reproduced else f"but {done.stored!r} is stored (warning)"
-    print(
-        f"check: reloaded, it scores {done.metric} {done.recomputed!r}, {verdict}", file=sys.stderr
-    )
-    return 0
-
-
-def cmd_perf(args) -> int:
-    from bench.perf import run_perf
-
-    device = _device(args.device)
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    run_perf(Path(args.out), device=device, repeats=args.repeats, quick=args.quick)
-    return 0
 
 
 class _Parser(argparse.ArgumentParser):
@@ -316,15 +129,32 @@ def build_parser() -> argparse.ArgumentParser:
     plugin(p)
     p.set_defaults(func=cmd_report)
 
-    from bench.explore import add_explore_command
-
-    add_explore_command(sub, _grid_argument)
+    p = sub.add_parser(
+        "explore",
+        help="write an interactive HTML page over a grid's results (works offline)",
+        description=(
+            "Write one self-contained HTML file (data and script inside, no network needed) to "
+            "explore a grid's results: pick a cell, compare two, plot a measure along an axis."
+        ),
+    )
+    _grid_argument(p, False)  # reads results/<name>, writes reports/<name>/explore.html
+    p.add_argument("--results", metavar="DIR", help="results folder to read (instead of --grid)")
+    p.add_argument(
+        "--out", metavar="FILE", help=f"HTML file to write [reports/<grid name>/{PAGE_NAME}]"
+    )
+    p.add_argument("--title", help="the page's title [nonlinbench explore: <grid name>]")
+    p.set_defaults(func=cmd_explore)
 
     p = sub.add_parser("export", help="write one stored run as a standalone PyTorch model")
     _grid_argument(p, required=False)
     p.add_argument("--results", help="results folder [results/<grid name>]")
     p.add_argument("--run", metavar="RUN_ID", help="the run's id (or a unique start of it)")
-    p.add_argument("--where", metavar="FILTERS", help="axis filters naming one run: seed=3,...")
+    p.add_argument(
+        "--where",
+        action="append",
+        metavar="AXIS=VALUE",
+        help='one axis filter (repeatable; the value is taken whole: "layers=16 relu, 8 tanh")',
+    )
     p.add_argument("--out", metavar="FILE", help="TorchScript file to write [exports/<run>.pt]")
     plugin(p)
     p.set_defaults(func=cmd_export)

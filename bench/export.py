@@ -5,9 +5,9 @@
                                       FILE.json           axes, metrics, layout, how to read
                                       FILE.test.npz       the run's test set
 
-A run is picked by its id (or a unique prefix of it) or by axis filters ("activation=relu,
-seed=3") that must leave exactly one successful run. Its network is rebuilt as
-`bench.model.MLP(...).net` from the run's axes, the stored parameters are loaded into it, and
+A run is picked by its id (or a unique prefix of it) or by axis filters (`--where
+activation=relu --where seed=3`, bench.pick) that must leave exactly one successful run. Its
+network is rebuilt as `bench.model.MLP(...).net` from the run's axes, the stored parameters are loaded into it, and
 the feature map and the network are traced together, so `torch.jit.load(FILE)` alone maps the
 data's raw coordinates to what the network outputs. The export is then checked: the traced
 model's score on the saved test set is compared with the stored one.
@@ -15,7 +15,6 @@ model's score on the saved test set is compared with the stored one.
 
 from __future__ import annotations
 
-import difflib
 import json
 import math
 import warnings
@@ -32,6 +31,7 @@ from bench.data import Dataset, load_data
 from bench.features import apply_feature_map
 from bench.layers import activation_record, hidden_widths
 from bench.model import MLP, output_size, score
+from bench.pick import PickError, select_run
 from bench.plugins import add_plugin_file
 from bench.registry import Activation, ActivationError, Registry
 from bench.schema import AXES
@@ -39,7 +39,6 @@ from bench.spec import RunSpec
 from bench.store import Store
 
 SUFFIXES = {"state_dict": ".state_dict.pt", "metadata": ".json", "test_set": ".test.npz"}
-_TRUE, _FALSE = ("true", "1", "yes"), ("false", "0", "no")
 
 
 class ExportError(ValueError):
@@ -62,113 +61,6 @@ class Exported:
         tolerance = 0.0 if self.metric == "test_acc" else 1e-5
         both_nan = math.isnan(self.stored) and math.isnan(self.recomputed)
         return both_nan or abs(self.stored - self.recomputed) <= tolerance
-
-
-# --------------------------------------------------------------------------- choosing a run
-
-
-def _successful(runs: pd.DataFrame) -> pd.Series:
-    if "error" not in runs:
-        return pd.Series(True, index=runs.index)
-    return runs["error"].fillna("").astype(str) == ""
-
-
-def _typed(axis: str, text: str, column: pd.Series):
-    """A --where value typed like the runs table's column."""
-    kind = column.dtype.kind
-    try:
-        if kind == "b":
-            if text.lower() not in _TRUE + _FALSE:
-                raise ValueError
-            return text.lower() in _TRUE
-        if kind in "iu":
-            return int(text)
-        if kind == "f":
-            return float(text)
-    except ValueError:
-        what = {"b": "true or false", "i": "an integer", "u": "an integer", "f": "a number"}
-        raise ExportError(f"--where {axis}={text}: {axis} is {what[kind]}") from None
-    return text
-
-
-def parse_where(text: str, runs: pd.DataFrame) -> dict:
-    """ "axis=value,axis=value" -> {axis: typed value}, checked against the runs table."""
-    filters: dict = {}
-    for item in (part.strip() for part in text.split(",")):
-        axis, sep, value = item.partition("=")
-        axis, value = axis.strip(), value.strip()
-        if not sep or not axis or not value:
-            raise ExportError(
-                f"--where {text!r}: expected AXIS=VALUE[,AXIS=VALUE...], "
-                f"e.g. activation=relu,seed=3; got {item!r}"
-            )
-        if axis not in AXES or axis not in runs:
-            close = difflib.get_close_matches(axis, AXES, n=1)
-            hint = f" (did you mean '{close[0]}'?)" if close else ""
-            raise ExportError(f"--where: unknown axis '{axis}'{hint}; allowed: {', '.join(AXES)}")
-        if axis in filters:
-            raise ExportError(f"--where: axis '{axis}' is given twice")
-        filters[axis] = _typed(axis, value, runs[axis])
-    return filters
-
-
-def _values(column: pd.Series, most: int = 6) -> str:
-    values = column.unique().tolist()
-    try:
-        values = sorted(values)
-    except TypeError:  # mixed types
-        values = sorted(values, key=str)
-    shown = ", ".join(str(v) for v in values[:most])
-    return shown + (f", ... ({len(values)} values)" if len(values) > most else "")
-
-
-def _where_label(filters: dict) -> str:
-    return ",".join(f"{k}={v}" for k, v in filters.items())
-
-
-def select_run(runs: pd.DataFrame, *, run=None, where=None, folder: str = "this folder"):
-    """The one run (a row of the runs table) that --run or --where names."""
-    ok = _successful(runs)
-    if run is not None:
-        matches = runs[runs["run_id"] == run]
-        if matches.empty and len(run) >= 4:  # a unique prefix, as git takes one
-            matches = runs[runs["run_id"].str.startswith(run)]
-        if matches.empty:
-            raise ExportError(
-                f"run '{run}' is not among the {len(runs)} runs in {folder}; pick one with "
-                "--where AXIS=VALUE,... or copy a run_id from runs.parquet"
-            )
-        if len(matches) > 1:
-            raise ExportError(f"run '{run}' is the start of {len(matches)} run ids; give more")
-        row = matches.iloc[0]
-        if not ok[matches.index[0]]:
-            raise ExportError(f"run {row.run_id} failed ({row.error}); it has no weights")
-        return row
-    filters = parse_where(where or "", runs)
-    chosen = pd.Series(True, index=runs.index)
-    for axis, value in filters.items():
-        chosen &= runs[axis] == value
-    label = _where_label(filters)
-    matches = runs[chosen & ok]
-    if matches.empty:
-        failed = int((chosen & ~ok).sum())
-        if failed:
-            raise ExportError(f"--where {label} matches only {failed} failed run(s)")
-        for axis, value in filters.items():
-            if not (runs[axis] == value).any():
-                raise ExportError(
-                    f"--where {label} matches 0 runs: no run has {axis}={value}; "
-                    f"{axis} takes {_values(runs.loc[ok, axis])}"
-                )
-        raise ExportError(f"--where {label} matches 0 runs: no run has all of these values")
-    if len(matches) > 1:
-        varying = [a for a in AXES if a in matches and matches[a].nunique() > 1]
-        detail = "; ".join(f"{a} ({_values(matches[a])})" for a in varying)
-        raise ExportError(
-            f"--where {label} matches {len(matches)} runs; add the axes that still vary among "
-            f"them: {detail}"
-        )
-    return matches.iloc[0]
 
 
 # --------------------------------------------------------------------------- rebuilding it
@@ -343,14 +235,18 @@ def export_run(
     *,
     registry: Registry,
     run: str | None = None,
-    where: str | None = None,
+    where: list[str] | str | None = None,
 ) -> Exported:
-    """Exports the run that `run` (an id) or `where` (axis filters) names; see the module."""
+    """Exports the run that `run` (an id, or a start of one) or `where` (AXIS=VALUE filters,
+    bench.pick) names; see the module."""
     results = Path(results)
     runs = Store(results).load("runs")
     if runs.empty or "run_id" not in runs:
         raise ExportError(f"no runs in {results / 'runs.parquet'}")
-    row = select_run(runs, run=run, where=where, folder=str(results))
+    try:
+        row = select_run(runs, run=run, where=where, folder=str(results))
+    except PickError as exc:
+        raise ExportError(str(exc)) from None
     layout, params = stored_parameters(results, row.run_id)
     spec = run_spec(row)
     try:

@@ -16,12 +16,15 @@ A grid file (TOML) is the whole description of an experiment:
     activation = "none"
     depth = [2, 4]
 
-The runs are the Cartesian product of the axes, minus the excluded combinations. An axis the
-file omits takes its default from `bench.spec.RunSpec` (the seed notebook's setup), except
-`activation`, which defaults to none and relu. Names (datasets, activations, optimizers,
-init schemes) are case-insensitive; a dataset may also be a CSV file, whose relative path,
-like a plugin's, is relative to the grid file. Everything is validated before any training,
-and errors name the file, the key and the value and say what is allowed.
+The runs are the Cartesian product of the axes, minus the excluded combinations. A file may
+instead hold several studies as [[block]] tables (bench.grid_blocks), each a product over the
+shared [grid] values with its own axes, name, question and [[block.exclude]] tables; the runs
+are then the union of the blocks, each run once. An axis the file omits takes its default from
+`bench.spec.RunSpec` (the seed notebook's setup), except `activation`, which defaults to none
+and relu. Names (datasets, activations, optimizers, init schemes) are case-insensitive; a
+dataset may also be a CSV file, whose relative path, like a plugin's, is relative to the grid
+file. Everything is validated before any training, and errors name the file, the key and the
+value and say what is allowed.
 """
 
 from __future__ import annotations
@@ -29,27 +32,33 @@ from __future__ import annotations
 import difflib
 import hashlib
 import importlib.resources
-import itertools
 import sys
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench.axes import GridError, axis_values
+from bench.counting import union_size
 from bench.data import dataset_fingerprint
+from bench.grid_blocks import (
+    Block,
+    block_axes,
+    check_layers_alone,
+    parse_blocks,
+    parse_excludes,
+    unknown_key,
+)
 from bench.layers import activation_record
 from bench.plugins import add_plugin_file, default_registry
 from bench.registry import Activation, ActivationError, Registry
 from bench.schema import AXES
-from bench.spec import DEFAULTS, RunSpec
+from bench.spec import RunSpec
 
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover
     import tomli as tomllib
 
-TOP_LEVEL_KEYS = ("name", "description", "plugins", "grid", "exclude")
-STACK_SETS = ("depth", "width", "activation")  # what a `layers` value sets for its run
-DEFAULT_ACTIVATIONS = ("none", "relu")
+TOP_LEVEL_KEYS = ("name", "description", "plugins", "grid", "block", "exclude")
 MAX_NAME_BYTES = 255  # a folder name's limit on common file systems
 # Runs a grid may have before `plan` and `run` refuse it (--max-runs lifts the limit): the
 # `full` grid has about 340,000; beyond a few million, planning alone needs gigabytes.
@@ -60,50 +69,49 @@ MAX_RUNS = 2_000_000
 class Grid:
     name: str
     description: str
-    axes: dict[str, list]  # axis -> resolved values (canonical names, typed)
+    axes: dict[str, list]  # axis -> resolved values over every block (canonical names, typed)
     activations: dict[str, Activation]  # the activation axis' records, by canonical name
-    excludes: list[dict[str, list]] = field(default_factory=list)
+    excludes: list[dict[str, list]] = field(default_factory=list)  # top-level [[exclude]]s
     plugins: tuple[str, ...] = ()  # absolute paths of plugin files the grid needs
     source: str = ""  # the file's path, or "builtin:<name>"
     text: str = ""  # the file's contents, stored in the manifest
+    # The studies whose runs the grid unites: the file's [[block]] tables in order, or, for a
+    # file without blocks, one block named "main" (the product of [grid] minus [[exclude]]).
+    blocks: tuple[Block, ...] = ()
+    has_blocks: bool = False  # the file has [[block]] tables
 
     @property
     def hash(self) -> str:
         return hashlib.sha256(self.text.encode()).hexdigest()[:16]
 
+    def all_blocks(self) -> tuple[Block, ...]:
+        """The blocks (a grid made without parse_grid has one, "main", of its axes)."""
+        return self.blocks or (Block("main", "", self.axes, tuple(self.excludes)),)
+
+    def membership(self) -> tuple[list[RunSpec], list[tuple[int, ...]]]:
+        """The runs (the union of the blocks, in block order, each once) and, for each, the
+        indices of the blocks that hold it."""
+        where: dict[RunSpec, list[int]] = {}
+        for i, block in enumerate(self.all_blocks()):
+            for spec in block.specs():
+                where.setdefault(spec, []).append(i)
+        return list(where), [tuple(v) for v in where.values()]
+
     def specs(self) -> list[RunSpec]:
-        """The Cartesian product of the axes, minus excluded combinations, deduplicated."""
-        names = list(self.axes)
-        seen, specs = set(), []
-        for values in itertools.product(*(self.axes[n] for n in names)):
-            combo = dict(zip(names, values, strict=True))
-            if any(all(combo[k] in vs for k, vs in ex.items()) for ex in self.excludes):
-                continue
-            spec = RunSpec(**combo)
-            if spec not in seen:
-                seen.add(spec)
-                specs.append(spec)
-        return specs
+        """The union of the blocks' runs (each the product of its axes, minus excluded
+        combinations), each run once, in block order."""
+        return self.membership()[0]
 
-    def size(self) -> int:
-        """The number of runs, counted without making them (inclusion-exclusion over the
-        [[exclude]] tables, whose number is small), so any grid answers at once."""
-        total = 0
-        for r in range(len(self.excludes) + 1):
-            for subset in itertools.combinations(self.excludes, r):
-                total += (-1) ** r * self._matching(subset)
-        return total
-
-    def _matching(self, excludes: tuple[dict[str, list], ...]) -> int:
-        """Combinations of the axes that every exclude in `excludes` matches."""
-        count = 1
-        for axis, values in self.axes.items():
-            allowed = set(values)
-            for ex in excludes:
-                if axis in ex:
-                    allowed &= set(ex[axis])
-            count *= len(allowed)
-        return count
+    def size(self, **restrict: list) -> int:
+        """The number of runs (with `restrict`: those whose axes take these values), counted
+        without making them (inclusion-exclusion over the blocks and the excludes)."""
+        blocks = []
+        for block in self.all_blocks():
+            sets, excludes = block.counting()
+            for axis, values in restrict.items():
+                sets[axis] = sets[axis] & frozenset(values)
+            blocks.append((sets, excludes))
+        return union_size(blocks)
 
     def check_size(self, limit: int) -> int:
         """The number of runs, or GridError when it is above `limit`."""
@@ -202,7 +210,7 @@ def parse_grid(
     raw = _toml(text, where)
     for key in raw:
         if key not in TOP_LEVEL_KEYS:
-            raise GridError(_unknown(where, key, TOP_LEVEL_KEYS, "top-level key"))
+            raise GridError(unknown_key(where, key, TOP_LEVEL_KEYS, "top-level key"))
     name = raw.get("name")
     # The name is the default results folder (results/<name>), so it must be one folder name.
     if (
@@ -231,44 +239,19 @@ def parse_grid(
         raise GridError(f"{where}: 'grid' must be a table of axes, e.g. [grid] depth = [1, 2]")
     for key in table:
         if key not in AXES:
-            raise GridError(_unknown(where, f"grid.{key}", AXES, "axis", bare=key))
+            raise GridError(unknown_key(where, f"grid.{key}", AXES, "axis", bare=key))
 
     def check(key: str, axis: str, value) -> list:
         return axis_values(where, key, axis, value, base, registry)
 
-    if "layers" in table:
-        clash = [k for k in STACK_SETS if k in table]
-        if clash:
-            raise GridError(
-                f"{where}: key 'grid.layers' sets each hidden layer's width and activation, so "
-                f"'grid.{clash[0]}' cannot be given with it; write those networks as layers "
-                'too (e.g. "16 relu, 16 relu" is depth 2, width 16, relu)'
-            )
-    axes: dict[str, list] = {}
-    for axis in AXES:
-        if axis in table:
-            axes[axis] = check(f"grid.{axis}", axis, table[axis])
-        elif axis == "activation" and "layers" not in table:
-            axes[axis] = list(DEFAULT_ACTIVATIONS)
-        else:
-            axes[axis] = [DEFAULTS[axis]]
-
-    excludes_raw = raw.get("exclude", [])
-    if not isinstance(excludes_raw, list) or not all(isinstance(e, dict) for e in excludes_raw):
-        raise GridError(f"{where}: 'exclude' must be [[exclude]] tables of axis = value(s)")
-    excludes = []
-    for i, ex in enumerate(excludes_raw):
-        if not ex:
-            raise GridError(
-                f"{where}: [[exclude]] number {i + 1} is empty; it would drop every run"
-            )
-        resolved = {}
-        for key, value in ex.items():
-            if key not in AXES:
-                raise GridError(_unknown(where, f"exclude[{i}].{key}", AXES, "axis", bare=key))
-            resolved[key] = check(f"exclude[{i}].{key}", key, value)
-        excludes.append(resolved)
-
+    check_layers_alone(table, "grid", where)
+    shared = {axis: check(f"grid.{axis}", axis, table[axis]) for axis in AXES if axis in table}
+    excludes = parse_excludes(raw.get("exclude", []), "exclude", where, check)
+    if "block" in raw:
+        blocks = parse_blocks(raw["block"], shared, excludes, where, check)
+    else:
+        blocks = [Block("main", "", block_axes(shared, {}), tuple(excludes))]
+    axes = {axis: list(dict.fromkeys(v for b in blocks for v in b.axes[axis])) for axis in AXES}
     grid = Grid(
         name=name,
         description=description,
@@ -278,8 +261,10 @@ def parse_grid(
         plugins=plugins,
         source=source,
         text=text,
+        blocks=tuple(blocks),
+        has_blocks="block" in raw,
     )
-    if grid.size() == 0:
+    if "block" not in raw and grid.size() == 0:
         raise GridError(f"{where}: the [[exclude]] tables drop every run; nothing to train")
     _check_combinations(grid, where)
     return grid
@@ -299,23 +284,14 @@ def _activation_records(axes: dict[str, list], registry: Registry) -> dict[str, 
 def _check_combinations(grid: Grid, where: str) -> None:
     """Settings valid alone but not together, in any run the grid makes (excludes applied)."""
 
-    def runs_with(**restricted: list) -> int:
-        return replace(grid, axes={**grid.axes, **restricted}).size()
-
     momenta = [m for m in grid.axes["momentum"] if m]
     if (
         momenta
         and "adam" in grid.axes["optimizer"]
-        and runs_with(optimizer=["adam"], momentum=momenta)
+        and grid.size(optimizer=["adam"], momentum=momenta)
     ):
         raise GridError(
             f"{where}: key 'grid.momentum' value {momenta[0]!r} with optimizer 'adam': momentum "
             'is SGD\'s (Adam has its own, beta1); add [[exclude]] optimizer = "adam" and '
             f"momentum = {momenta!r}, or set momentum only on SGD runs"
         )
-
-
-def _unknown(where: str, key: str, allowed, what: str, bare: str | None = None) -> str:
-    close = difflib.get_close_matches(bare or key, list(allowed), n=1)
-    hint = f" (did you mean '{close[0]}'?)" if close else ""
-    return f"{where}: unknown {what} '{key}'{hint}; allowed: {', '.join(allowed)}"

@@ -47,6 +47,8 @@ class Plan:
     groups: int  # groups among the runs still to train
     tasks: list[Task] = field(default_factory=list)
     datasets: dict[tuple, Dataset] = field(default_factory=dict)  # by data_key
+    # Each block's run ids, in the order of grid.all_blocks() (a run in two blocks is in both).
+    block_ids: list[list[str]] = field(default_factory=list)
 
     @property
     def pending(self) -> int:
@@ -96,7 +98,7 @@ def make_plan(
     stored, loads each dataset once (every data problem is found here, before training) and
     cuts the rest into tasks."""
     grid.check_size(max_runs)
-    specs = grid.specs()
+    specs, membership = grid.membership()
     fingerprints = dataset_fingerprints(specs)
     ids = run_ids(specs, fingerprints)
     stored = set() if fresh else store.stored_ids()
@@ -132,6 +134,10 @@ def make_plan(
                 cost=run_cost(spec0, datasets[data_key(spec0)]) * len(part),
             )
         )
+    block_ids: list[list[str]] = [[] for _ in grid.all_blocks()]
+    for rid, held_by in zip(ids, membership, strict=True):
+        for b in held_by:
+            block_ids[b].append(rid)
     tasks.sort(key=lambda t: -t.cost)  # largest first: better load balance across workers
     return Plan(
         grid=grid,
@@ -140,4 +146,5 @@ def make_plan(
         groups=n_groups,
         tasks=tasks,
         datasets=datasets,
+        block_ids=block_ids,
     )

@@ -27,6 +27,7 @@ from tqdm.auto import tqdm
 import bench
 from bench import engine
 from bench.backends import BACKENDS, dask_results, local_results
+from bench.blocks import manifest_entry
 from bench.grid import MAX_RUNS, Grid
 from bench.plan import make_plan
 from bench.store import Store, StoreError, describe_os_error
@@ -141,6 +142,8 @@ def run_grid(
         manifest.update(
             started=pd.Timestamp.now("UTC").isoformat(), backend=backend, jobs=jobs, threads=threads
         )
+        # Which block(s) each run belongs to, for the report (bench.blocks.load_blocks).
+        manifest["blocks"] = manifest_entry(grid, plan.block_ids, plan.total)
         store.write_manifest(manifest)
         summary = RunSummary(
             total=plan.total,

@@ -257,6 +257,49 @@ BAD_GRIDS = {
         ["'grid.momentum'", "0.9", "'adam'", "SGD's", "[[exclude]]"],
     ),
     "missing plugin file": ('plugins = ["nope.py"]', ["'plugins'", "nope.py", "does not exist"]),
+    # [[block]] tables (tests/test_blocks.py specifies what they mean)
+    "unknown key in a block": (
+        "[[block]]\ndepht = 1",
+        ["'block[0].depht'", "did you mean 'depth'", "allowed: name, question, exclude, dataset"],
+    ),
+    "empty block": ("[[block]]", ["block[0] ('block 1') gives no axis", "at least one"]),
+    "block with only a name": ('[[block]]\nname = "x"', ["block[0] ('x') gives no axis"]),
+    "two blocks of one name": (
+        '[[block]]\nname = "a"\ndepth = 1\n[[block]]\nname = "a"\ndepth = 2',
+        ["'block[1].name'", "'a'", "earlier block"],
+    ),
+    "block name not a string": ("[[block]]\nname = 3\ndepth = 1", ["'block[0].name'", "3"]),
+    "block question on two lines": (
+        '[[block]]\ndepth = 1\nquestion = """Why?\nBecause."""',
+        ["'block[0].question'", "one sentence on one line"],
+    ),
+    "block bad value": ("[[block]]\ndepth = -1", ["'block[0].depth'", "-1", "in [0, 64]"]),
+    "block is not a table": ("block = 3", ["'block' must be one or more [[block]] tables"]),
+    "block layers with depth": (
+        '[[block]]\nlayers = "8 relu"\ndepth = 1',
+        ["'block[0].layers'", "'block[0].depth' cannot be given with it"],
+    ),
+    "block exclude drops the block": (
+        '[[block]]\ndepth = 1\n[[block.exclude]]\nactivation = ["none", "relu"]',
+        ["block[0] ('block 1')", "drop every run of the block"],
+    ),
+    "top-level exclude drops a block": (
+        '[[block]]\ndepth = 1\n[[block]]\ndepth = 2\nactivation = "none"\n'
+        '[[exclude]]\nactivation = "none"',
+        ["block[1] ('block 2')", "drop every run of the block"],
+    ),
+    "empty block exclude": (
+        "[[block]]\ndepth = 1\n[[block.exclude]]",
+        ["[[block.exclude]] number 1 of block[0] is empty"],
+    ),
+    "block exclude names an unknown axis": (
+        "[[block]]\ndepth = 1\n[[block.exclude]]\ndepht = 1",
+        ["'block[0].exclude[0].depht'", "did you mean 'depth'"],
+    ),
+    "momentum with adam in a block": (
+        '[grid]\nmomentum = 0.9\n[[block]]\noptimizer = "adam"',
+        ["momentum", "0.9", "'adam'", "[[exclude]]"],
+    ),
 }
 
 

@@ -8,10 +8,8 @@ disk with no network.
 
     data.py    results folder -> one JSON document (cells.py aggregates, encode.py packs)
     page.py    document + page.css + draw.js, stats.js, state.js, panels.js, page.js -> HTML
-    command.py the CLI subcommand
 """
 
-from bench.explore.command import add_explore_command
 from bench.explore.page import write_explore_page
 
-__all__ = ["add_explore_command", "write_explore_page"]
+__all__ = ["write_explore_page"]
