@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import fcntl
+import hashlib
 import json
 import os
 import re
@@ -23,6 +24,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from report_synthetic import make_runs, make_surfaces, write_results
 
 from bench.cli import main
 from bench.explore import write_explore_page
@@ -319,12 +321,27 @@ def test_in_a_browser_the_page_paints_follows_clicks_and_restores_a_linked_view(
 ):
     url = page.resolve().as_uri()
 
-    # 1. First paint: cell A is the first cell (none, depth 1), and the fragment says so.
+    # 1. First paint: the lesson, A = none against B = relu at the depth where relu gains the
+    # most (the first of equals), and the fragment says so.
+    gain = {
+        d: cell_runs(results, activation="relu", depth=d)["test_acc"].mean()
+        - cell_runs(results, activation="none", depth=d)["test_acc"].mean()
+        for d in (1, 2)
+    }
+    depth = 2 if gain[2] > gain[1] else 1
     browser.open(url)
     fragment = browser.wait_drawn()
-    assert fragment == "activation=none&depth=1&measure=test_acc&along=depth&curve=acc"
+    assert fragment == (
+        f"activation=none&depth={depth}&vs.activation=relu&vs.depth={depth}"
+        "&measure=test_acc&along=depth&curve=acc"
+    )
     assert browser.evaluate("window.exploreFirstDrawn") < 5000  # ms from navigation
     assert browser.evaluate("document.querySelector('#a-surface') !== null")
+    assert browser.evaluate("document.querySelector('#b-surface') !== null")
+
+    # From here on, one cell: none at depth 1.
+    browser.open(f"{url}#activation=none&depth=1")
+    assert browser.wait_drawn() == "activation=none&depth=1&measure=test_acc&along=depth&curve=acc"
 
     # 2. Pick relu: the fragment follows, and the accuracy shown is the tables' mean.
     browser.evaluate(
@@ -373,7 +390,9 @@ def test_in_a_browser_the_page_paints_follows_clicks_and_restores_a_linked_view(
 
     # 5. A fragment the grid cannot show is normalised to a cell it has.
     browser.open(f"{url}#activation=swish&depth=7")
-    assert browser.wait_drawn() == "activation=none&depth=1&measure=test_acc&along=depth&curve=acc"
+    assert browser.wait_drawn() == (
+        f"activation=none&depth={depth}&measure=test_acc&along=depth&curve=acc"
+    )
     assert browser.errors == []
 
 
@@ -462,6 +481,8 @@ def test_regression_cells_carry_r2_where_accuracy_is(mixed_page, mixed):
     decoded = record["offset"][3] + q[3, 0] / 65534 * record["scale"][3]
     assert decoded == pytest.approx(mean.to_numpy(), abs=1e-3 * record["scale"][3])
     assert data["defaultMeasure"] == "test_acc"  # the first cell is circles
+    # The first view is a classification lesson: tanh against none on circles.
+    assert data["start"] == {"a": [0, 0], "b": [0, 1]}
 
 
 def test_in_a_browser_a_regression_cell_shows_r2_beside_its_yardsticks(browser, mixed_page, mixed):
@@ -492,4 +513,253 @@ def test_in_a_browser_a_regression_cell_shows_r2_beside_its_yardsticks(browser, 
     assert "scored differently" in browser.evaluate(
         "document.querySelector('#difference').textContent"
     )
+    assert browser.errors == []
+
+
+# --------------------------------------------------------------------------- synthetic results
+# Hand-made results folders (tests/report_synthetic.py) whose grids vary an axis beyond the
+# runner's surface key, keep a diverged run, and make the first cell in level order a poor
+# first view: the page must show each cell's own surface or say it has none, open on the
+# lesson, use the report's colours and leave diverged runs out.
+
+
+def vary(runs: pd.DataFrame, axis: str, values) -> pd.DataFrame:
+    """`runs` repeated once per value of `axis`, each copy with fresh run ids."""
+    frames = []
+    for value in values:
+        copy = runs.copy()
+        copy[axis] = value
+        copy["run_id"] = [
+            hashlib.sha256(f"{rid}/{axis}={value}".encode()).hexdigest()[:16]
+            for rid in runs["run_id"]
+        ]
+        frames.append(copy)
+    return pd.concat(frames, ignore_index=True)
+
+
+def synthetic_runs(axis: str = "features", values=("raw", "quadratic")) -> pd.DataFrame:
+    """none, relu and tanh on circles and blobs at depths 1 and 2, three seeds (one run failed,
+    one diverged), repeated for each of `values` of `axis`. On quadratic features the linear
+    network is the best on circles (as it is: x^2 + y^2 separates circles)."""
+    runs = make_runs(
+        activations=("none", "relu", "tanh"), datasets=("circles", "blobs"),
+        depths=(1, 2), widths=(4,), noises=(0.03,),
+    )  # fmt: skip
+    runs = vary(runs, axis, values)
+    if axis == "features":
+        quadratic_none = (runs["features"] == "quadratic") & (runs["activation"] == "none")
+        runs.loc[quadratic_none & (runs["dataset"] == "circles"), "test_acc"] = 0.99
+    return runs
+
+
+def write_synthetic(path: Path, runs: pd.DataFrame, surfaces: pd.DataFrame) -> Path:
+    """A results folder with these runs and surfaces (curves made from the runs)."""
+    write_results(path, runs, surfaces=False)
+    surfaces.to_parquet(path / "surfaces.parquet", index=False)
+    return path
+
+
+def runner_surfaces(runs: pd.DataFrame, axis: str, first) -> pd.DataFrame:
+    """The surfaces the runner stores: one per SURFACE_KEY setting, the first run in grid order,
+    which for an axis listed first at `first` is always a run with that value."""
+    return make_surfaces(runs[runs[axis] == first])
+
+
+def cell_of(data: dict, **levels) -> int:
+    """The index of the cell with these levels (labels as the page writes them)."""
+    names = [a["name"] for a in data["axes"]]
+    key = [data["axes"][j]["levels"].index(str(levels[n])) for j, n in enumerate(names)]
+    return next(i for i, c in enumerate(data["cells"]) if c["k"] == key)
+
+
+def levels_of(data: dict, key: list[int]) -> dict:
+    return {a["name"]: a["levels"][i] for a, i in zip(data["axes"], key, strict=True)}
+
+
+def fragment(data: dict, a: list[int], b: list[int] | None = None, **view) -> str:
+    """The page's fragment for cells A (and B): State.format's text."""
+    parts = [f"{n}={v}" for n, v in levels_of(data, a).items()]
+    if b is not None:
+        parts += [f"vs.{n}={v}" for n, v in levels_of(data, b).items()]
+    view = {"measure": "test_acc", "along": "depth", "curve": "acc", **view}
+    return "&".join(parts + [f"{k}={v}" for k, v in view.items()])
+
+
+@pytest.mark.parametrize(
+    "axis, values",
+    [("features", ("raw", "quadratic")), ("dropout", (0.0, 0.2)), ("weight_decay", (0.0, 0.01))],
+)
+def test_a_cell_shows_its_own_surface_or_none(tmp_path, axis, values):
+    """The bug: a cell differing from the stored run only in `axis` was shown that run's surface
+    (the runner's key, SURFACE_KEY, does not hold `axis`). Now such a cell has no surface, and
+    `near` points to the other cell's, which the page offers as that cell's."""
+    runs = synthetic_runs(axis, values)
+    data = explore_data(write_synthetic(tmp_path, runs, runner_surfaces(runs, axis, values[0])))
+    names = [a["name"] for a in data["axes"]]
+    run_cell = {  # run_id -> cell index, from the page's own cell levels
+        run["run_id"]: cell_of(data, **{n: run[n] for n in names}) for _, run in runs.iterrows()
+    }
+    stored = pd.read_parquet(tmp_path / "surfaces.parquet")
+    for i, cell in enumerate(data["cells"]):
+        at = levels_of(data, cell["k"])
+        if at[axis] == str(values[0]):  # the runner stored this cell's surface: its own
+            surface = data["surfaces"][cell["surface"]]
+            assert surface["cell"] == i
+            rid = stored["run_id"].iloc[cell["surface"]]
+            assert run_cell[rid] == i
+            assert cell.get("near") is None
+        else:  # none stored: said, not replaced by the neighbour's
+            assert cell["surface"] is None, f"{at} shows another cell's surface"
+            other = {**at, axis: str(values[0])}
+            assert data["surfaces"][cell["near"]]["cell"] == cell_of(data, **other)
+
+    # With a surface stored for every cell, each cell shows its own.
+    everyone = pd.concat([make_surfaces(runs[runs[axis] == v]) for v in values])
+    data = explore_data(write_synthetic(tmp_path / "all", runs, everyone))
+    assert all(data["surfaces"][c["surface"]]["cell"] == i for i, c in enumerate(data["cells"]))
+    assert all(c["near"] is None for c in data["cells"])
+
+
+def test_cells_differing_only_in_bookkeeping_share_a_surface(tmp_path):
+    """eval_every changes what is recorded, not what is learned: a cell at eval_every 50 shows
+    the surface of the same training at eval_every 10 (and says whose it is)."""
+    runs = synthetic_runs("eval_every", (10, 50))
+    data = explore_data(write_synthetic(tmp_path, runs, runner_surfaces(runs, "eval_every", 10)))
+    for cell in data["cells"]:
+        at = levels_of(data, cell["k"])
+        owner = cell_of(data, **{**at, "eval_every": "10"})
+        assert data["surfaces"][cell["surface"]]["cell"] == owner
+
+
+def test_the_first_view_is_the_lesson(tmp_path):
+    """The bug: the page opened on the first cell in level order (here circles, quadratic
+    features, none: the linear network at its best). Now it opens on raw inputs, A = the linear
+    network and B = the activation that beats it by the most, where it beats it by the most."""
+    runs = synthetic_runs()
+    data = explore_data(write_synthetic(tmp_path, runs, runner_surfaces(runs, "features", "raw")))
+    assert levels_of(data, data["cells"][0]["k"])["features"] == "quadratic"  # the old first view
+
+    ok = runs[(runs["error"] == "") & ~runs["diverged"] & (runs["features"] == "raw")]
+    means = ok.groupby(["dataset", "depth", "activation"])["test_acc"].mean().unstack()
+    gains = means.drop(columns="none").sub(means["none"], axis=0).stack()
+    dataset, depth, activation = gains.idxmax()
+    a, b = levels_of(data, data["start"]["a"]), levels_of(data, data["start"]["b"])
+    where = {"dataset": dataset, "features": "raw", "depth": str(depth)}
+    assert a == {**where, "activation": "none"}
+    assert b == {**where, "activation": activation}
+
+
+def test_without_a_control_the_first_view_is_one_cell_on_raw_inputs(tmp_path):
+    runs = synthetic_runs()
+    runs = runs[runs["activation"] != "none"]
+    data = explore_data(write_synthetic(tmp_path, runs, runner_surfaces(runs, "features", "raw")))
+    assert data["start"]["b"] is None
+    assert levels_of(data, data["start"]["a"])["features"] == "raw"
+
+
+def test_the_page_uses_the_reports_colours(tmp_path):
+    """One convention with the report (bench.colors, which the report's figures use): class 0
+    blue and class 1 orange, seaborn's colorblind palette; values on matplotlib's coolwarm; the
+    affine activation grey. The page had class 0 orange and class 1 blue."""
+    import matplotlib
+    import seaborn as sns
+    from matplotlib.colors import to_hex
+
+    from bench import colors
+
+    palette = [to_hex(c) for c in sns.color_palette(colors.PALETTE)]
+    assert list(colors.CLASS_COLOURS) == palette
+    assert colors.class_colours(12)[10:] == palette[:2]  # seaborn's palette repeats too
+    cmap = matplotlib.colormaps[colors.VALUE_CMAP]
+    n = len(colors.VALUE_COLOURS)
+    assert list(colors.VALUE_COLOURS) == [to_hex(cmap(i / (n - 1))) for i in range(n)]
+    assert colors.AFFINE_COLOUR == palette[colors.GREY] == "#949494"
+
+    runs = synthetic_runs()
+    data = explore_data(write_synthetic(tmp_path, runs, runner_surfaces(runs, "features", "raw")))
+    assert data["colours"]["classes"] == palette
+    assert data["colours"]["twoClass"] == [palette[0], "#ffffff", palette[1]]
+    assert data["colours"]["values"] == list(colors.VALUE_COLOURS)
+    assert data["colours"]["activations"] == ["#949494", palette[0], palette[1]]  # none relu tanh
+    scripts = (Path(__file__).parents[1] / "bench" / "explore" / "draw.js").read_text()
+    assert "orange 0" not in scripts and "orange (0)" not in scripts
+
+
+def test_diverged_runs_are_left_out_and_counted(tmp_path):
+    """The bug: the page pooled a diverged run's scores with the others'. Like failed runs, and
+    as in the report, diverged runs are left out of every statistic and counted."""
+    runs = synthetic_runs()
+    data = explore_data(write_synthetic(tmp_path, runs, runner_surfaces(runs, "features", "raw")))
+    for _, run in runs[runs["diverged"]].iterrows():
+        i = cell_of(data, **{a["name"]: run[a["name"]] for a in data["axes"]})
+        cell = data["cells"][i]
+        same = runs[[a["name"] for a in data["axes"]]] == run[[a["name"] for a in data["axes"]]]
+        group = runs[same.all(axis=1)]
+        kept = group[(group["error"] == "") & ~group["diverged"]].sort_values("seed")
+        assert cell["acc"] == pytest.approx(kept["test_acc"].to_numpy(), abs=1e-5)
+        assert cell["diverged"] == 1 and cell["n"] == len(group)
+        expected = list(bootstrap_ci(kept["test_acc"].to_numpy()))
+        assert cell["ci"] == pytest.approx(expected, abs=1e-5)
+        # the curves: the mean over the kept runs only
+        curves = pd.read_parquet(tmp_path / "curves.parquet")
+        mean = curves[curves.run_id.isin(kept.run_id)].groupby("epoch")["test_acc"].mean()
+        q = unpack(data["curves"][i]["data"], np.uint16).reshape(4, 3, -1)
+        assert q[3, 0] / 65534 == pytest.approx(mean.to_numpy(), abs=1e-4)
+    assert data["grid"]["diverged"] == int(runs["diverged"].sum()) == 2  # one per features copy
+
+
+@pytest.fixture(scope="module")
+def synthetic_page(tmp_path_factory) -> tuple[Path, dict]:
+    """A page over synthetic results that vary features, keep a diverged run, and store
+    surfaces the runner's way (raw inputs only)."""
+    root = tmp_path_factory.mktemp("explore_synthetic")
+    runs = synthetic_runs()
+    results = write_synthetic(root / "results", runs, runner_surfaces(runs, "features", "raw"))
+    page = write_explore_page(results, root / "explore.html")
+    return page, embedded_data(page.read_text())
+
+
+def test_in_a_browser_the_page_opens_on_the_lesson_in_the_reports_colours(browser, synthetic_page):
+    page, data = synthetic_page
+    url = page.resolve().as_uri()
+
+    # 1. The first view is the lesson, on raw inputs.
+    browser.open(url)
+    assert browser.wait_drawn() == fragment(data, data["start"]["a"], data["start"]["b"])
+
+    # 2. Colours: the linear network's surface (P(class 1) = sigmoid(3 (x + y / 2)) in the
+    # synthetic surfaces) is class 0's blue at the bottom left and class 1's orange at the top
+    # right, as in the report; the caption says so.
+    pixel = """(() => {{ const c = document.querySelector('#a-surface');
+        return Array.from(c.getContext('2d').getImageData({x}, {y}, 1, 1).data.slice(0, 3)); }})()"""
+    size = browser.evaluate("document.querySelector('#a-surface').width")
+    blue = browser.evaluate(pixel.format(x=1, y=size - 2))
+    orange = browser.evaluate(pixel.format(x=size - 2, y=1))
+    hex_rgb = lambda h: [int(h[i : i + 2], 16) for i in (1, 3, 5)]  # noqa: E731
+    assert blue == pytest.approx(hex_rgb(data["colours"]["classes"][0]), abs=3)
+    assert orange == pytest.approx(hex_rgb(data["colours"]["classes"][1]), abs=3)
+    caption = browser.evaluate("document.querySelector('#a-surface-figure figcaption').textContent")
+    assert "blue 0 (class 0)" in caption and "orange 1 (class 1)" in caption
+
+    # 3. A quadratic-features cell has no stored surface: the panel says so and links to the
+    # raw-input cell whose surface it is.
+    at = levels_of(data, data["start"]["a"])
+    browser.open(
+        f"{url}#{fragment(data, data['start']['a'])}".replace("features=raw", "features=quadratic")
+    )
+    browser.wait_drawn()
+    assert browser.evaluate("document.querySelector('#a-surface')") is None
+    text = browser.evaluate("document.querySelector('#a-no-surface').textContent")
+    assert text.startswith("No decision surface was stored for this cell.")
+    assert "features raw" in text
+    browser.evaluate("document.querySelector('#a-no-surface a').click()")
+    assert browser.wait_drawn().startswith(fragment(data, data["start"]["a"]).split("&measure")[0])
+    assert at["features"] == "raw"
+
+    # 4. The diverged run's cell says it is left out; the header counts it.
+    run = data["cells"][next(i for i, c in enumerate(data["cells"]) if c["diverged"])]
+    browser.open(f"{url}#{fragment(data, run['k'])}")
+    browser.wait_drawn()
+    assert "diverged" in browser.evaluate("document.querySelector('#a-diverged').textContent")
+    assert "2 diverged" in browser.evaluate("document.querySelector('#grid-info').textContent")
     assert browser.errors == []

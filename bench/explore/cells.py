@@ -9,7 +9,12 @@ data and its decision surface. A regression cell (n_classes 0) is scored by test
 of accuracy (``score``), beside the R^2 of the noise-free function and of the best affine fit
 (``yard``, bench.ceiling.r2_yardsticks, as in the report).
 
-Failed runs (``error`` not empty) are left out of every statistic and counted per cell.
+Failed runs (``error`` not empty) and diverged runs (``diverged``: the training loss stopped
+being finite or grew 100-fold) are left out of every statistic and counted per cell, as in the
+report.
+
+The page opens on the lesson (``lesson``): the linear network (the affine control) beside the
+activation that beats it by the most, on raw inputs.
 """
 
 from __future__ import annotations
@@ -25,11 +30,20 @@ from bench.activations import BUILTINS
 from bench.ceiling import ceiling, r2_yardsticks
 from bench.data import BUILTIN_DATASETS, REGRESSION_DATASETS, DatasetError
 from bench.schema import AXES, DATA_AXES, DERIVED_AXES, METRICS, SEED_AXES
+from bench.spec import LATER_FIELDS
 from bench.stats import bootstrap_ci
 
 # The measures the page tabulates and plots, in this order: every per-run metric of the schema.
 MEASURES: tuple[str, ...] = tuple(c.name for c in METRICS)
 MEANINGS: dict[str, str] = {c.name: c.meaning for c in METRICS}
+
+
+# Axes that change what is recorded about a run, not what it learns: two cells that differ only
+# in these show the same function (and may share a decision surface).
+BOOKKEEPING_AXES: tuple[str, ...] = ("eval_every", "target_acc")
+# The level an axis is held at in the first view when the grid varies it: raw inputs and no
+# regulariser (spec.LATER_FIELDS: the settings every run had before the axis existed).
+REFERENCE_LEVELS: dict[str, object] = dict(LATER_FIELDS)
 
 
 @dataclass(frozen=True)
@@ -124,6 +138,13 @@ def cell_index(runs: pd.DataFrame, layout: Layout) -> pd.DataFrame:
     return runs
 
 
+def function_key(runs: pd.DataFrame, layout: Layout) -> pd.Series:
+    """Per run of `cell_index(runs)`, its cell's key without the BOOKKEEPING_AXES: runs with
+    the same function key learned the same kind of function (only what was recorded differs)."""
+    keep = [j for j, a in enumerate(layout.axes) if a not in BOOKKEEPING_AXES]
+    return runs["key"].map(lambda key: tuple(key[j] for j in keep))
+
+
 def _measures(ok: pd.DataFrame) -> list[list[float | None]]:
     """[mean, min, max] over the cell's successful runs, per measure (None where unmeasured)."""
     out = []
@@ -137,11 +158,23 @@ def _measures(ok: pd.DataFrame) -> list[list[float | None]]:
     return out
 
 
+def usable(runs: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
+    """(failed, diverged) masks of `runs`: failed runs have an `error`; diverged ones trained
+    but their loss stopped being finite or grew 100-fold (counted apart from failed ones)."""
+    failed = runs["error"].fillna("").astype(str).str.len() > 0
+    if "diverged" in runs:
+        diverged = runs["diverged"].fillna(False).astype(bool) & ~failed
+    else:
+        diverged = pd.Series(False, index=runs.index)
+    return failed, diverged
+
+
 def summarise_cells(runs: pd.DataFrame, layout: Layout, replicates: list[tuple]) -> list[dict]:
     """One JSON-ready record per cell of `cell_index(runs)`, in cell order.
 
-    Keys: k (level index per axis), n (runs), failed, s (replicate indices into `replicates`)
-    and acc (their test scores, same order; failed runs left out), ci ([mean, low, high],
+    Keys: k (level index per axis), n (runs), failed, diverged, s (replicate indices into
+    `replicates`) and acc (their test scores, same order; failed and diverged runs left out),
+    ci ([mean, low, high],
     95% bootstrap over replicates), m ([mean, min, max] per MEASURES), classes, affine. The
     score is the test accuracy, or for a regression cell the test R^2: such a cell also has
     score ("test_r2") and yard ([best possible, best affine] R^2, None where unknown).
@@ -149,8 +182,8 @@ def summarise_cells(runs: pd.DataFrame, layout: Layout, replicates: list[tuple])
     replicate_index = {r: i for i, r in enumerate(replicates)}
     records = []
     for _, group in runs.groupby("cell", sort=True):
-        failed = group["error"].fillna("").astype(str).str.len() > 0
-        ok = group[~failed].sort_values(list(layout.seed_axes))
+        failed, diverged = usable(group)
+        ok = group[~failed & ~diverged].sort_values(list(layout.seed_axes))
         classes = group["n_classes"].dropna() if "n_classes" in group else pd.Series([])
         regression = is_regression(group, classes)
         acc = ok["test_r2" if regression else "test_acc"].to_numpy(float)
@@ -161,6 +194,7 @@ def summarise_cells(runs: pd.DataFrame, layout: Layout, replicates: list[tuple])
                 "k": [int(i) for i in group["key"].iloc[0]],
                 "n": int(len(group)),
                 "failed": int(failed.sum()),
+                "diverged": int(diverged.sum()),
                 "s": [replicate_index[r] for r in ok["replicate"][keep]],
                 "acc": [_round(a) for a in acc[keep]],
                 "ci": [_round(v) for v in ci],
@@ -243,3 +277,41 @@ def add_yardsticks(records: list[dict], layout: Layout) -> None:
             key = list(r["k"])
             key[act] = control_level
             r["control"] = by_key.get(tuple(key))
+
+
+# --------------------------------------------------------------------------- the first view
+
+
+def _at_reference(record: dict, layout: Layout) -> bool:
+    """Whether a cell holds every varying axis that has a reference level (REFERENCE_LEVELS:
+    raw inputs, no regulariser) at it, where the grid has that level."""
+    for j, axis in enumerate(layout.axes):
+        if axis in REFERENCE_LEVELS and REFERENCE_LEVELS[axis] in layout.levels[axis]:
+            if layout.levels[axis][record["k"][j]] != REFERENCE_LEVELS[axis]:
+                return False
+    return True
+
+
+def lesson(records: list[dict], layout: Layout) -> dict:
+    """The first view, {"a": key, "b": key or None}: A is the affine control (the linear
+    network) and B the activation that beats it by the most (mean test score), among the cells
+    on raw inputs and without regularisers (REFERENCE_LEVELS), classification before regression.
+    So the page opens on the dataset, depth (and other settings) where an activation matters
+    most. Without a control in the grid: the first cell at the reference levels, alone."""
+    if not records:
+        return {"a": None, "b": None}
+
+    def gain(r: dict) -> float | None:
+        c = r["control"]
+        if r["affine"] or c is None or records[c] is r:
+            return None
+        mine, theirs = r["ci"][0], records[c]["ci"][0]
+        return None if mine is None or theirs is None else mine - theirs
+
+    reference = [r for r in records if _at_reference(r, layout)] or records
+    for regression in (False, True):
+        pool = [r for r in reference if ("score" in r) == regression and gain(r) is not None]
+        if pool:
+            best = max(pool, key=gain)  # the first of equals, in cell order
+            return {"a": list(records[best["control"]]["k"]), "b": list(best["k"])}
+    return {"a": list(reference[0]["k"]), "b": None}

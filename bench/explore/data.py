@@ -15,19 +15,23 @@ from pathlib import Path
 
 import pandas as pd
 
+from bench import colors
 from bench.explore.cells import (
     MEANINGS,
     MEASURES,
     add_yardsticks,
     cell_index,
+    function_key,
     grid_layout,
     is_numeric,
+    lesson,
     level_labels,
     summarise_cells,
+    usable,
     value_label,
 )
 from bench.explore.encode import encode_curves, encode_surfaces
-from bench.schema import CURVE_METRICS
+from bench.schema import CURVE_METRICS, SURFACE_KEY
 from bench.store import Store
 
 FORMAT_VERSION = 1
@@ -59,13 +63,16 @@ def explore_data(results_dir: Path | str, title: str | None = None) -> dict:
         runs["error"] = ""
     layout = grid_layout(runs)
     runs = cell_index(runs, layout)
+    runs["function"] = function_key(runs, layout)
     replicates = sorted(set(runs["replicate"]))
     replicate_index = {r: i for i, r in enumerate(replicates)}
 
     cells = summarise_cells(runs, layout, replicates)
     add_yardsticks(cells, layout)
+    start = lesson(cells, layout)
     surfaces, tests = _surfaces(_or_none(tables["surfaces"]), runs, replicate_index, cells)
-    curves, epochs = encode_curves(_or_none(tables["curves"]), runs)
+    failed, diverged = usable(runs)
+    curves, epochs = encode_curves(_or_none(tables["curves"]), runs[~failed & ~diverged])
     grid = store.read_manifest().get("grid")
     grid = grid if isinstance(grid, dict) else {}
     name = str(grid.get("name") or results_dir.name)
@@ -77,6 +84,7 @@ def explore_data(results_dir: Path | str, title: str | None = None) -> dict:
             "description": " ".join(str(grid.get("description", "")).split()),
             "runs": int(len(runs)),
             "failed": int(sum(c["failed"] for c in cells)),
+            "diverged": int(sum(c["diverged"] for c in cells)),
         },
         "axes": [
             {
@@ -88,12 +96,17 @@ def explore_data(results_dir: Path | str, title: str | None = None) -> dict:
         ],
         "fixed": {a: value_label(v) for a, v in layout.fixed.items()},
         "seedAxes": list(layout.seed_axes),
+        # the first view (an empty fragment): A the linear network, B the activation that
+        # beats it by the most, on raw inputs (cells.lesson)
+        "start": start,
         "replicates": [[str(v) for v in r] for r in replicates],
         "measures": [{"name": m, "meaning": MEANINGS[m]} for m in MEASURES],
         # the overview's first measure: the score of the first cell (accuracy, or R^2)
         "defaultMeasure": next((c.get("score", "test_acc") for c in cells), "test_acc"),
         "curveMetrics": list(CURVE_METRICS),
         "cells": cells,
+        "colours": _colours(layout, runs),
+        "surfaceKey": list(SURFACE_KEY),
         "surfaces": surfaces,
         "tests": tests,
         "curves": curves,
@@ -101,21 +114,40 @@ def explore_data(results_dir: Path | str, title: str | None = None) -> dict:
     }
 
 
+def _colours(layout, runs: pd.DataFrame) -> dict:
+    """The report's colours (bench.colors): classes, the regression value scale, and one per
+    activation level (affine activations grey), in the order of the activation axis."""
+    activations = layout.levels.get("activation", [layout.fixed.get("activation", "")])
+    flags = runs["affine"].fillna(False).astype(bool) if "affine" in runs else None
+    affine = set(runs.loc[flags, "activation"]) if flags is not None else set()
+    return {
+        "classes": list(colors.CLASS_COLOURS),
+        "twoClass": colors.two_class_stops(),
+        "shade": list(colors.MULTICLASS_SHADE),
+        "values": list(colors.VALUE_COLOURS),
+        "activations": list(colors.activation_colours(activations, affine).values()),
+    }
+
+
 def _surfaces(table: pd.DataFrame | None, runs, replicate_index, cells) -> tuple[list, list]:
-    """Surface records within SURFACE_BUDGET bytes; sets each cell's `surface` index."""
-    if table is None or table.empty:
-        for cell in cells:
-            cell["surface"] = None
-        return [], []
-    stride = 1
-    while True:
-        records, tests, per_cell = encode_surfaces(table, runs, replicate_index, stride)
-        size = sum(len(r["data"]) for r in records)
-        if size <= SURFACE_BUDGET or records[0]["res"] <= 25:
-            break
-        stride *= 2
-    for cell, index in zip(cells, per_cell, strict=True):
+    """Surface records within SURFACE_BUDGET bytes; sets each cell's `surface` index (None:
+    none stored for this cell) and `near` (then, the surface stored for its SURFACE_KEY
+    setting, which belongs to another cell; None otherwise)."""
+    records, tests = [], []
+    per_cell = nearest = [None] * len(cells)
+    if table is not None and not table.empty:
+        stride = 1
+        while True:
+            records, tests, per_cell, nearest = encode_surfaces(
+                table, runs, replicate_index, stride
+            )
+            size = sum(len(r["data"]) for r in records)
+            if not records or size <= SURFACE_BUDGET or records[0]["res"] <= 25:
+                break
+            stride *= 2
+    for cell, index, near in zip(cells, per_cell, nearest, strict=True):
         cell["surface"] = index
+        cell["near"] = near
     return records, tests
 
 

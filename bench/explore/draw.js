@@ -4,8 +4,18 @@
 
 const Draw = (() => {
   const SVG_NS = "http://www.w3.org/2000/svg"; // a namespace name, not a resource
-  // Classes as TensorFlow Playground colours them (orange 0, blue 1), then more.
-  const CLASS_COLOURS = ["#f59322", "#0877bd", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf"];
+  // The report's colours (bench/colors.py), set from the data document by `setColours`:
+  // classes (class 0 blue, class 1 orange, ...), the two-class scale, the shade of a predicted
+  // class, the regression value scale (low blue to high red) and one per activation level.
+  let COLOURS = {
+    classes: ["#0173b2", "#de8f05", "#029e73", "#d55e00", "#cc78bc", "#ca9161", "#fbafe4", "#949494", "#ece133", "#56b4e9"],
+    twoClass: ["#0173b2", "#ffffff", "#de8f05"],
+    shade: [0.2, 0.8],
+    values: ["#3b4cc0", "#dddcdc", "#b40426"],
+    activations: [],
+  };
+  const setColours = (colours) => { COLOURS = { ...COLOURS, ...colours }; };
+  const classColour = (k) => COLOURS.classes[k % COLOURS.classes.length];
   const SERIES_COLOURS = ["#555555", "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#bcbd22", "#17becf", "#7f7f7f", "#aec7e8", "#ffbb78", "#98df8a"];
 
   // An HTML element with attributes (and text), appended to parent if given.
@@ -106,35 +116,71 @@ const Draw = (() => {
     return node;
   };
 
+  const rgbOf = (hex) => [1, 3, 5].map((i) => parseInt(hex.slice(i, i + 2), 16));
+
   // "#rrggbb" mixed with white: t = 0 is white, t = 1 the colour; as [r, g, b].
   function tint(hex, t) {
-    const c = [1, 3, 5].map((i) => parseInt(hex.slice(i, i + 2), 16));
-    return c.map((v) => Math.round(255 + (v - 255) * t));
+    return rgbOf(hex).map((v) => Math.round(255 + (v - 255) * t));
   }
 
-  // t in [0, 1] from orange (0) through white (0.5) to blue (1), at strength `strength`.
-  const diverging = (t, strength) => (t < 0.5 ? tint(CLASS_COLOURS[0], (0.5 - t) * strength) : tint(CLASS_COLOURS[1], (t - 0.5) * strength));
+  // t in [0, 1] on a scale of evenly spaced colour stops, linear in RGB between them.
+  function ramp(stops, t) {
+    const x = Math.min(1, Math.max(0, t)) * (stops.length - 1);
+    const i = Math.min(stops.length - 2, Math.floor(x));
+    const [a, b] = [rgbOf(stops[i]), rgbOf(stops[i + 1])];
+    return a.map((v, c) => Math.round(v + (b[c] - v) * (x - i)));
+  }
+
+  // The 50% contour of a two-class surface (as the report draws it): where P(class 1) crosses
+  // 0.5 between neighbouring grid points, a segment through the interpolated crossings.
+  function contour(ctx, bytes, res, px, py) {
+    const at = (ix, iy) => bytes[iy * res + ix] / 255 - 0.5;
+    ctx.beginPath();
+    for (let iy = 0; iy < res - 1; iy++) {
+      for (let ix = 0; ix < res - 1; ix++) {
+        const corners = [[ix, iy], [ix + 1, iy], [ix + 1, iy + 1], [ix, iy + 1]];
+        const crossings = [];
+        for (let e = 0; e < 4; e++) {
+          const [p, q] = [corners[e], corners[(e + 1) % 4]];
+          const [u, v] = [at(...p), at(...q)];
+          if ((u < 0) === (v < 0)) continue;
+          const t = u / (u - v);
+          crossings.push([p[0] + (q[0] - p[0]) * t, p[1] + (q[1] - p[1]) * t]);
+        }
+        for (let c = 0; c + 1 < crossings.length; c += 2) {
+          ctx.moveTo(px(crossings[c][0]), py(crossings[c][1]));
+          ctx.lineTo(px(crossings[c + 1][0]), py(crossings[c + 1][1]));
+        }
+      }
+    }
+    ctx.strokeStyle = "#262626";
+    ctx.lineWidth = Math.max(1, ctx.canvas.width / 300);
+    ctx.stroke();
+  }
 
   // A decision surface onto `canvas`: bytes = prob (0..255) then pred, each res x res,
-  // row-major [iy, ix] with iy = 0 at y_min (drawn at the bottom). Two classes: P(class 1)
-  // runs from orange through white to blue; more: the predicted class's colour, paler where
-  // the model is less sure. Test points on top, coloured by their true class. A regression
-  // surface (s.range: [lo, hi]) is the predicted value on the same orange-to-blue scale, lo
-  // to hi, and its test points are coloured by their targets on it (a 'line' plane's rows are
-  // all alike, so it shows as vertical bands).
+  // row-major [iy, ix] with iy = 0 at y_min (drawn at the bottom). As the report draws it:
+  // two classes, P(class 1) from class 0's colour (blue) at 0 through white to class 1's
+  // (orange) at 1, with the 50% contour; more, the predicted class's colour, paler where the
+  // model is less sure. Test points on top, coloured by their true class. A regression surface
+  // (s.range: [lo, hi]) is the predicted value on the report's value scale (low blue to high
+  // red), lo to hi, and its test points are coloured by their targets on it (a 'line' plane's
+  // rows are all alike, so it shows as vertical bands).
   function surface(canvas, s, bytes, classes, test) {
     const res = s.res;
     const image = new ImageData(res, res);
     const k = Math.max(classes || 2, 2);
     const values = Array.isArray(s.range);
+    const [pale, sure] = COLOURS.shade;
     for (let row = 0; row < res; row++) {
       const iy = res - 1 - row;
       for (let ix = 0; ix < res; ix++) {
         const i = iy * res + ix;
         const p = bytes[i] / 255;
         let rgb;
-        if (values || k === 2) rgb = diverging(p, 1.6);
-        else rgb = tint(CLASS_COLOURS[bytes[res * res + i] % CLASS_COLOURS.length], Math.max(0, (p - 1 / k) / (1 - 1 / k)) * 0.8);
+        if (values) rgb = ramp(COLOURS.values, p);
+        else if (k === 2) rgb = ramp(COLOURS.twoClass, p);
+        else rgb = tint(classColour(bytes[res * res + i]), pale + (sure - pale) * Math.max(0, Math.min(1, (p - 1 / k) / (1 - 1 / k))));
         image.data.set([...rgb, 255], 4 * (row * res + ix));
       }
     }
@@ -148,24 +194,26 @@ const Draw = (() => {
     const [x0, x1, y0, y1] = s.extent;
     const px = (x) => ((x - x0) / (x1 - x0 || 1)) * w;
     const py = (y) => h - ((y - y0) / (y1 - y0 || 1)) * h;
+    // grid point (ix, iy) sits at the centre of its image pixel
+    if (!values && k === 2) contour(ctx, bytes, res, (ix) => ((ix + 0.5) / res) * w, (iy) => h - ((iy + 0.5) / res) * h);
     const r = Math.max(2, w / 110);
     const [lo, hi] = values ? s.range : [0, 1];
     for (let i = 0; i < test.x.length; i++) {
       if (test.x[i] === null || test.y[i] === null) continue;
       ctx.beginPath();
       ctx.arc(px(test.x[i]), py(test.y[i]), r, 0, 2 * Math.PI);
-      if (values && test.target) {
-        const t = Math.min(1, Math.max(0, (test.target[i] - lo) / (hi - lo || 1)));
-        ctx.fillStyle = `rgb(${diverging(t, 2).join(",")})`;
-      } else ctx.fillStyle = CLASS_COLOURS[test.label[i] % CLASS_COLOURS.length];
+      if (values && test.target) ctx.fillStyle = `rgb(${ramp(COLOURS.values, (test.target[i] - lo) / (hi - lo || 1)).join(",")})`;
+      else ctx.fillStyle = classColour(test.label[i]);
       ctx.fill();
-      ctx.lineWidth = 1;
-      ctx.strokeStyle = values ? "#333" : "#fff";
+      ctx.lineWidth = Math.max(1, w / 480);
+      ctx.strokeStyle = "#1a1a1a";
       ctx.stroke();
     }
   }
 
   const seriesColour = (i) => SERIES_COLOURS[i % SERIES_COLOURS.length];
+  // An activation level's colour, as the report's figures give it (affine ones grey).
+  const activationColour = (i) => (COLOURS.activations.length ? COLOURS.activations[i % COLOURS.activations.length] : seriesColour(i));
 
-  return { html, svg, scale, chart, line, band, dot, hover, surface, seriesColour, CLASS_COLOURS };
+  return { html, svg, scale, chart, line, band, dot, hover, surface, seriesColour, activationColour, setColours, classColour };
 })();

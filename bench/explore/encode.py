@@ -89,6 +89,11 @@ def _downsample(row: pd.Series, stride: int) -> tuple[np.ndarray, np.ndarray, li
     return q, np.clip(pred, 0, 255).astype(np.uint8), extent
 
 
+def _flag(value) -> bool:
+    """A boolean column's value, missing read as False."""
+    return bool(value) if pd.notna(value) else False
+
+
 def _test_set(row: pd.Series) -> dict:
     test = {
         "x": [_r(v) for v in row["test_x"]],
@@ -103,30 +108,43 @@ def _test_set(row: pd.Series) -> dict:
 
 def encode_surfaces(
     surfaces: pd.DataFrame, runs: pd.DataFrame, replicates: dict[tuple, int], stride: int = 1
-) -> tuple[list[dict], list[dict], list[int | None]]:
-    """(surface records, distinct test sets, surface index per cell).
+) -> tuple[list[dict], list[dict], list[int | None], list[int | None]]:
+    """(surface records, distinct test sets, surface index per cell, nearest index per cell).
 
-    `runs` is `cells.cell_index(...)`'s table, `replicates` numbers its replicates. A record holds res, extent [x0, x1, y0, y1],
-    plane, test (index into the test sets, which runs sharing data share), cell and rep (the
-    cell and replicate of the run it was drawn from) and data (see the module docstring). A
-    cell's surface is the one stored for its SURFACE_KEY setting, which, when the grid varies
-    other axes too, may come from a neighbouring cell: the page then says so.
+    `runs` is `cells.cell_index(...)`'s table (with `function`, `cells.function_key`'s column,
+    if cells differing only in bookkeeping axes may share a surface), `replicates` numbers its
+    replicates. A record holds res, extent [x0, x1, y0, y1], plane, test (index into the test
+    sets, which runs sharing data share), cell and rep (the cell and replicate of the run it was
+    drawn from), diverged (whether that run diverged) and data (see the module docstring).
+
+    A cell's surface is one drawn from a run of the same function: a run of the cell itself, or
+    of a cell that differs only in bookkeeping axes; never a neighbour's (the runner stores one
+    per schema.SURFACE_KEY setting, so a grid that varies features, dropout, ... has cells with
+    none). For such a cell, `nearest` is the surface stored for its SURFACE_KEY setting, which
+    the page may point to as another cell's, never show as this one's. Surfaces of runs not in
+    `runs` are left out.
     """
-    run_cell = runs.set_index("run_id")[["cell", "replicate"]]
+    columns = ["cell", "replicate", "function" if "function" in runs else "key"]
+    if "diverged" in runs:
+        columns.append("diverged")
+    info = runs.drop_duplicates("run_id").set_index("run_id")[columns]
     records, tests, test_ids = [], [], {}
-    by_key: dict[tuple, int] = {}
+    by_function: dict[tuple, list[tuple]] = {}  # function -> [(not own cell, rep, index)]
+    by_key: dict[tuple, int] = {}  # SURFACE_KEY values -> index
     for _, row in surfaces.iterrows():
+        if row["run_id"] not in info.index:
+            continue
+        run = info.loc[row["run_id"]]
         prob, pred, extent = _downsample(row, stride)
         test = _test_set(row)
         test_key = repr(test)
         if test_key not in test_ids:
             test_ids[test_key] = len(tests)
             tests.append(test)
-        cell = rep = None
-        if row["run_id"] in run_cell.index:
-            cell = int(run_cell.loc[row["run_id"], "cell"])
-            rep = replicates[run_cell.loc[row["run_id"], "replicate"]]
-        by_key[tuple(row[k] for k in SURFACE_KEY)] = len(records)
+        index = len(records)
+        cell, rep = int(run["cell"]), replicates[run["replicate"]]
+        by_function.setdefault(run[columns[2]], []).append((cell, rep, index))
+        by_key.setdefault(tuple(row[k] for k in SURFACE_KEY), index)
         records.append(
             {
                 "res": int(prob.shape[0]),
@@ -135,15 +153,26 @@ def encode_surfaces(
                 "test": test_ids[test_key],
                 "cell": cell,
                 "rep": rep,
+                "diverged": _flag(run.get("diverged", False)),
                 "data": pack(np.concatenate([prob.ravel(), pred.ravel()])),
             }
         )
         span = value_range(row)
         if span is not None:
             records[-1]["range"] = span
-    first = runs.groupby("cell", sort=True).first()
-    per_cell = [by_key.get(tuple(first.loc[c, k] for k in SURFACE_KEY)) for c in first.index]
-    return records, tests, per_cell
+    first = runs.sort_values("cell", kind="stable").groupby("cell", sort=True).first()
+    per_cell, nearest = [], []
+    for c in first.index:
+        # its own cell's surface first, then the lowest replicate
+        candidates = sorted(
+            (cell != c, rep, index)
+            for cell, rep, index in by_function.get(first.loc[c, columns[2]], [])
+        )
+        own = candidates[0][2] if candidates else None
+        per_cell.append(own)
+        near = by_key.get(tuple(first.loc[c, k] for k in SURFACE_KEY)) if own is None else None
+        nearest.append(near)
+    return records, tests, per_cell, nearest
 
 
 # --------------------------------------------------------------------------- curves

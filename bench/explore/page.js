@@ -8,6 +8,7 @@
   const app = document.getElementById("app");
   State.init(D);
   Panels.init(D);
+  if (D.colours) Draw.setColours(D.colours);
   let drawn = null; // the fragment last drawn
   let note = ""; // what the last choice changed besides itself (a snap), shown once
 
@@ -176,7 +177,7 @@
     const frame = Draw.chart(box, { width: 680, height: 280, margin: { left: 60 }, x: D.axes[j].levels, y: [lo, top], xLabel: state.along, yLabel: state.measure, yFormat: (t) => Stats.measure(state.measure, t) });
     const aCell = State.cellOf(state.a);
     series.forEach((pts, s) => {
-      const colour = Draw.seriesColour(seriesLevels[s] ?? 0);
+      const colour = Draw.activationColour(seriesLevels[s] ?? 0);
       const dx = (s - (series.length - 1) / 2) * 3; // dodge, so bars do not hide each other
       const at = (p, v) => [frame.x(p.i) + dx, frame.y(v)];
       // A line only where the axis is ordered (depth, noise): not across datasets or activations.
@@ -184,7 +185,7 @@
       for (const p of pts.filter(Boolean)) {
         const [x, y0] = at(p, p.low);
         Draw.svg("line", { x1: x, x2: x, y1: y0, y2: at(p, p.high)[1], stroke: colour, class: "bar" }, frame.plot);
-        const perPoint = byActivation ? colour : Draw.seriesColour(p.key[act] ?? 0);
+        const perPoint = byActivation ? colour : Draw.activationColour(p.key[act] ?? 0);
         const text = `${State.describe(p.key)}: ${Stats.measure(state.measure, p.mean)} [${Stats.measure(state.measure, p.low)}, ${Stats.measure(state.measure, p.high)}], ${p.cell.acc.length} seeds`;
         const isA = State.cellOf(p.key) === aCell;
         const dot = Draw.dot(frame.plot, ...at(p, p.mean), isA ? 6 : 4, { fill: perPoint, class: isA ? "point current" : "point" }, text);
@@ -201,7 +202,7 @@
     const list = Draw.html("ul", { class: "legend" }, box);
     for (const s of levels) {
       const item = Draw.html("li", {}, list);
-      Draw.html("span", { class: "swatch", style: `background:${Draw.seriesColour(s)}` }, item);
+      Draw.html("span", { class: "swatch", style: `background:${Draw.activationColour(s)}` }, item);
       item.append(D.axes[act].levels[s]);
     }
   }
@@ -213,7 +214,9 @@
     const g = D.grid;
     const fixed = Object.entries(D.fixed).map(([k, v]) => `${k} ${v}`).join(", ");
     const description = g.description && !/[.!?]$/.test(g.description) ? `${g.description}.` : g.description;
-    info.textContent = `Grid ${g.name}: ${g.runs} runs in ${D.cells.length} cells${g.failed ? ` (${g.failed} failed)` : ""}. ${description}`;
+    const out = [g.failed ? `${g.failed} failed` : "", g.diverged ? `${g.diverged} diverged` : ""].filter(Boolean);
+    const left = out.length ? ` (${out.join(", ")}: left out of every statistic, as in the report)` : "";
+    info.textContent = `Grid ${g.name}: ${g.runs} runs in ${D.cells.length} cells${left}. ${description}`;
     Draw.html("br", {}, info);
     info.append(`The same in every run: ${fixed || "nothing"}.`);
   }

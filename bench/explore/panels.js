@@ -52,7 +52,7 @@ const Panels = (() => {
     const panel = Draw.html("section", { class: "panel", id: `panel-${role}`, "data-cell": i }, parent);
     Draw.html("h2", {}, panel, `${role.toUpperCase()}: ${State.describe(key)}`);
     const top = Draw.html("div", { class: "panel-top" }, panel);
-    const surface = surfaceFigure(top, c, i, role);
+    const surface = surfaceFigure(top, c, i, role, state);
     accuracy(top, c, i, role);
     const curves = curvesFigure(panel, i, role, state, onCurve);
     measures(panel, c, role);
@@ -61,16 +61,16 @@ const Panels = (() => {
 
   // ------------------------------------------------------------------ decision surface
 
-  async function surfaceFigure(parent, c, i, role) {
-    const fig = Draw.html("figure", { class: "surface" }, parent);
+  async function surfaceFigure(parent, c, i, role, state) {
+    const fig = Draw.html("figure", { class: "surface", id: `${role}-surface-figure` }, parent);
     if (c.surface === null || c.surface === undefined) {
-      Draw.html("figcaption", {}, fig, "No decision surface is stored for this cell.");
+      missingSurface(fig, c, i, role, state);
       return;
     }
     const s = D.surfaces[c.surface];
     const size = 240;
     const ratio = window.devicePixelRatio || 1;
-    const canvas = Draw.html("canvas", { id: `${role}-surface`, width: Math.round(size * ratio), height: Math.round(size * ratio), style: `width:${size}px;height:${size}px` }, fig);
+    const canvas = Draw.html("canvas", { id: `${role}-surface`, "data-surface": c.surface, width: Math.round(size * ratio), height: Math.round(size * ratio), style: `width:${size}px;height:${size}px` }, fig);
     const caption = Draw.html("figcaption", {}, fig, surfaceCaption(s, c, i));
     try {
       const bytes = await cached(surfaceCache, c.surface, () => Stats.inflate(s.data));
@@ -80,17 +80,39 @@ const Panels = (() => {
     }
   }
 
+  // No surface of this cell's function was stored: say so, never show another cell's as its
+  // own; where one was stored for its dataset, noise, activation, depth and width (the runner's
+  // key), link to the cell it belongs to.
+  function missingSurface(fig, c, i, role, state) {
+    const key = (D.surfaceKey || ["dataset", "noise", "activation", "depth", "width"]).join(", ");
+    const box = Draw.html("div", { class: "no-surface", id: `${role}-no-surface` }, fig);
+    Draw.html("p", {}, box, "No decision surface was stored for this cell.");
+    const why = Draw.html("p", { class: "note" }, box, `The runner stores one surface per setting of ${key} (the first run in grid order), so a cell that differs from that run in another axis has none.`);
+    const near = c.near !== null && c.near !== undefined ? D.surfaces[c.near] : null;
+    if (!near || near.cell === null || near.cell === i) return;
+    const other = D.cells[near.cell].k;
+    const differs = State.differences(c.k, other);
+    why.append(` The one stored for these settings is another cell's (${differs.join(", ")}): `);
+    const link = Draw.html("a", { href: `#${State.format({ ...state, [role]: other.slice() })}`, class: "near-surface" }, why, `show ${State.describe(other)}`);
+    link.title = "makes that cell this panel's, with its own numbers";
+    why.append(".");
+  }
+
   function surfaceCaption(s, c, i) {
     const planes = { pca: "the first two principal components", line: "its one feature (across; the vertical axis means nothing)" };
     const plane = planes[s.plane] || "the input plane";
-    let from = "a run outside this table";
-    if (s.cell === i) from = s.rep === null ? "one of its runs" : `its run with ${replicateLabel(s.rep)}`;
-    else if (s.cell !== null) from = `the run with ${State.describe(D.cells[s.cell].k)}, ${replicateLabel(s.rep)} (one surface is stored per dataset, noise, activation, depth and width)`;
+    let from = "one of its runs";
+    if (s.rep !== null && s.cell === i) from = `its run with ${replicateLabel(s.rep)}`;
+    else if (s.cell !== null && s.cell !== i) {
+      // a cell that differs only in what is recorded (eval_every, target_acc): the same training
+      from = `the run with ${replicateLabel(s.rep)} of ${State.describe(D.cells[s.cell].k)}, which trains exactly as this cell does (it differs only in ${State.differences(c.k, D.cells[s.cell].k).join(", ")})`;
+    }
+    if (s.diverged) from += "; that run diverged and is left out of the numbers";
     if (s.range) {
       const [lo, hi] = s.range.map(Stats.num);
-      return `Fitted function on ${plane}, from ${from}; colour: the predicted value, orange ${lo} to blue ${hi}; dots: test points coloured by their targets on the same scale.`;
+      return `Fitted function on ${plane}, from ${from}; colour: the predicted value, blue ${lo} to red ${hi} (as in the report); dots: test points coloured by their targets on the same scale.`;
     }
-    const colour = c.classes > 2 ? "colour: predicted class, paler where the model is less sure" : "colour: P(class 1), orange 0 to blue 1";
+    const colour = c.classes > 2 ? "colour: predicted class, paler where the model is less sure" : "colour: P(class 1), blue 0 (class 0) through white to orange 1 (class 1), as in the report; line: 50%";
     return `Decision surface on ${plane}, from ${from}; ${colour}; dots: test points by true class.`;
   }
 
@@ -105,6 +127,7 @@ const Panels = (() => {
     head.append(` [${fmt(low)}, ${fmt(high)}] over ${plural(c.acc.length, "seed")}`);
     Draw.html("p", { class: "note" }, box, "Mean over seeds with its 95% bootstrap interval; each dot is one seed.");
     if (c.failed) Draw.html("p", { class: "warn" }, box, `${c.failed} of ${c.n} runs failed and are left out.`);
+    if (c.diverged) Draw.html("p", { class: "warn", id: `${role}-diverged` }, box, `${c.diverged} of ${c.n} runs diverged (the training loss stopped being finite or grew 100-fold) and are left out, as in the report.`);
     const control = c.control !== null && c.control !== i ? D.cells[c.control] : null;
     strip(box, c, control);
     yardsticks(box, c, i, control);
@@ -160,7 +183,13 @@ const Panels = (() => {
     const interval = (x) => `${fmt(x.ci[0])} [${fmt(x.ci[1])}, ${fmt(x.ci[2])}]`;
     const score = isR2(c) ? "R² " : "";
     if (control) item(`Affine control (${activationOf(control)}, otherwise the same): ${score}${interval(control)}.`, "control-score");
-    else if (c.affine) item("This cell is the affine control: the network is one affine map.");
+    else if (c.affine) {
+      const j = State.axisIndex("features");
+      const features = j >= 0 ? D.axes[j].levels[c.k[j]] : D.fixed.features || "raw";
+      const line = c.classes === 2 ? ", so its decision boundary is a straight line" : "";
+      const of = features === "raw" ? `of the input coordinates${line}` : `of its ${features} features, not of the coordinates (in the plane its boundary may curve)`;
+      item(`This cell is the affine control: the network is one affine map ${of}.`);
+    }
     else item("No affine control with these settings in the grid.");
     if (c.best !== null) {
       const best = D.cells[c.best];

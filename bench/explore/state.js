@@ -5,7 +5,9 @@
 //   &measure=linear_fit_r2&along=depth           the overview: one measure against one axis
 //   &curve=loss                                  the learning curves shown: acc or loss
 // Levels are written as the page names them (data.axes[j].levels). Unknown keys and values
-// are ignored; a combination the grid lacks snaps to the nearest cell that it has.
+// are ignored; a combination the grid lacks snaps to the nearest cell that it has. An empty
+// fragment is the first view, the lesson (data.start): A the linear network, B the activation
+// that beats it by the most, on raw inputs.
 // In the state a cell is its key: one level index per axis, as in data.cells[i].k.
 
 const State = (() => {
@@ -55,13 +57,16 @@ const State = (() => {
   const defaultAlong = () => (axisIndex("depth") >= 0 ? "depth" : D.axes[0].name);
 
   function parse(hash) {
-    const params = new URLSearchParams(hash.replace(/^#/, ""));
+    const text = hash.replace(/^#/, "");
+    const params = new URLSearchParams(text);
     const read = (prefix, fallback) =>
       D.axes.map((axis, j) => {
         const i = axis.levels.indexOf(params.get(prefix + axis.name));
         return i >= 0 ? i : fallback[j];
       });
-    const a = snap(read("", D.cells[0].k));
+    const start = D.start && D.start.a ? D.start : { a: D.cells[0].k, b: null };
+    if (!text) return { a: snap(start.a), b: start.b ? snap(start.b) : null, measure: D.defaultMeasure || "test_acc", along: defaultAlong(), curve: "acc" };
+    const a = snap(read("", start.a));
     const comparing = D.axes.some((axis) => params.has(`vs.${axis.name}`));
     const measure = params.get("measure");
     const along = params.get("along");
