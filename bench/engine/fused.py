@@ -4,18 +4,27 @@
 model in the kernel (`bench.engine.fused_kernels`), and copies the trained weights back into
 the StackedMLP, so `train_chunk`'s measurement step follows unchanged.
 
+The kernel covers every axis of train_stacked: SGD (with momentum) and Adam, BCE, cross-entropy
+and squared error (regression), weight decay and L1, dropout (the reference's counter-hash
+masks), mini-batches, per-layer stacks of built-ins, and every parameter-free built-in
+activation (float32 forms of exp/erf-based ones vectorised in fused_math, with their measured
+error stated there).
+
 Which path trains a chunk (`use_fused`), with NONLINBENCH_ENGINE unset or `auto`: the fused
-one when it can (`why_not_fused`: a CPU device, a built-in activation that is a plain function,
-no learnable parameters, float32 or float64, Numba importable) and where it measured faster
-(`measured_win`: float32, an activation in FUSED_ACTIVATIONS, width <= FUSED_MAX_WIDTH).
-NONLINBENCH_ENGINE=generic forces the autograd path; NONLINBENCH_ENGINE=fused forces the fused
-one wherever it can train the chunk and makes a chunk it cannot train an error.
+one when it can (`why_not_fused`: a CPU device, built-in activations that are plain functions,
+no learnable parameters, float32 or float64, options in FUSED_OPTIONS, Numba importable) and
+where it measured faster (`measured_win`: float32, every layer's activation in
+FUSED_ACTIVATIONS, width <= FUSED_MAX_WIDTH). NONLINBENCH_ENGINE=generic forces the autograd
+path; NONLINBENCH_ENGINE=fused forces the fused one wherever it can train the chunk and makes a
+chunk it cannot train an error. `train.training_path` gives the path with its reason.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Iterable
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -29,15 +38,42 @@ PATHS = ("auto", "generic", "fused")
 
 try:  # Numba is a dependency, but a broken or missing install must not break the engine
     from bench.engine import fused_kernels as kernels
+    from bench.engine import fused_options
     from bench.engine.fused_act import ACT_CODES
 except ImportError:  # pragma: no cover - exercised only without numba
-    kernels, ACT_CODES = None, {}
+    kernels, fused_options, ACT_CODES = None, None, {}
 
 if kernels is not None:
     # The kernel hard-codes these (as compile-time constants); they must be the reference's.
     assert (kernels.ADAM_BETA1, kernels.ADAM_BETA2) == reference.ADAM_BETAS
     assert kernels.ADAM_EPS == reference.ADAM_EPS
     assert kernels.DIVERGENCE_FACTOR == reference.DIVERGENCE_FACTOR
+
+EMBEDDED = ("fused_act", "fused_math", "fused_options")  # compiled into fused_kernels' kernels
+
+
+def drop_stale_kernels() -> None:
+    """Numba's cache checks only each cached function's own source file, but fused_kernels'
+    kernels embed the EMBEDDED modules: when those change, the cached kernels of fused_kernels
+    and fused_act are deleted (a stamp of the modules' contents sits beside the cache)."""
+    folder = Path(kernels.__file__).parent
+    sources = b"".join((folder / f"{name}.py").read_bytes() for name in EMBEDDED)
+    digest = hashlib.sha256(sources).hexdigest()
+    cache = Path(getattr(kernels.train_models._cache, "_cache_path", folder / "__pycache__"))
+    stamp = cache / "fused_embedded.sha256"
+    try:
+        if stamp.is_file() and stamp.read_text() == digest:
+            return
+        for path in [*cache.glob("fused_kernels.*.nb[ic]"), *cache.glob("fused_act.*.nb[ic]")]:
+            path.unlink(missing_ok=True)
+        cache.mkdir(parents=True, exist_ok=True)
+        stamp.write_text(digest)
+    except OSError:  # a read-only install: numba caches elsewhere, or not at all
+        pass
+
+
+if kernels is not None:
+    drop_stale_kernels()
 
 
 def requested_path(path: str | None = None) -> str:
@@ -48,40 +84,51 @@ def requested_path(path: str | None = None) -> str:
     return path
 
 
-# train_stacked's per-model options (train.OPTIONS) that the kernel implements.
-FUSED_OPTIONS: frozenset[str] = frozenset()
+# train_stacked's per-model options (train.OPTIONS) that the kernel implements, and "mse", the
+# squared-error loss of regression chunks (train_chunk asks for it); dropout is the network's.
+FUSED_OPTIONS: frozenset[str] = frozenset({"momentum", "weight_decay", "l1", "mse"})
 
 
-def why_not_fused(
-    net: StackedMLP, device: torch.device, options: Iterable[str] = ()
-) -> str | None:
+def hidden_activations(net: StackedMLP) -> list:
+    """Each hidden layer's activation record (a per-layer stack's own per layer)."""
+    return [net.activation.at(layer) for layer in range(net.depth)]
+
+
+def activation_codes(net: StackedMLP) -> np.ndarray:
+    """(hidden layers,) int64: each hidden layer's fused_act code."""
+    return np.asarray([ACT_CODES[a.name] for a in hidden_activations(net)], np.int64)
+
+
+def why_not_fused(net: StackedMLP, device: torch.device, options: Iterable[str] = ()) -> str | None:
     """None when the fused path can train `net` on `device` with `options` (the names of
-    train_stacked's per-model options some run sets), else the reason it cannot."""
+    train_stacked's per-model options some run sets, and "mse" for regression), else the
+    reason it cannot."""
     missing = sorted(set(options) - FUSED_OPTIONS)
     if kernels is None:
         return "numba is not importable"
     if device.type != "cpu":
         return f"device {device.type} (the fused path is CPU-only)"
-    if net.activation.function is None or net.activation.name not in ACT_CODES:
-        return f"activation '{net.activation.name}' is not a built-in function"
-    if net.act_params:
+    for act in hidden_activations(net) or [net.activation]:
+        if act.function is None or act.name not in ACT_CODES:
+            return f"activation '{act.name}' is not a built-in function"
+    if any(net.act_params):  # (a stack of parameter-free layers holds empty dicts)
         return "the activation has learnable parameters"
     if net.weights[0].dtype not in (torch.float32, torch.float64):
         return f"dtype {net.weights[0].dtype}"
-    if net.dropout is not None:
-        return "dropout is not in the fused kernel"
     if missing:
         return f"{', '.join(missing)} not in the fused kernel"
     return None
 
 
-# Where the fused path measured faster than the generic one on a 2-core CPU (`nonlinbench perf`,
-# reports/perf/, N = 256, seed setup). Activations whose forms need exp, erf or log through
-# libm calls in the kernel (gelu, silu, mish, softplus) lost to torch's vectorised math;
-# at width 256 the generic path's batched matrix products win.
+# Where the fused path measured faster than the generic one on a 2-core CPU (N = 256 models:
+# the seed setup with Adam, and the default grid's widths 4/8/32 by depths 1-4). In float32 the
+# activations built on exp or erf run fused_math's vectorised loops (seed setup: elu 2.0x,
+# gelu 1.6x, silu 2.0x, tanh 2.9x, sigmoid 2.5x faster than generic; gelu and silu 1.2-2.8x on
+# the grid's shapes); at width 256 the generic path's batched matrix products win.
 FUSED_ACTIVATIONS = frozenset(
-    {"none", "relu", "leaky_relu", "elu", "selu", "tanh", "sigmoid", "sin"}
-)
+    {"none", "relu", "leaky_relu", "elu", "selu", "gelu", "silu", "mish", "tanh", "sigmoid",
+     "softplus"}
+)  # fmt: skip
 FUSED_MAX_WIDTH = 128
 
 
@@ -90,7 +137,7 @@ def measured_win(net: StackedMLP) -> bool:
     width = max((w.shape[1] for w in net.weights[:-1]), default=0)
     return (
         net.weights[0].dtype == torch.float32
-        and net.activation.name in FUSED_ACTIVATIONS
+        and all(a.name in FUSED_ACTIVATIONS for a in hidden_activations(net))
         and width <= FUSED_MAX_WIDTH
     )
 
@@ -124,9 +171,10 @@ def set_threads() -> None:
 TILE_BYTES = 256 << 10
 
 
-def tile_size(depth: int, width: int, n: int, itemsize: int) -> int:
-    """Samples per tile: as many as TILE_BYTES allows, a multiple of 16, at least 16."""
-    per_sample = (2 * depth + 3) * max(width, 1) * itemsize
+def tile_size(depth: int, width: int, n: int, itemsize: int, dropout: bool = False) -> int:
+    """Samples per tile: as many as TILE_BYTES allows, a multiple of 16, at least 16 (dropout
+    keeps two more tensors per hidden layer)."""
+    per_sample = ((4 if dropout else 2) * depth + 3) * max(width, 1) * itemsize
     tile = max(16, TILE_BYTES // per_sample // 16 * 16)
     return min(tile, max(n, 1))
 
@@ -162,6 +210,28 @@ def unpack_parameters(net: StackedMLP, theta: np.ndarray) -> None:
             size = p[0].numel()
             p.copy_(flat[:, offset : offset + size].reshape(p.shape))
             offset += size
+
+
+@torch.no_grad()
+def per_model_options(
+    net: StackedMLP, options: dict[str, torch.Tensor], models: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The kernel's hyper (models, HYPER) in net's dtype, fused_options' columns (absent
+    options: 0), and drop_at (models,) int64. Dropout with probability p keeps a unit when its
+    48-bit hash u48 has u48 * 2^-48 >= p (bench.model.dropout_scale), that is when u48 >= drop_at
+    = ceil(p * 2^48) (exact in float64; 0 without dropout), and scales it by 1 / (1 - p),
+    computed in net's dtype as dropout_scale does."""
+    dtype = net.weights[0].dtype
+    hyper = torch.zeros(models, fused_options.HYPER, dtype=dtype)
+    columns = {"momentum": fused_options.MOMENTUM, "weight_decay": fused_options.WEIGHT_DECAY,
+               "l1": fused_options.L1}  # fmt: skip
+    for name, value in options.items():
+        if value is not None:
+            hyper[:, columns[name]] = value.detach().to("cpu", dtype)
+    p = torch.zeros(models, dtype=dtype) if net.dropout is None else net.dropout.cpu().to(dtype)
+    hyper[:, fused_options.KEEP_SCALE] = torch.ones_like(p) / (1 - p)
+    drop_at = torch.ceil(p.double() * 2.0**48).long()
+    return hyper, drop_at
 
 
 # --------------------------------------------------------------------------- training
@@ -202,14 +272,18 @@ def train_fused(
     def host(t: torch.Tensor, to: torch.dtype) -> np.ndarray:
         return np.ascontiguousarray(t.detach().to(to).cpu().numpy())
 
+    hyper, drop_at = per_model_options(net, options, models)
     curves = np.zeros((models, len(record_at), 4))
     diverged = np.zeros(models, np.int64)
+    regression = y_train.is_floating_point()  # squared error and R^2 (bench.model.loss_fn)
     kernels.train_models(
-        theta, sizes, w_off, b_off, ACT_CODES[net.activation.name],
-        host(X_train, dtype), host(y_train, torch.int64), host(X_test, dtype),
-        host(y_test, torch.int64), host(lr, dtype), host(seeds, torch.int64),
-        optimizer == "adam", epochs, batch_size, record_at,
-        tile_size(net.depth, int(sizes[1:-1].max(initial=1)), n, theta.itemsize),
+        theta, sizes, w_off, b_off, activation_codes(net),
+        host(X_train, dtype), host(y_train, dtype), host(X_test, dtype), host(y_test, dtype),
+        host(lr, dtype), host(hyper, dtype), host(drop_at, torch.int64),
+        host(seeds, torch.int64), optimizer == "adam", net.dropout is not None, regression,
+        epochs, batch_size, record_at,
+        tile_size(net.depth, int(sizes[1:-1].max(initial=1)), n, theta.itemsize,
+                  net.dropout is not None),
         curves, diverged,
     )  # fmt: skip
 

@@ -1,5 +1,6 @@
 """Elementwise math of the fused kernel (`bench.engine.fused_kernels`): the built-in activations
-by integer code, and a float32 BCE-with-logits whose loops vectorise.
+by integer code, forward and backward (in float32, those built on exp or erf come from
+`bench.engine.fused_math`, whose loops vectorise).
 
 Each is written as torch computes it, forward and backward (torch's formulas and constants),
 so the fused path matches the generic one to float32 rounding. Tensors here are rows of
@@ -13,6 +14,21 @@ import math
 import numpy as np
 from numba import njit
 
+from bench.engine.fused_math import (
+    elu_backward_float32,
+    elu_float32,
+    gelu_backward_float32,
+    gelu_float32,
+    mish_backward_float32,
+    mish_float32,
+    sigmoid_float32,
+    silu_backward_float32,
+    silu_float32,
+    softplus_backward_float32,
+    softplus_float32,
+    tanh_float32,
+)
+
 # Code per built-in name (bench.activations); the kernel receives the code.
 ACT_CODES = {
     "none": 0, "relu": 1, "leaky_relu": 2, "elu": 3, "selu": 4, "gelu": 5,
@@ -22,16 +38,14 @@ SELU_ALPHA = 1.6732632423543772848170429916717  # torch's constants
 SELU_SCALE = 1.0507009873554804934193349852946
 LEAKY_SLOPE = 0.01  # bench.activations' leaky_relu
 SOFTPLUS_THRESHOLD = 20.0  # F.softplus's default
-# Reductions over samples (weight gradients) may be summed in any order, as a BLAS would:
-# that is what lets them vectorise. Nothing else is reassociated, and no NaN/inf assumption is
-# made (divergence must see them).
-REDUCE_MATH = {"reassoc", "contract"}
 
 
 @njit(cache=True, inline="always")
-def activate(code, Z, A, rows, count):
+def activate(code, Z, A, rows, count, bits):
     """A[:rows] = act(Z[:rows]) on the first `count` samples. The code's branch sits outside the
-    loops, so each loop is a plain elementwise loop that LLVM vectorises (ReLU) or unrolls."""
+    loops, so each loop is a plain elementwise loop that LLVM vectorises (ReLU) or unrolls.
+    bits: (tile,) int32 scratch of fused_math's float32 exp (elu, selu, gelu, silu, mish,
+    tanh, sigmoid, softplus: their float32 forms come from there)."""
     t = Z.dtype.type
     zero, one, half = t(0.0), t(1.0), t(0.5)
     if code == 0:
@@ -50,34 +64,49 @@ def activate(code, Z, A, rows, count):
     elif code == 3 or code == 4:
         scale = t(SELU_SCALE) if code == 4 else one
         alpha = t(SELU_ALPHA * SELU_SCALE) if code == 4 else one
+        if Z.itemsize == 4:
+            elu_float32(Z, A, rows, count, bits, scale, alpha)
+            return
         for o in range(rows):
             for s in range(count):
                 z = Z[o, s]
                 A[o, s] = z * scale if z > zero else np.expm1(z) * alpha
+    elif code == 5 and Z.itemsize == 4:
+        gelu_float32(Z, A, rows, count, bits)
     elif code == 5:
         rsqrt2 = t(1.0 / math.sqrt(2.0))
         for o in range(rows):
             for s in range(count):
                 z = Z[o, s]
                 A[o, s] = z * half * (one + math.erf(z * rsqrt2))
+    elif code == 6 and Z.itemsize == 4:
+        silu_float32(Z, A, rows, count, bits)
     elif code == 6:
         for o in range(rows):
             for s in range(count):
                 z = Z[o, s]
                 A[o, s] = z / (one + np.exp(-z))
+    elif code == 7 and Z.itemsize == 4:
+        mish_float32(Z, A, rows, count, bits)
     elif code == 7:
         for o in range(rows):
             for s in range(count):
                 z = Z[o, s]
                 A[o, s] = z * np.tanh(np.log1p(np.exp(z)))
+    elif code == 8 and Z.itemsize == 4:
+        tanh_float32(Z, A, rows, count, bits)
     elif code == 8:
         for o in range(rows):
             for s in range(count):
                 A[o, s] = np.tanh(Z[o, s])
+    elif code == 9 and Z.itemsize == 4:
+        sigmoid_float32(Z, A, rows, count, bits)
     elif code == 9:
         for o in range(rows):
             for s in range(count):
                 A[o, s] = one / (one + np.exp(-Z[o, s]))
+    elif code == 10 and Z.itemsize == 4:
+        softplus_float32(Z, A, rows, count, bits, t(SOFTPLUS_THRESHOLD))
     elif code == 10:
         threshold = t(SOFTPLUS_THRESHOLD)
         for o in range(rows):
@@ -91,9 +120,10 @@ def activate(code, Z, A, rows, count):
 
 
 @njit(cache=True, inline="always")
-def activation_backward(code, Z, A, G, rows, count):
+def activation_backward(code, Z, A, G, rows, count, bits):
     """G[:rows] *= act'(Z[:rows]), with torch's backward formulas (A = act(Z) where they use
-    the result). Z, A, G: (width, tile)."""
+    the result). Z, A, G: (width, tile). In float32, elu, selu, gelu, silu, mish and softplus
+    overwrite A (their scratch: the backward needs only Z)."""
     t = Z.dtype.type
     zero, one, half = t(0.0), t(1.0), t(0.5)
     if code == 0:
@@ -110,10 +140,17 @@ def activation_backward(code, Z, A, G, rows, count):
     elif code == 3 or code == 4:
         scale = t(SELU_SCALE) if code == 4 else one
         alpha = t(SELU_ALPHA * SELU_SCALE) if code == 4 else one
+        if Z.itemsize == 4:
+            elu_backward_float32(Z, A, G, rows, count, bits, scale, alpha)
+            return
         for o in range(rows):
             for s in range(count):
                 z = Z[o, s]
                 G[o, s] = G[o, s] * scale if z > zero else G[o, s] * alpha * np.exp(z)
+    elif code == 5 and Z.itemsize == 4:
+        gelu_backward_float32(Z, A, G, rows, count, bits)
+    elif code == 6 and Z.itemsize == 4:
+        silu_backward_float32(Z, A, G, rows, count, bits)
     elif code == 5:
         rsqrt2 = t(1.0 / math.sqrt(2.0))
         beta = t(2.0 / math.sqrt(math.pi) / math.sqrt(2.0) * 0.5)  # 1 / sqrt(2 pi)
@@ -128,6 +165,8 @@ def activation_backward(code, Z, A, G, rows, count):
                 z = Z[o, s]
                 sig = one / (one + np.exp(-z))
                 G[o, s] = G[o, s] * sig * (one + z * (one - sig))
+    elif code == 7 and Z.itemsize == 4:
+        mish_backward_float32(Z, A, G, rows, count, bits)
     elif code == 7:
         for o in range(rows):
             for s in range(count):
@@ -143,6 +182,8 @@ def activation_backward(code, Z, A, G, rows, count):
         for o in range(rows):
             for s in range(count):
                 G[o, s] = G[o, s] * (one - A[o, s]) * A[o, s]
+    elif code == 10 and Z.itemsize == 4:
+        softplus_backward_float32(Z, A, G, rows, count, bits, t(SOFTPLUS_THRESHOLD))
     elif code == 10:
         threshold = t(SOFTPLUS_THRESHOLD)
         for o in range(rows):
@@ -154,51 +195,3 @@ def activation_backward(code, Z, A, G, rows, count):
         for o in range(rows):
             for s in range(count):
                 G[o, s] = G[o, s] * np.cos(Z[o, s])
-
-
-# --------------------------------------------------------------------------- BCE, float32
-
-
-@njit(cache=True)  # no fastmath: the range reduction's order of operations matters
-def _exp_nonpositive(x, out, bits, count):
-    """out[:count] = exp(x) for float32 x <= 0, in loops without calls (so they vectorise):
-    x = k ln2 + r with |r| <= ln2 / 2, exp(x) = 2^k p(r), Cephes' expf polynomial (~1 ulp);
-    2^k is built from its bits. Below -87, exp(x) ~ 1e-38 stands in for smaller values."""
-    t = x.dtype.type
-    two_k = bits.view(np.float32)  # (tile,) the same memory: bits (int32) read as floats
-    for s in range(count):
-        v = max(x[s], t(-87.0))
-        k = np.floor(v * t(1.4426950408889634) + t(0.5))
-        r = v - k * t(0.693359375) + k * t(2.12194440e-4)
-        p = t(1.9875691500e-4) * r + t(1.3981999507e-3)
-        p = ((((p * r + t(8.3334519073e-3)) * r + t(4.1665795894e-2)) * r
-              + t(1.6666665459e-1)) * r + t(5.0000001201e-1))  # fmt: skip
-        bits[s] = (np.int32(k) + np.int32(127)) << np.int32(23)
-        out[s] = p * r * r + r + t(1.0)
-    for s in range(count):
-        out[s] *= two_k[s]
-
-
-@njit(cache=True, fastmath=REDUCE_MATH)
-def bce_float32(logits, labels, count, scale, G, bits):
-    """fused_kernels._loss for one float32 output with no calls in its loops: log1p(e), e = exp(-|z|) in
-    [0, 1], as 2 atanh(e / (2 + e)), a series in u^2 <= 1/9 (7 terms: ~1e-8 relative)."""
-    t = logits.dtype.type
-    zero, one, two = t(0.0), t(1.0), t(2.0)
-    z, e = logits[0], G[0]
-    for s in range(count):
-        e[s] = -abs(z[s])
-    _exp_nonpositive(e, e, bits, count)
-    loss, correct = 0.0, 0.0
-    for s in range(count):
-        y = t(labels[s])
-        u = e[s] / (two + e[s])
-        u2 = u * u
-        series = one + u2 * (t(1 / 3) + u2 * (t(1 / 5) + u2 * (t(1 / 7) + u2 * (
-            t(1 / 9) + u2 * (t(1 / 11) + u2 * t(1 / 13))))))  # fmt: skip
-        loss += (max(z[s], zero) - z[s] * y) + two * u * series
-        sigmoid = one / (one + e[s])
-        sigmoid = sigmoid if z[s] >= zero else e[s] * sigmoid
-        correct += 1.0 if (z[s] > zero) == (labels[s] == 1) else 0.0
-        e[s] = (sigmoid - y) * scale  # G[0]: the gradient
-    return loss, correct

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -206,6 +206,34 @@ def per_model_options(
     }
 
 
+def training_path(
+    net: StackedMLP, device: torch.device, options: Iterable[str], regression: bool
+) -> tuple[str, str | None]:
+    """The path train_chunk trains `net` on, "fused" or "generic", and why it is not the fused
+    one (None when it is): fused.why_not_fused's reason, or that generic measured faster."""
+    needs = {*options, "mse"} if regression else set(options)  # what the kernel must implement
+    if fused.use_fused(net, device, options=needs):
+        return "fused", None
+    reason = fused.why_not_fused(net, device, needs)
+    if fused.requested_path() == "generic":
+        reason = f"{fused.ENV}=generic"
+    return "generic", reason or "the generic path measured faster for this shape"
+
+
+def chunk_path(
+    specs: Sequence[RunSpec],
+    activation: Activation,
+    datasets: dict[tuple, Dataset],
+    device: torch.device | str = "cpu",
+) -> tuple[str, str | None]:
+    """training_path for a chunk of runs, as train_chunk would pick it (without training)."""
+    device = torch.device(device) if isinstance(device, str) else device
+    data = datasets[data_key(specs[0])]
+    net = build_stacked(specs, activation, data.n_features, output_size(data.n_classes), device)
+    options = per_model_options(specs, net.weights[0].dtype, device)
+    return training_path(net, device, options, data.regression)
+
+
 def count_parameters(spec: RunSpec, activation: Activation, data: Dataset) -> int:
     """Trainable parameters of one run: weights, biases and learnable activations."""
     widths = hidden_widths(spec)
@@ -259,8 +287,8 @@ def train_chunk(
 
     # 2. Training: the fused CPU kernel where it applies (engine.fused), else autograd.
     options = per_model_options(specs, net.weights[0].dtype, device)
-    needs = {*options, "mse"} if regression else set(options)  # what the kernel must implement
-    train = fused.train_fused if fused.use_fused(net, device, options=needs) else train_stacked
+    path, _ = training_path(net, device, options, regression)
+    train = fused.train_fused if path == "fused" else train_stacked
     curves, diverged_epoch = train(
         net, X_train, y_train, X_test, y_test,
         optimizer=spec0.optimizer, lr=lr, seeds=seeds, epochs=spec0.epochs,
