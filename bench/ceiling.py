@@ -83,10 +83,42 @@ def estimate(
         raise ValueError(f"{dataset}: a regression dataset has no accuracy, so no ceiling")
     if noise <= 0:
         return Estimate(1.0, 1.0, 0.0)  # the built-in shapes are disjoint without noise
-    # 1. noise-free reference points, all of them (the split is irrelevant here)
+    rule = _bayes_rule(dataset, noise, reference_points, seed)
+    # 3. posteriors at fresh noisy points
+    noisy_x, noisy_y = _points(dataset, mc_points, noise, seed + 1)
+    posterior = rule.posterior(noisy_x)  # (classes, points)
+    best = posterior.max(0)  # (points,)
+    return Estimate(
+        accuracy=float(best.mean()),
+        plug_in=float((posterior.argmax(0) == noisy_y).mean()),
+        stderr=float(best.std(ddof=1) / np.sqrt(len(best))),
+    )
+
+
+@dataclass(frozen=True)
+class BayesRule:
+    """The estimated class posteriors of a built-in dataset at one noise level: per class,
+    prior x density on a grid of cells (steps 1 and 2 of the module docstring)."""
+
+    low: np.ndarray  # (2,) the grid's lower corner
+    cell: float  # the side of one grid cell
+    density: np.ndarray  # (classes, nx, ny), up to one common factor
+
+    def posterior(self, x: np.ndarray) -> np.ndarray:
+        """(classes, points) posteriors at the points ``x`` (points, 2), read by bilinear
+        interpolation at the cell centres; uniform where no class has any density."""
+        coords = ((np.asarray(x, np.float64) - self.low) / self.cell - 0.5).T  # (2, points)
+        at = np.stack([map_coordinates(d, coords, order=1, mode="nearest") for d in self.density])
+        total = at.sum(0)
+        n_classes = len(self.density)
+        return np.where(total > 0, at / np.where(total > 0, total, 1), 1.0 / n_classes)
+
+
+def _bayes_rule(dataset: str, noise: float, reference_points: int, seed: int) -> BayesRule:
+    """Steps 1 and 2: noise-free reference points, counted on a grid per class and smoothed by
+    the noise's Gaussian."""
     clean_x, clean_y = _points(dataset, reference_points, 0.0, seed)
     n_classes = int(clean_y.max()) + 1
-    # 2. per class, counts on a grid smoothed by the noise's Gaussian: (classes, nx, ny)
     low = clean_x.min(0) - MARGIN_STDS * noise
     high = clean_x.max(0) + MARGIN_STDS * noise
     cell = max(noise / CELLS_PER_STD, float((high - low).max()) / MAX_CELLS)
@@ -103,18 +135,32 @@ def estimate(
             for k in range(n_classes)
         ]
     )
-    # 3. posteriors at fresh noisy points, read at cell centres' coordinates
-    noisy_x, noisy_y = _points(dataset, mc_points, noise, seed + 1)
-    coords = ((noisy_x - low) / cell - 0.5).T  # (2, points) in cell-index units
-    at = np.stack([map_coordinates(d, coords, order=1, mode="nearest") for d in density])
-    total = at.sum(0)
-    posterior = np.where(total > 0, at / np.where(total > 0, total, 1), 1.0 / n_classes)
-    best = posterior.max(0)  # (points,)
-    return Estimate(
-        accuracy=float(best.mean()),
-        plug_in=float((posterior.argmax(0) == noisy_y).mean()),
-        stderr=float(best.std(ddof=1) / np.sqrt(len(best))),
-    )
+    return BayesRule(low, cell, density)
+
+
+@functools.cache
+def _default_rule(dataset: str, noise: float) -> BayesRule:
+    return _bayes_rule(dataset, noise, REFERENCE_POINTS, SEED)
+
+
+@functools.cache
+def bayes_on_test(dataset: str, **data_args) -> float:
+    """The estimated Bayes rule's accuracy on one run's own test points (a fraction): the
+    yardstick on the same test points as the run's test accuracy, beside the distribution's
+    expected Bayes accuracy (:func:`ceiling`). A small test set can be easier or harder than
+    average; this moves with it. NaN for a CSV or regression dataset. ``data_args`` are
+    make_dataset's other arguments (bench.schema.DATA_AXES); test labels are never flipped, so
+    label noise does not change it."""
+    if is_csv(dataset) or dataset in REGRESSION_DATASETS:
+        return float("nan")
+    data = make_dataset(dataset, **data_args)
+    coords = data.coords_test if data.coords_test is not None else data.X_test
+    y = data.y_test.numpy()
+    noise = float(data_args.get("noise", 0.03))
+    if noise <= 0:
+        return 1.0
+    posterior = _default_rule(dataset, noise).posterior(coords.double().numpy())
+    return float((posterior.argmax(0) == y).mean())
 
 
 def _points(dataset: str, n: int, noise: float, seed: int) -> tuple[np.ndarray, np.ndarray]:

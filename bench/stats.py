@@ -31,6 +31,7 @@ _BOOTSTRAP_PARAMS = inspect.signature(scipy.stats.bootstrap).parameters
 __all__ = [
     "Interval",
     "bootstrap_ci",
+    "nested_bootstrap_ci",
     "iqm",
     "probability_of_improvement",
     "probability_of_improvement_ci",
@@ -127,6 +128,59 @@ def bootstrap_ci(
     )
     ci = result.confidence_interval
     return Interval(point, float(ci.low), float(ci.high))
+
+
+def nested_bootstrap_ci(
+    values,
+    clusters,
+    confidence: float = 0.95,
+    n_resamples: int = 2000,
+    rng: RngLike = 0,
+) -> Interval:
+    """Two-level percentile bootstrap interval of the mean, for replicates drawn in two stages.
+
+    ``values[i]`` is one replicate's score and ``clusters[i]`` the first-stage draw it shares
+    with others: here the data sample (``data_seed``, which fixes the training and test points)
+    within which initialisation seeds were drawn. Each resample draws as many clusters as there
+    are, with replacement, then within each drawn cluster as many of its replicates as it has,
+    with replacement, and takes the mean of all drawn (Davison & Hinkley 1997, sec. 3.8; the
+    "resample both stages" scheme). Replicates that share a test set are not independent, and
+    resampling them as if they were gives intervals that are too narrow: with one value per
+    cluster this is the ordinary bootstrap over clusters; with one cluster, over replicates.
+
+    Non-finite values are dropped first; small samples as :func:`bootstrap_ci` (no value: NaN;
+    one: no interval; all equal: a point interval).
+    """
+    a = np.asarray(values, dtype=float).ravel()
+    labels = np.asarray(clusters).ravel()
+    if labels.shape != a.shape:
+        raise ValueError(f"{a.size} values but {labels.size} cluster labels")
+    keep = np.isfinite(a)
+    a, labels = a[keep], labels[keep]
+    if a.size == 0:
+        return Interval(float("nan"), float("nan"), float("nan"))
+    point = float(a.mean())
+    if a.size < 2:
+        return Interval(point, float("nan"), float("nan"))
+    if np.all(a == a[0]):
+        return Interval(point, point, point)
+    # (clusters, most replicates in one cluster), present values first in each row
+    _, codes = np.unique(labels, return_inverse=True)
+    sizes = np.bincount(codes)
+    order = np.argsort(codes, kind="stable")
+    slots = np.arange(a.size) - np.repeat(np.cumsum(sizes) - sizes, sizes)
+    table = np.zeros((len(sizes), sizes.max()))
+    table[codes[order], slots] = a[order]
+    generator = _generator(rng)
+    n_clusters, widest = table.shape
+    picked = generator.integers(0, n_clusters, size=(n_resamples, n_clusters))  # (R, C)
+    n_in = sizes[picked][..., None]  # (R, C, 1): each drawn cluster's size
+    inner = np.floor(generator.random((n_resamples, n_clusters, widest)) * n_in).astype(int)
+    drawn = table[picked[..., None], inner]  # (R, C, widest)
+    counted = np.arange(widest) < n_in  # only as many draws as the cluster has replicates
+    means = (drawn * counted).sum(axis=(1, 2)) / counted.sum(axis=(1, 2))
+    low, high = _percentiles(means, confidence)
+    return Interval(point, low, high)
 
 
 def stratified_resample(scores, rng: RngLike = 0) -> np.ndarray:

@@ -97,3 +97,17 @@ def test_chance_is_the_test_sets_largest_class_share():
     assert ceiling.chance_accuracy("circles", n_samples=600, noise=0.03, data_seed=42) == 0.5
     spirals = ceiling.chance_accuracy("spirals", n_samples=600, noise=0.03, data_seed=42)
     assert spirals == pytest.approx(1 / 3)
+
+
+def test_the_bayes_rule_on_a_runs_own_test_points_moves_with_that_test_set():
+    # on a large test set it scores the expected Bayes accuracy; on small ones it scatters
+    # around it, which is why shares of the best possible are taken per test set
+    big = ceiling.bayes_on_test("circles", n_samples=20000, noise=0.1, data_seed=1, test_size=0.5)
+    assert big == pytest.approx(ceiling.ceiling("circles", 0.1), abs=0.01)
+    small = [
+        ceiling.bayes_on_test("circles", n_samples=600, noise=0.1, data_seed=s, test_size=0.2)
+        for s in range(6)
+    ]
+    assert len(set(small)) > 1 and all(0.7 < v <= 1 for v in small)
+    assert ceiling.bayes_on_test("moons", n_samples=600, noise=0.0) == 1.0
+    assert np.isnan(ceiling.bayes_on_test("sine", n_samples=200, noise=0.1))

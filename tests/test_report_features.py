@@ -69,13 +69,14 @@ def section():
 
 
 def table_rows(text: str) -> dict[str, dict[str, str]]:
-    """The section's (single) markdown table as {row: {column: cell}}."""
+    """The section's (single, compact) markdown table as {model: {column: cell}}, for a grid
+    of one dataset and noise level."""
     lines = [line for line in text.splitlines() if line.startswith("|")]
     header = [c.strip() for c in lines[0].strip("|").split("|")]
     rows = {}
     for line in lines[2:]:
-        cells = [c.strip() for c in line.strip("|").split("|")]
-        rows[cells[0]] = dict(zip(header[1:], cells[1:], strict=True))
+        cells = dict(zip(header, [c.strip() for c in line.strip("|").split("|")], strict=True))
+        rows[cells.pop("model")] = cells
     return rows
 
 
@@ -119,8 +120,9 @@ def test_the_linear_model_is_every_affine_network_and_every_depth_0_one():
 def test_the_table_quotes_each_model_on_each_feature_map(section):
     inputs, built = section
     rows = table_rows(built.text)
-    assert list(rows) == ["*chance*", "*best possible*", LINEAR, "relu"]
-    assert list(rows[LINEAR]) == ["raw", "quadratic"]  # bench.features' order, raw first
+    assert list(rows) == [LINEAR, "relu"]
+    # bench.features' order, raw first, then the yardsticks of the same test points
+    assert list(rows[LINEAR]) == ["dataset", "noise", "raw", "quadratic", "chance", "best possible"]
     for (feature, activation), values in ACCURACY.items():
         model = LINEAR if activation == "none" else activation
         mean, low, high = (
@@ -129,21 +131,19 @@ def test_the_table_quotes_each_model_on_each_feature_map(section):
         assert mean == pytest.approx(100 * np.mean(values), abs=0.05)
         assert low <= mean <= high
     assert rows[LINEAR]["raw"] == "49.0 [49.0, 49.0]"  # every seed the same: a point
-    references = inputs.summaries.references_noise.iloc[0]
-    assert (
-        rows["*chance*"]["raw"]
-        == rows["*chance*"]["quadratic"]
-        == f"{100 * references['chance']:.1f}"
-    )
-    assert rows["*best possible*"]["quadratic"] == f"{100 * references['ceiling']:.1f}"
+    references = inputs.summaries.yardsticks.iloc[0]
+    assert rows[LINEAR]["chance"] == rows["relu"]["chance"] == f"{100 * references['chance']:.1f}"
+    assert rows[LINEAR]["best possible"] == f"{100 * references['bayes']:.1f}"
     assert "(depth 0, and none at depth 2)" in built.text
-    assert "mean over 5 seeds with 95% bootstrap intervals" in built.caption
+    assert "mean over 5 replicates with 95% intervals" in built.caption
     assert "best possible accuracy" in built.caption
 
 
 def test_the_sentence_says_the_linear_model_on_quadratic_features_ties_relu_on_raw_inputs(section):
     _, built = section
-    sentence = next(p for p in built.text.split("\n\n") if p.startswith("On circles"))
+    sentence = next(
+        p.removeprefix("- ") for p in built.text.splitlines() if p.startswith("- On circles")
+    )
     assert sentence.startswith(
         "On circles (noise 0.03) the linear model on quadratic features reaches 99.2% ["
     )

@@ -83,10 +83,10 @@ def test_affine_activations_are_grey_and_dashed_and_the_others_distinct():
 def test_accuracy_against_depth_has_a_panel_per_dataset_and_a_line_per_activation():
     table = summary(dataset=DATASETS, activation=ACTIVATIONS, depth=[0, 1, 2])
     chance = {"circles": 0.5, "moons": 0.5, "spirals4": 0.25}
-    ceiling = {"circles": 0.9, "moons": 0.97, "spirals4": 0.8}
+    bayes = {"circles": 0.9, "moons": 0.97, "spirals4": 0.8}  # on the same test points
     references = pd.DataFrame(
         {"dataset": DATASETS, "chance": [chance[d] for d in DATASETS],
-         "ceiling": [ceiling[d] for d in DATASETS]}
+         "bayes": [bayes[d] for d in DATASETS]}
     )  # fmt: skip
     fig = figures.plot_accuracy_against(
         table, "depth", references=references, styles=STYLES, col_wrap=2
@@ -101,11 +101,11 @@ def test_accuracy_against_depth_has_a_panel_per_dataset_and_a_line_per_activatio
             np.testing.assert_allclose(line.get_ydata(), part["mean"])
         assert lines["none"].get_linestyle() == "--"
         assert to_hex(lines["none"].get_color()) == to_hex(AFFINE_STYLE["color"])
-        chance_line, ceiling_line = [
+        chance_line, best_line = [
             line for line in ax.get_lines() if line.get_label() not in ACTIVATIONS
         ]
         assert set(chance_line.get_ydata()) == {chance[dataset]}
-        assert set(ceiling_line.get_ydata()) == {ceiling[dataset]}
+        assert set(best_line.get_ydata()) == {bayes[dataset]}
         assert len(ax.collections) == len(ACTIVATIONS)  # one interval band each
         assert list(ax.get_xticks()) == [0, 1, 2]
 
@@ -265,7 +265,11 @@ def test_gallery_prefers_the_notebook_network_else_the_median_one():
         noises=(0.03, 0.2), seeds=(0, 1),
     )  # fmt: skip
     rows, choice = select_gallery(synthetic.make_surfaces(runs), prepare_runs(runs))
-    assert (choice["depth"], choice["width"], choice["noise"]) == (3, 4, {"circles": 0.03})
+    assert (choice["depth"], choice["width"], choice["noise"]) == (
+        {"relu": 3},
+        {"relu": 4},
+        {"circles": 0.03},
+    )
     assert len(rows) == 1 and rows["seed"].item() == 0
 
 

@@ -27,8 +27,6 @@ from bench.report.results import (  # noqa: E402
     load_results,
     prepare_runs,
     split_tasks,
-    usable,
-    with_hidden_layers,
 )
 from bench.report.summary import _tables  # noqa: E402
 from bench.report.yardsticks import with_yardsticks  # noqa: E402
@@ -60,11 +58,8 @@ def reports(tmp_path_factory):
         out[name] = build_report(results, root / name / "report", **FAST)
     alone = load_results(synthetic.write_mixed_results(root / "alone", classification, None))
     s = summaries(alone, **FAST)
-    done = usable(alone.runs)
     (root / "alone" / "tables").mkdir()
-    out["alone"] = "\n\n".join(
-        _tables(s, with_hidden_layers(done), done, root / "alone" / "tables")
-    )
+    out["alone"] = "\n\n".join(_tables(s, root / "alone" / "tables"))
     out["alone_tables"] = root / "alone" / "tables"
     out["alone_headline"] = headline(alone.runs, s)
     return out
@@ -100,7 +95,7 @@ def test_a_mixed_folder_reports_and_its_classification_tables_are_unchanged(repo
     assert head.startswith(f"# nonlinbench report: mixed\n\n{reports['alone_headline']}\n\n")
     assert "Regression (test $R^2$" in head
     assert "sine" not in section(mixed_text, "### 2. Test accuracy against depth")
-    assert (mixed.parent / "tables" / "regression_r2.csv").exists()
+    assert (mixed.parent / "tables" / "regression_r2_vs_depth.csv").exists()
     failures = pd.read_csv(mixed.parent / "tables" / "failures.csv").set_index("activation")
     assert failures["runs"].sum() == len(small_classification()) + len(reports["runs"])
 
@@ -112,7 +107,7 @@ def test_a_regression_only_folder_has_no_classification_section(reports):
     assert "### 2. Regression: the fitted functions" in text
     assert "Test accuracy by" not in text and "Decision boundaries" not in text
     tables = sorted(p.name for p in (reports["regression"].parent / "tables").iterdir())
-    assert tables == ["failures.csv", "regression_r2.csv"]
+    assert tables == ["failures.csv", "regression_r2_vs_depth.csv"]
 
 
 def test_the_gallery_figure_is_written(reports):
@@ -149,7 +144,7 @@ def test_the_regression_table_quotes_r2_with_intervals_and_both_yardsticks(repor
             )
     saddle = pipe_table(section(text, "On saddle", end="\n\n#"))
     assert "*best plane*" in saddle.index  # two inputs: the best affine fit is a plane
-    csv = pd.read_csv(reports["mixed"].parent / "tables" / "regression_r2.csv")
+    csv = pd.read_csv(reports["mixed"].parent / "tables" / "regression_r2_vs_depth.csv")
     assert {"best_r2", "line_r2", "mean", "low", "high"} <= set(csv.columns)
 
 
@@ -188,7 +183,7 @@ def test_ties_are_called_ties_and_only_separate_intervals_are_higher():
     sentences = {key[0]: finding(rs, key) for key in block_keys(rs)}
     sine, saddle = sentences["sine"], sentences["saddle"]
     assert (
-        "tied with the best straight line's" in sine
+        "equal to the best straight line's" in sine
         and "so a straight line is the most it can fit" in sine
     )
     assert "relu and tanh are tied" in sine or "tanh and relu are tied" in sine

@@ -9,6 +9,7 @@ from bench.stats import (
     Interval,
     bootstrap_ci,
     iqm,
+    nested_bootstrap_ci,
     probability_of_improvement,
     probability_of_improvement_ci,
     stratified_bootstrap_ci,
@@ -191,3 +192,18 @@ def test_stratified_bootstrap_ci_is_reproducible_and_shrinks():
     c = stratified_bootstrap_ci(many, aggregate=np.nanmean, n_resamples=300, rng=5)
     width = lambda t: float(t["high"].iloc[0] - t["low"].iloc[0])  # noqa: E731
     assert width(c) < width(a) / 3
+
+
+def test_nested_bootstrap_resamples_clusters_then_members():
+    values = np.r_[np.full(5, 0.8), np.full(5, 0.9)] + np.tile(np.linspace(0, 0.004, 5), 2)
+    clusters = np.repeat([0, 1], 5)
+    nested = nested_bootstrap_ci(values, clusters, n_resamples=2000, rng=0)
+    flat = nested_bootstrap_ci(values, np.arange(10), n_resamples=2000, rng=0)
+    assert nested.point == flat.point == pytest.approx(values.mean())
+    # two test sets, not ten independent replicates: the interval reaches either level
+    assert nested.low < 0.81 and nested.high > 0.89
+    assert (nested.high - nested.low) > 1.5 * (flat.high - flat.low)
+    assert nested_bootstrap_ci([0.5, 0.5], [0, 1]) == (0.5, 0.5, 0.5)
+    assert np.isnan(nested_bootstrap_ci([0.5], [0]).low)
+    with pytest.raises(ValueError, match="cluster labels"):
+        nested_bootstrap_ci([0.5, 0.6], [0])

@@ -24,6 +24,7 @@ RULE = (
     f"{STILL_FALLING:g} nats per 100 epochs over the last {100 * TAIL:.0f}% of its epochs."
 )
 CONVERGENCE_COLUMNS = ("runs", "not_converged", "share", "median_rate", "epochs")
+MAJORITY = 0.5  # a cell is named when at least this share of its runs had not converged
 
 
 def falling_rate(runs: pd.DataFrame, curves: pd.DataFrame) -> pd.Series:
@@ -52,9 +53,10 @@ def falling_rate(runs: pd.DataFrame, curves: pd.DataFrame) -> pd.Series:
 def convergence_table(
     runs: pd.DataFrame, curves: pd.DataFrame, by: Sequence[str] = ("activation", "dataset")
 ) -> pd.DataFrame:
-    """Per group of ``by`` (usable runs with hidden layers and a curve): runs, runs that had not
-    converged, their share, the median falling rate (nats per 100 epochs) and the epoch budget
-    (the largest, when it varies)."""
+    """Per group of ``by`` (usable runs with hidden layers and a curve; the caller selects them
+    on common support): runs, runs that had not converged, their share, the median falling rate
+    of the runs that had not converged (nats per 100 epochs; NaN when every run had) and the
+    epoch budget (the largest, when it varies)."""
     by = list(by)
     runs = usable(runs)
     runs = runs[runs["depth"] > 0] if "depth" in runs else runs
@@ -70,7 +72,7 @@ def convergence_table(
         {
             "runs": grouped.size(),
             "not_converged": grouped["still"].sum().astype(int),
-            "median_rate": grouped["rate"].median(),
+            "median_rate": frame[frame["still"]].groupby(by, sort=True)["rate"].median(),
             "epochs": grouped["epochs"].max().astype(int),
         }
     )
@@ -78,7 +80,7 @@ def convergence_table(
     return table.reset_index()[columns]
 
 
-def unconverged(table: pd.DataFrame, majority: float = 0.5) -> pd.DataFrame:
-    """The rows of a convergence table where more than ``majority`` of the runs had not
+def unconverged(table: pd.DataFrame, majority: float = MAJORITY) -> pd.DataFrame:
+    """The rows of a convergence table where ``majority`` or more of the runs had not
     converged."""
-    return table[table["share"] > majority] if len(table) else table
+    return table[table["share"] >= majority] if len(table) else table

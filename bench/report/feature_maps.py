@@ -31,7 +31,7 @@ from matplotlib.lines import Line2D
 
 from bench.features import FEATURE_MAPS
 from bench.report.figure_kit import REFERENCE_PHRASE, Built, Inputs, Skip, skip_unless_varies
-from bench.report.markdown import accuracy_pivot, averaged_over, compare, fmt, fmt_list, pct, pct_ci
+from bench.report.markdown import compare, fmt, fmt_list, note, pct, pct_ci, table_cell
 from bench.report.plotting import (
     ACCURACY_LABEL,
     AFFINE_STYLE,
@@ -42,6 +42,7 @@ from bench.report.plotting import (
 from bench.report.results import activation_order, levels, ordered, usable
 from bench.report.tables import N_RESAMPLES, cell, summarize
 from bench.report.wording import chance_status
+from bench.report.yardsticks import with_yardsticks
 
 LINEAR = "linear model"
 BY = ["dataset", "noise", "activation", "features"]  # `activation` holds the model kind
@@ -73,7 +74,10 @@ def feature_summary(
     """Test accuracy by dataset x noise x model kind (in ``activation``) x feature map: mean over
     seeds with a 95% bootstrap interval over seeds, each seed first averaged over the other
     axes (``summarize``'s columns)."""
-    return summarize(model_runs(runs), BY, n_resamples=n_resamples, seed=seed)
+    # Each model kind on each feature map on their common support: the feature map is compared
+    # within a model kind (the linear model's depths are what make it one).
+    within = ["dataset", "noise", "activation"]
+    return summarize(model_runs(runs), BY, within=within, n_resamples=n_resamples, seed=seed)
 
 
 def model_order(names) -> list[str]:
@@ -166,33 +170,39 @@ def _blocks(summary: pd.DataFrame) -> list[tuple[str, object, pd.DataFrame]]:
     return blocks
 
 
-def _references(references: pd.DataFrame, dataset: str, noise) -> tuple[float, float]:
-    """(chance, best possible) of a dataset and noise level; NaN where unknown."""
-    row = cell(references, dataset=dataset, noise=noise) if len(references) else None
-    if row is None:
+def _references(summary: pd.DataFrame, dataset: str, noise) -> tuple[float, float]:
+    """(chance, best possible on the same test points) of a dataset and noise level, from the
+    summary's own runs; NaN where unknown."""
+    rows = summary[(summary["dataset"] == dataset) & (summary["noise"] == noise)]
+    if rows.empty or "bayes" not in rows:
         return np.nan, np.nan
-    return float(row["chance"]), float(row["ceiling"])
+    return float(rows["chance"].mean()), float(rows["bayes"].mean())
 
 
-def block_table(part: pd.DataFrame, chance: float, ceiling: float) -> pd.DataFrame:
-    """One dataset and noise level's rows as a markdown-ready table: chance and the best possible
-    accuracy first, then the model kinds; one column per feature map; 'mean [low, high]' (%)."""
-    maps = feature_order(part["features"])
-    references = {
-        "chance": dict.fromkeys(maps, chance),
-        "best possible": dict.fromkeys(maps, ceiling),
-    }
-    table = accuracy_pivot(part, "features", references)
-    rows = ["*chance*", "*best possible*", *model_order(part["activation"])]
-    table = table.reindex(index=rows, columns=[f"features {m}" for m in maps])
-    table.columns = maps
-    table.index.name = "model"
-    return table
+def compact_table(summary: pd.DataFrame) -> pd.DataFrame:
+    """Every dataset, noise level and model kind in one table: a column per feature map
+    ('mean [low, high]', %), then chance and the best possible on the same test points."""
+    maps = feature_order(summary["features"])
+    rows = []
+    for dataset, noise, part in _blocks(summary):
+        chance, best = _references(summary, dataset, noise)
+        for model in model_order(part["activation"]):
+            here = part[part["activation"] == model]
+            rows.append(
+                {
+                    "dataset": dataset,
+                    "noise": fmt(noise),
+                    "model": model,
+                    **{m: table_cell(cell(here, features=m)) for m in maps},
+                    "chance": f"{100 * chance:.1f}" if np.isfinite(chance) else "–",
+                    "best possible": f"{100 * best:.1f}" if np.isfinite(best) else "–",
+                }
+            )
+    return pd.DataFrame(rows)
 
 
 def plot_feature_maps(
     summary: pd.DataFrame,
-    references: pd.DataFrame,
     styles: Mapping[str, dict],
     *,
     by_noise: bool = False,
@@ -220,7 +230,7 @@ def plot_feature_maps(
             ax.errorbar(x, mean, yerr=[mean - low, high - mean], color=style["color"],
                         marker=style["marker"], linestyle=style["linestyle"], linewidth=1,
                         markersize=5, capsize=3, label=model)  # fmt: skip
-        chance, ceiling = _references(references, dataset, noise)
+        chance, ceiling = _references(summary, dataset, noise)
         for (_, label, style), value in zip(REFERENCES, (chance, ceiling), strict=True):
             if np.isfinite(value):
                 ax.axhline(value, **style)
@@ -244,13 +254,13 @@ def build(inputs: Inputs) -> Built:
     the table. Skipped unless the usable runs vary the feature map."""
     runs = inputs.runs
     skip_unless_varies(runs, "features", "feature map axis")
+    runs = with_yardsticks(runs)
     summary = feature_summary(runs, n_resamples=inputs.n_resamples, seed=inputs.seed)
     if summary.empty:
         raise Skip("no usable run has a finite test accuracy.")
-    references = inputs.summaries.references_noise
     by_noise = len(levels(runs, "noise")) > 1
     styles = {LINEAR: dict(AFFINE_STYLE), **inputs.styles}
-    figure = plot_feature_maps(summary, references, styles, by_noise=by_noise)
+    figure = plot_feature_maps(summary, styles, by_noise=by_noise)
     models = model_runs(runs)
     hidden = models[models["activation"] != LINEAR]
     deep_affine = runs[runs["affine"].to_numpy(bool) & (runs["depth"] > 0).to_numpy()]
@@ -258,30 +268,31 @@ def build(inputs: Inputs) -> Built:
     caption = (
         "Test accuracy against the feature map applied to the inputs, one panel per dataset"
         f"{' and noise level' if by_noise else ''}: the linear model and each activation with "
-        f"hidden layers, mean over {seeds} seed{'s' if seeds != 1 else ''} with 95% bootstrap "
-        f"intervals over seeds{inputs.left_out()}; {REFERENCE_PHRASE}."
+        f"hidden layers, mean over {seeds} replicate{'s' if seeds != 1 else ''} with 95% "
+        f"intervals{inputs.left_out()}; {REFERENCE_PHRASE}."
     )
     pooled = "depth 0"
     if not deep_affine.empty:
         names = ", ".join(levels(deep_affine, "activation"))
         pooled += f", and {names} at depth {fmt_list(levels(deep_affine, 'depth'))}"
     how = (
-        "Test accuracy (%) by model and feature map: mean over seeds [95% bootstrap interval over "
-        "seeds]; each seed is first averaged over the other axes. The linear model pools every "
-        f"network that is one affine map ({pooled}); each activation's row averages its runs "
-        f"with hidden layers (depth {fmt_list(levels(hidden, 'depth'))}). "
-        f"{averaged_over(runs, ['dataset', 'noise', 'activation', 'features', 'depth'])} The first "
-        "rows are chance and the best possible accuracy (– for a CSV dataset), which a feature "
-        "map does not change."
+        "Test accuracy (%) by model and feature map, mean over replicates [95% interval]. The "
+        f"linear model pools every network that is one affine map ({pooled}); each activation's "
+        f"row averages its runs with hidden layers (depth {fmt_list(levels(hidden, 'depth'))}). "
+        "Each model is compared across feature maps on the settings it ran on every map. "
+        f"{note(summary)} Chance and the best possible accuracy (on the same test points; – for "
+        "a CSV dataset) do not depend on the feature map."
     )
-    parts = [how]
-    for dataset, noise, part in _blocks(summary):
-        chance, ceiling = _references(references, dataset, noise)
-        parts += [
-            finding(part, _where(dataset, noise), chance),
-            block_table(part, chance, ceiling).to_markdown(),
-        ]
-    return Built(figure, caption, "\n\n".join(parts))
+    findings = [
+        "- " + finding(part, _where(dataset, noise), _references(summary, dataset, noise)[0])
+        for dataset, noise, part in _blocks(summary)
+    ]
+    parts = [
+        how,
+        compact_table(summary).to_markdown(index=False, disable_numparse=True),
+        "\n".join(findings),
+    ]
+    return Built(figure, caption, "\n\n".join(parts), data=summary)
 
 
 SECTION = ("features_vs_hidden_layers.png", "Features vs hidden layers", build)

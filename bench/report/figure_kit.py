@@ -20,7 +20,7 @@ from bench.report.tables import N_RESAMPLES
 
 REFERENCE_PHRASE = (
     "the dotted line is chance (the test set's largest class share), the dash-dotted one the "
-    "best possible accuracy (none for a CSV dataset)"
+    "best possible accuracy on the same test points (the Bayes rule's; none for a CSV dataset)"
 )
 
 
@@ -57,6 +57,7 @@ class Built:
     figure: Figure
     caption: str
     text: str = ""  # markdown set after the figure and its caption (tables, findings)
+    data: pd.DataFrame | None = None  # the numbers drawn, for tables/<figure stem>.csv
 
 
 def skip_unless_varies(runs: pd.DataFrame, axis: str, what: str, who: str = "the grid has") -> None:

@@ -20,7 +20,8 @@ from matplotlib.patches import Patch
 
 from bench import notebook
 from bench.report.plotting import PALETTE
-from bench.report.results import activation_order, dataset_order
+from bench.report.results import activation_order, dataset_order, levels
+from bench.report.support import STRATA
 
 PLANE_LABELS = {
     "input": ("input feature $x_1$ (data units)", "input feature $x_2$ (data units)"),
@@ -34,28 +35,40 @@ CORNER_BOX = {"facecolor": "white", "alpha": 0.7, "linewidth": 0, "pad": 1}
 def select_gallery(surfaces: pd.DataFrame, runs: pd.DataFrame) -> tuple[pd.DataFrame, dict]:
     """One surface per (activation, dataset), with its run's axes and metrics added.
 
-    The seed notebook's depth and width when stored, else the median depth (of those with hidden
-    layers) and its median width; per dataset the lowest noise; the lowest seed. Returns the rows
-    and the choice: ``{"depth", "width", "noise": {dataset: noise}}``.
+    Raw inputs only when the feature map varies (a stratum, bench.report.support.STRATA). Per
+    activation: the seed notebook's depth and width when it has them
+    stored, else its median depth (of those with hidden layers) and that depth's median width,
+    so a stack, whose depth and width are its own, still gets its row; per dataset the lowest
+    noise; the lowest seed. Returns the rows and the choice: ``{"depth": {activation: depth},
+    "width": {activation: width}, "noise": {dataset: noise}}``.
     """
     extra = [c for c in runs.columns if c not in surfaces.columns or c == "run_id"]
-    table = surfaces.merge(runs[extra], on="run_id", how="left")
+    table = surfaces.merge(runs[extra], on="run_id", how="inner")
+    for axis, reference in STRATA.items():
+        if axis in table and table[axis].nunique() > 1:
+            table = table[table[axis] == reference(levels(table, axis))]
     if table.empty:
         return table, {}
-    pairs = set(zip(table["depth"], table["width"], strict=True))
     preferred = (notebook.setup().depth, notebook.setup().width)
-    if preferred in pairs:
-        depth, width = preferred
-    else:
-        depths = sorted({d for d, _ in pairs if d > 0} or {d for d, _ in pairs})
-        depth = depths[(len(depths) - 1) // 2]
-        widths = sorted({w for d, w in pairs if d == depth})
-        width = widths[(len(widths) - 1) // 2]
-    table = table[(table["depth"] == depth) & (table["width"] == width)]
+    chosen, depths, widths = [], {}, {}
+    for activation, part in table.groupby("activation", sort=False):
+        pairs = set(zip(part["depth"], part["width"], strict=True))
+        if preferred in pairs:
+            depth, width = preferred
+        else:
+            options = sorted({d for d, _ in pairs if d > 0} or {d for d, _ in pairs})
+            depth = options[(len(options) - 1) // 2]
+            sizes = sorted({w for d, w in pairs if d == depth})
+            width = sizes[(len(sizes) - 1) // 2]
+        depths[activation], widths[activation] = depth, width
+        chosen.append(part[(part["depth"] == depth) & (part["width"] == width)])
+    table = pd.concat(chosen)
     noise = table.groupby("dataset")["noise"].min()
     table = table[table["noise"].to_numpy() == table["dataset"].map(noise).to_numpy()]
-    table = table.sort_values("seed", kind="stable").drop_duplicates(["activation", "dataset"])
-    return table, {"depth": depth, "width": width, "noise": noise.to_dict()}
+    # a usable run's surface first: a diverged one is shown only when no seed trained
+    order = ["diverged", "seed"] if "diverged" in table else ["seed"]
+    table = table.sort_values(order, kind="stable").drop_duplicates(["activation", "dataset"])
+    return table, {"depth": depths, "width": widths, "noise": noise.to_dict()}
 
 
 def _class_colours(n_classes: int) -> list:

@@ -47,22 +47,29 @@ def _inputs_note(runs: pd.DataFrame) -> str:
         maps = f"the feature maps {', '.join(others[:-1])} and {others[-1]}, which put a "
         maps += "nonlinearity in the inputs, so a linear model on them"
     return (
-        f"*Every accuracy in this headline is on {inputs} (`features` = {reference}) only: the "
-        f'grid also runs {maps} is not a linear model of the data; section "Features vs '
-        'hidden layers" compares the two.*'
+        f"*Every accuracy in this report is on {inputs} (`features` = {reference}) unless it "
+        f"compares feature maps: the grid also runs {maps} is not a linear model of the data; "
+        'section "Features vs hidden layers" compares the two.*'
     )
 
 
 def yardsticks(s: Summaries, dataset: str) -> str:
-    """'chance 50%, best possible 84.1%' (no ceiling for a CSV dataset)."""
+    """'chance 50%; best possible 100.0%, 86.7%, 70.0% at noise 0.03, 0.1, 0.2': the best possible
+    on the same test points, per noise level (never averaged over them); unknown for a CSV
+    dataset."""
     chance = s.chance.get(dataset, np.nan)
-    ceiling = s.ceiling.get(dataset, np.nan)
-    best = f"best possible {pct(ceiling)}" if np.isfinite(ceiling) else "best possible unknown"
-    return f"chance {pct(chance, 0)}, {best}"
+    rows = s.yardsticks[s.yardsticks["dataset"] == dataset] if len(s.yardsticks) else None
+    if rows is None or rows.empty or not np.isfinite(rows["bayes"].to_numpy(float)).any():
+        return f"chance {pct(chance, 0)}, best possible unknown"
+    best = ", ".join(pct(v) for v in rows["bayes"])
+    if len(rows) == 1:
+        return f"chance {pct(chance, 0)}, best possible {best} on these test points"
+    noises = ", ".join(fmt(v) for v in rows["noise"])
+    return f"chance {pct(chance, 0)}; best possible {best} at noise {noises}"
 
 
 def of_best(s: Summaries, dataset: str, activation: str) -> str:
-    """', 96% [94, 98] of the best possible' ('' without a ceiling)."""
+    """', 96% [94, 98] of the best possible' (per test set, then averaged; '' without one)."""
     row = cell(s.of_best, dataset=dataset, activation=activation)
     if row is None or not np.isfinite(row["mean"]):
         return ""
@@ -76,8 +83,7 @@ def _linear_paragraph(runs: pd.DataFrame, s: Summaries) -> str:
     circles (else the dataset where the nonlinearity helps most)."""
     if s.control is None:
         return ""
-    datasets = levels(usable(runs), "dataset")
-    dataset = "circles" if "circles" in datasets else _largest_gap(s)
+    dataset = _largest_gap(s)
     linear = cell(s.by_dataset, dataset=dataset, activation=s.control) if dataset else None
     if linear is None:
         return ""
@@ -124,19 +130,13 @@ def _control_explained(s: Summaries, dataset: str, linear: pd.Series) -> str:
         return ""
     text = ""
     if facts.below_chance:
-        symmetric = (
-            " (make_circles spaces each ring's points evenly, so any line through the centre "
-            "has half of each ring on either side)"
-            if dataset == "circles"
-            else ""
-        )
         text += (
-            f" Below chance, because a linear network draws one straight boundary and on "
-            f"{dataset} no straight line beats chance on the whole data{symmetric}: the line "
-            "that fits the training points best wins its small edge from how those points fell, "
-            "so on the test points, the rest of the same sample, it falls short."
+            " Its mean sits under chance because a linear network draws one straight "
+            f"boundary and on {dataset} no straight line beats chance on the whole data: the "
+            "line that fits the training points best wins its small edge from how those points "
+            "fell, so on the test points, the rest of the same sample, it falls short."
         )
-    if facts.same_every_seed:
+    if facts.same_every_seed and facts.converged:
         point = linear["low"] == linear["high"]
         text += (
             (" Its interval is a single point because every" if point else " Every")
@@ -159,26 +159,37 @@ def _largest_gap(s: Summaries) -> str | None:
 
 
 def _control_paragraph(s: Summaries) -> str:
-    """blobs, the negative control: how far apart the activations are."""
-    blobs = s.by_dataset[s.by_dataset["dataset"] == "blobs"]
-    top = top_group(blobs)
-    if blobs["activation"].nunique() < 2 or top is None:
+    """The negative control, found from the numbers: the dataset where the network without a
+    nonlinearity, well above chance, comes closest to the top; how far apart the activations
+    are there."""
+    best = None
+    for dataset in levels(s.by_dataset, "dataset"):
+        part = s.by_dataset[s.by_dataset["dataset"] == dataset]
+        linear = cell(part, activation=s.control)
+        if linear is None or part["activation"].nunique() < 2:
+            continue
+        status = chance_status(linear["mean"], linear["low"], s.chance.get(dataset, np.nan))
+        gap = part["mean"].max() - linear["mean"]
+        if status == "well above chance" and (best is None or gap < best[0]):
+            best = (gap, dataset, part, linear)
+    if best is None:
         return ""
+    _, dataset, part, linear = best
+    top = top_group(part)
     leader = top.rows.iloc[0]
-    spread = 100 * (leader["mean"] - blobs["mean"].min())
+    spread = 100 * (leader["mean"] - part["mean"].min())
     text = (
-        f"On blobs, the negative control ({yardsticks(s, 'blobs')}), every activation's mean is "
-        f"within {spread:.1f} points of the highest, and {top_phrase(top, pct_ci)}"
+        f"On {dataset} ({yardsticks(s, dataset)}), the negative control (where the network "
+        "without a nonlinearity comes closest to the top), every activation's mean is within "
+        f"{spread:.1f} points of the highest, and {top_phrase(top, pct_ci)}"
     )
-    linear = cell(blobs, activation=s.control)
-    if linear is not None and s.control not in top.names:
+    if s.control in top.names:
+        text += "; the network without a nonlinearity is among them"
+    else:
         text += (
             f"; without a nonlinearity the network gets {pct_ci(linear)}, "
-            + compare(linear, leader)
-            + f" {leader['activation']}"
+            f"{compare(linear, leader)} {leader['activation']}"
         )
-    elif linear is not None:
-        text += "; the network without a nonlinearity is among them"
     return text + "."
 
 
@@ -186,8 +197,9 @@ def _top_per_dataset(s: Summaries) -> str:
     """A bullet per dataset: its yardsticks, the best activation or the tied group, and where
     the linear control stands."""
     lines = [
-        "Per dataset (networks with hidden layers, mean over seeds): the best activation, or the "
-        "activations tied at the top, beside chance and the best possible accuracy:",
+        "Per dataset (networks with hidden layers, mean over replicates; the share of the best "
+        "possible is computed per test set): the best activation, or the activations tied at "
+        "the top, beside chance and the best possible accuracy on the same test points:",
         "",
     ]
     for dataset in levels(s.by_dataset, "dataset"):
@@ -206,35 +218,7 @@ def _top_per_dataset(s: Summaries) -> str:
         lines.append(line + ".")
     if len(lines) <= 2:
         return ""
-    return "\n".join(lines) + _above_ceiling(s)
-
-
-def _above_ceiling(s: Summaries) -> str:
-    """Why a mean can exceed the best possible accuracy: it is an expectation over the
-    generator's distribution, and the scores come from a few small test sets."""
-    ceilings = s.by_dataset["dataset"].map(s.ceiling).astype(float)
-    # above by more than the printed precision (a ceiling of 99.99...% is shown as 100.0%)
-    above = sorted(set(s.by_dataset.loc[s.by_dataset["mean"] > ceilings + 0.0005, "dataset"]))
-    if not above:
-        return ""
-    notes = []
-    for dataset in above:
-        points, samples = s.test_sets.get(dataset, (0, 0))
-        if points:
-            # the binomial standard error of a mean over `samples` test sets, at most
-            error = 100 * np.sqrt(0.25 / (points * samples))
-            notes.append(
-                f"{dataset}: {samples} test set{'s' if samples != 1 else ''} of {points} points, "
-                f"whose mean sampling alone moves by up to ±{error:.1f} points (one standard "
-                "error)"
-            )
-    return (
-        "\n\nSome means exceed the best possible accuracy, which is the expected accuracy over "
-        "the generator's distribution: the scores here come from a few small test sets shared "
-        "by every seed, which can happen to be easier than average ("
-        + "; ".join(notes)
-        + "), and the intervals are over initialisation seeds, not over test sets."
-    )
+    return "\n".join(lines)
 
 
 def convergence_paragraph(table: pd.DataFrame, where: str = "") -> str:

@@ -10,9 +10,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from bench.report.results import BOOKKEEPING_AXES, activation_order, levels
+from bench.report.results import activation_order, levels
 from bench.report.tables import cell
-from bench.schema import AXES, SEED_AXES
 
 HIGHER = ("higher than", "lower than", "no different from")
 
@@ -112,16 +111,33 @@ def _reference_cell(value: float) -> str:
     return f"{100 * value:.1f}" if np.isfinite(value) else "–"
 
 
-def averaged_over(runs: pd.DataFrame, by: list[str]) -> str:
-    """'Averaged over noise (3 values), width (3 values) and the seeds (10).': the axes that
-    vary in ``runs`` and are not in ``by``; the seeds are the replicates of the interval."""
-    others = [
-        f"{a} ({len(levels(runs, a))} values)"
-        for a in AXES
-        if a in runs and a not in (*by, *SEED_AXES, *BOOKKEEPING_AXES) and len(levels(runs, a)) > 1
-    ]
-    phrase = ", ".join(others) if others else "no other axis"
-    return f"Averaged over {phrase}; the interval is over the seeds."
+def note(summary: pd.DataFrame, intervals: bool = True) -> str:
+    """What a summary's cells average over and what its selection left out
+    (:meth:`bench.report.support.Selection.note`), and what its intervals cover."""
+    selection = summary.attrs.get("selection")
+    text = selection.note() if selection is not None else ""
+    return (text + " " + INTERVALS).strip() if intervals else text
+
+
+INTERVALS = (
+    "Intervals: 95% two-level bootstrap, resampling the data samples and then the "
+    "initialisation seeds within each, so they cover both the test set drawn and the seed."
+)
+
+
+def yardstick_markdown(yardsticks: pd.DataFrame) -> str:
+    """Chance, the best possible on the same test points and the expected best possible, a row
+    per dataset and noise level (percent)."""
+    table = pd.DataFrame(
+        {
+            "dataset": yardsticks["dataset"],
+            "noise": [fmt(v) for v in yardsticks["noise"]],
+            "chance": [_reference_cell(v) for v in yardsticks["chance"]],
+            "best possible, these test points": [_reference_cell(v) for v in yardsticks["bayes"]],
+            "best possible, expected": [_reference_cell(v) for v in yardsticks["ceiling"]],
+        }
+    )
+    return table.to_markdown(index=False)
 
 
 def ranking_markdown(ranking: pd.DataFrame) -> str:

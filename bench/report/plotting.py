@@ -226,7 +226,7 @@ def facet_intervals(
     return fig
 
 
-REFERENCES = (("chance", "chance", CHANCE_STYLE), ("ceiling", "best possible", CEILING_STYLE))
+REFERENCES = (("chance", "chance", CHANCE_STYLE), ("bayes", "best possible", CEILING_STYLE))
 
 
 def _draw_references(ax: Axes, rows: pd.DataFrame, x: str, positions: dict) -> dict[str, dict]:

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from bench.report.figure_kit import Built, Inputs, Skip
-from bench.report.markdown import averaged_over, compare, fmt_list
+from bench.report.markdown import compare, fmt_list, note
 from bench.report.regression_figures import (
     depth_phrase,
     plot_function_gallery,
@@ -28,11 +28,11 @@ from bench.report.regression_figures import (
 from bench.report.regression_summaries import (
     RegressionSummaries,
     affine_name,
-    as_row,
     block_keys,
     block_label,
     block_references,
     model_order,
+    paired_word,
     printed,
     r2,
     r2_cell,
@@ -84,10 +84,10 @@ def finding(rs: RegressionSummaries, key: tuple) -> str:
             f"$R^2$ {r2_ci(linear)}"
         )
         if np.isfinite(line):
-            word = _versus(linear, as_row(line))
+            word = paired_word(cell(rows_of(rs.to_line, rs.blocks, key), activation=rs.control))
             prose = "straight line" if shape == "line" else shape
             text += f", {word} the best {prose}'s {r2(line)}"
-            if word == "tied with":
+            if word in ("tied with", "equal to"):
                 most = {"line": "a straight line", "plane": "a plane"}.get(
                     shape, "an affine map of its inputs"
                 )
@@ -105,7 +105,8 @@ def finding(rs: RegressionSummaries, key: tuple) -> str:
             leader = top.rows.iloc[0]
             clauses = []
             if np.isfinite(best):
-                word = _versus(leader, as_row(best))
+                gap = rows_of(rs.to_best, rs.blocks, key)
+                word = paired_word(cell(gap, activation=leader["activation"], depth=deepest))
                 chance = _by_chance(rs, key) if word.startswith("higher") else ""
                 clauses.append(f"{word} the best possible {r2(best)}{chance}")
             if linear is not None and np.isfinite(linear["mean"]):
@@ -170,22 +171,22 @@ def build_fit(inputs: Inputs) -> Built:
     left = f"; {rs.left_out}" if rs.left_out else ""
     caption = (
         f"Test $R^2$ against depth, one panel per regression dataset, mean over {_seeds(rs)} "
-        f"(each seed first averaged over the other axes) with 95% bootstrap intervals over "
-        f"seeds{left}; the dash-dotted line is the best possible $R^2$ (the noise-free function "
+        f"(each first averaged over the other axes) with 95% intervals{left}; the dash-dotted line is the best possible $R^2$ (the noise-free function "
         "on the same test points), the dotted one the best line or plane (the least-squares "
         "affine fit on the training set), the most a network without an activation can reach."
     )
     how = (
-        "Test $R^2$ by activation and depth: mean over seeds [95% bootstrap interval over "
-        "seeds]; each seed is first averaged over the other axes. "
-        f"{averaged_over(rs.runs, [*rs.blocks, 'activation', 'depth'])} The first rows are the "
-        "yardsticks, computed from the data: the best possible $R^2$ (– for a CSV dataset) and "
-        "that of the best line or plane. All of it is in tables/regression_r2.csv."
+        "Test $R^2$ by activation and depth: mean over replicates [95% interval]; each "
+        f"replicate is first averaged over the other axes. {note(rs.by_depth)} The first rows "
+        "are the yardsticks, computed on the same test points: the best possible $R^2$ (– for a "
+        "CSV dataset) and that of the best line or plane; a score is compared with them paired, "
+        "run by run on the same test set (equal fits are called equal). All of it is in "
+        "tables/regression_r2_vs_depth.csv."
     )
     parts = [how]
     for key in block_keys(rs):
         parts += [finding(rs, key), block_table(rs, key).to_markdown()]
-    return Built(figure, caption, "\n\n".join(parts))
+    return Built(figure, caption, "\n\n".join(parts), data=table_csv(rs))
 
 
 def build_gallery(inputs: Inputs) -> Built:
@@ -222,7 +223,7 @@ def headline(rs: RegressionSummaries) -> str:
     """A bullet per block: the top at the greatest depth beside the yardsticks, and the linear
     network."""
     lines = [
-        "Regression (test $R^2$, 1 is a perfect fit; mean over seeds [95% interval]): per "
+        "Regression (test $R^2$, 1 is a perfect fit; mean over replicates [95% interval]): per "
         "dataset, the best activation at the greatest depth, or those tied at the top, beside "
         "the best possible $R^2$ and the best line's or plane's:",
         "",

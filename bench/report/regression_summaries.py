@@ -54,6 +54,8 @@ class RegressionSummaries:
     blocks: list[str]  # the axes of one table: dataset, and noise / features when they vary
     by_depth: pd.DataFrame  # *blocks x activation x depth (summarize's columns)
     by_activation: pd.DataFrame  # *blocks x activation, every depth pooled
+    to_best: pd.DataFrame  # *blocks x activation x depth: test R^2 - best_r2, paired per run
+    to_line: pd.DataFrame  # *blocks x activation: test R^2 - line_r2, paired per run
     references: pd.DataFrame  # *blocks: best_r2, line_r2 (mean over the block's runs)
     affine: frozenset[str]  # activations whose network is one affine map
     control: str | None  # the linear network: the first affine activation in display order
@@ -87,8 +89,13 @@ def regression_summaries(
     runs = with_r2_yardsticks(usable(results.runs))
     blocks = [a for a in BLOCK_AXES if a == "dataset" or len(levels(runs, a)) > 1]
 
-    def summary(by: list[str]) -> pd.DataFrame:
-        return summarize(runs, by, SCORE, n_resamples=n_resamples, seed=seed)
+    runs = runs.assign(
+        to_best=runs[SCORE].astype(float) - runs["best_r2"],
+        to_line=runs[SCORE].astype(float) - runs["line_r2"],
+    )
+
+    def summary(by: list[str], metric: str = SCORE) -> pd.DataFrame:
+        return summarize(runs, by, metric, within=blocks, n_resamples=n_resamples, seed=seed)
 
     references = (
         runs.groupby(blocks, sort=True)[list(YARDSTICKS)].mean().reset_index()
@@ -101,6 +108,8 @@ def regression_summaries(
         blocks=blocks,
         by_depth=summary([*blocks, "activation", "depth"]),
         by_activation=summary([*blocks, "activation"]),
+        to_best=summary([*blocks, "activation", "depth"], "to_best"),
+        to_line=summary([*blocks, "activation"], "to_line"),
         references=references,
         affine=affine_activations(results.runs),
         control=linear_control(results.runs),
@@ -201,6 +210,25 @@ def printed(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.assign(
         **{c: frame[c].astype(float).round(DIGITS) for c in ("mean", "low", "high")}
     )
+
+
+def paired_word(difference) -> str:
+    """How a score stands against a yardstick on the same test points, from the paired
+    difference's row (score - yardstick: mean, low, high): 'equal to' when it is zero at the
+    printed precision, 'higher than' / 'lower than' when its interval excludes zero, else 'tied
+    with'. Without an interval (one replicate) the mean decides."""
+    if difference is None or not np.isfinite(difference["mean"]):
+        return "tied with"
+    mean, low, high = (round(float(difference[k]), DIGITS) for k in ("mean", "low", "high"))
+    if not (np.isfinite(low) and np.isfinite(high)):
+        low = high = mean
+    if low == high == mean == 0:
+        return "equal to"
+    if low > 0:
+        return "higher than"
+    if high < 0:
+        return "lower than"
+    return "tied with"
 
 
 def as_row(value: float) -> dict:

@@ -12,23 +12,25 @@ import matplotlib.pyplot as plt
 import pandas as pd
 from matplotlib.figure import Figure
 
-from bench.report import feature_maps, figures, regression
+from bench.report import feature_maps, figures, mechanism, regression
 from bench.report.figure_kit import REFERENCE_PHRASE, Built, Inputs, Skip, skip_unless_varies
 from bench.report.gallery import plot_decision_gallery, select_gallery
-from bench.report.markdown import fmt, fmt_list, iqm_row, pct_ci
-from bench.report.plotting import activation_legend, legend_handles
+from bench.report.markdown import fmt, fmt_list, iqm_row, note, pct_ci
 from bench.report.results import levels, seed_axes, task_axes, usable, with_hidden_layers
-from bench.report.summaries import Summaries
+from bench.report.summaries import Summaries, references
 from bench.report.tables import cell
 from bench.report.wording import top_group, top_phrase
 
-PANEL = (4.2, 3.0)  # one mechanism panel's (width, height) in inches
-LEGEND_WIDTH = 1.4  # inches kept right of the panels for the legend
-
 
 def _seed_phrase(runs: pd.DataFrame) -> str:
+    """'10 replicates (2 data samples x 5 seeds)', or '3 seeds' when the data sample is fixed."""
+    runs = usable(runs)
     axes = seed_axes(runs)
-    n = usable(runs).groupby(axes).ngroups if axes else 1
+    n = runs.groupby(axes).ngroups if axes else 1
+    samples = runs["data_seed"].nunique() if "data_seed" in runs else 1
+    if samples > 1:
+        seeds = runs["seed"].nunique() if "seed" in runs else 1
+        return f"{n} replicates ({samples} data samples x {seeds} seeds)"
     return f"{n} seed{'s' if n != 1 else ''}"
 
 
@@ -52,23 +54,49 @@ def _gallery(inputs: Inputs) -> Built:
         noise = f"noise {fmt(next(iter(noises.values())))}"
     else:
         noise = "the lowest stored noise: " + ", ".join(f"{d} {fmt(n)}" for d, n in noises.items())
+    shapes = {(choice["depth"][a], choice["width"][a]) for a in choice["depth"]}
+    if len(shapes) == 1:
+        depth, width = next(iter(shapes))
+        networks = f"networks with {fmt(depth)} hidden layers of {fmt(width)} units"
+    else:
+        networks = (
+            "networks of each activation's median depth and width ("
+            + ", ".join(
+                f"{a}: {fmt(choice['depth'][a])} x {fmt(choice['width'][a])}"
+                for a in choice["depth"]
+            )
+            + ")"
+        )
+    raw = (
+        " on raw inputs"
+        if "features" in selected and levels(inputs.results.runs, "features")[1:]
+        else ""
+    )
     caption = (
-        f"Decision surfaces of networks with {choice['depth']} hidden layers of "
-        f"{choice['width']} units, one seed per panel, at {noise}, "
+        f"Decision surfaces of {networks}{raw}, one seed per panel, at {noise}, "
         "with the test points on top. Two-class panels shade the probability of class 1 from "
         "blue (class 0) to orange (class 1), with the 50% boundary in black; multi-class panels "
         "colour the predicted class, paler where the network is less sure (the class key is "
         "on the right). The corner shows the run's test accuracy."
     )
-    return Built(figure, caption)
+    shown = [c for c in GALLERY_COLUMNS if c in selected]
+    return Built(figure, caption, data=selected[shown])
 
 
-def _accuracy_against(
-    inputs: Inputs, axis: str, summary: pd.DataFrame, references: pd.DataFrame
-) -> Figure:
-    """Test accuracy against ``axis``, a panel per dataset; skipped unless the axis varies."""
+GALLERY_COLUMNS = (
+    "dataset", "activation", "depth", "width", "noise", "features", "seed", "data_seed",
+    "run_id", "test_acc",
+)  # fmt: skip
+
+
+def _accuracy_against(inputs: Inputs, axis: str, summary: pd.DataFrame) -> Figure:
+    """Test accuracy against ``axis``, a panel per dataset, with the yardsticks of the same runs
+    (chance, the best possible on the same test points); skipped unless the axis varies."""
     skip_unless_varies(inputs.runs, axis, f"{axis} axis")
-    return figures.plot_accuracy_against(summary, axis, references=references, styles=inputs.styles)
+    if summary.empty:
+        raise Skip(f"no {axis} setting is shared by the compared cells. {note(summary)}")
+    lines = references(summary, ["dataset", axis])
+    return figures.plot_accuracy_against(summary, axis, references=lines, styles=inputs.styles)
 
 
 def _accuracy_vs_depth(inputs: Inputs) -> Built:
@@ -77,17 +105,17 @@ def _accuracy_vs_depth(inputs: Inputs) -> Built:
     if top is None:
         skip_unless_varies(runs, "depth", "depth axis")
         raise Skip(f"no usable run at the greatest depth ({fmt(s.deepest)}).")
-    fig = _accuracy_against(inputs, "depth", s.by_dataset_depth, s.references_depth)
+    fig = _accuracy_against(inputs, "depth", s.by_dataset_depth)
     caption = (
         f"Test accuracy against depth, one panel per dataset: mean over {_seed_phrase(runs)} "
-        "(each seed first averaged over the other axes) with 95% bootstrap intervals over seeds"
-        f"{inputs.left_out()}; {REFERENCE_PHRASE}. Depth 0 is logistic regression. At the "
+        f"(each first averaged over the other axes){inputs.left_out()}; {REFERENCE_PHRASE}. "
+        f"Depth 0 is logistic regression. {note(s.by_dataset_depth)} At the "
         f"greatest depth ({fmt(s.deepest)}), across datasets: {top_phrase(top, pct_ci)}"
     )
     linear = cell(s.at_deepest, activation=s.control)
     if linear is not None and s.control not in top.names:
         caption += f"; {s.control} gets {pct_ci(linear)}"
-    return Built(fig, caption + ".")
+    return Built(fig, caption + ".", data=s.by_dataset_depth)
 
 
 def _heatmaps(inputs: Inputs) -> Built:
@@ -95,24 +123,25 @@ def _heatmaps(inputs: Inputs) -> Built:
     who = "the networks with hidden layers have"
     skip_unless_varies(runs, "depth", "width x depth map", who)
     skip_unless_varies(runs, "width", "width x depth map", who)
-    fig = figures.plot_width_depth_heatmaps(inputs.summaries.by_width_depth)
+    summary = inputs.summaries.by_width_depth
+    if summary.empty:
+        raise Skip(f"no setting is shared by every width and depth. {note(summary)}")
+    fig = figures.plot_width_depth_heatmaps(summary)
     caption = (
-        "Mean test accuracy (%) for every width and depth, one map per activation, averaged over "
-        "datasets, noise levels, seeds and the other axes, on one colour scale (networks with "
-        "hidden layers)."
+        "Mean test accuracy (%) for every width and depth, one map per activation, on one colour "
+        f"scale (networks with hidden layers). {note(summary)}"
     )
-    return Built(fig, caption)
+    return Built(fig, caption, data=summary)
 
 
 def _noise(inputs: Inputs) -> Built:
     runs, s = inputs.runs, inputs.summaries
-    fig = _accuracy_against(inputs, "noise", s.by_dataset_noise, s.references_noise)
+    fig = _accuracy_against(inputs, "noise", s.by_dataset_noise)
     noises = levels(runs, "noise")
     caption = (
         f"Test accuracy against input noise, one panel per dataset, mean over "
-        f"{_seed_phrase(runs)} with 95% bootstrap intervals ({_networks(s)}); "
-        f"{REFERENCE_PHRASE}, which falls as noise "
-        "blurs the classes into each other."
+        f"{_seed_phrase(runs)} ({_networks(s)}); {REFERENCE_PHRASE}, which falls as noise "
+        f"blurs the classes into each other. {note(s.by_dataset_noise)}"
     )
     top = top_group(s.noise_fall, highest=False)
     if top is not None:
@@ -121,21 +150,28 @@ def _noise(inputs: Inputs) -> Built:
             values = [f"{100 * row[k]:.1f}" for k in ("mean", "low", "high")]
             return f"{values[0]} points [{values[1]}, {values[2]}]"
 
+        verdict = (
+            top_phrase(top, points, "the most robust")
+            if len(s.noise_fall) > 1
+            else f"only {top.names[0]} qualifies: {points(top.rows.iloc[0])}"
+        )
         caption += (
-            f" Accuracy lost from noise {fmt(noises[0])} to {fmt(noises[-1])}, averaged over "
-            "datasets, paired by seed, among the activations well above chance on every "
-            f"dataset at noise {fmt(noises[0])}: {top_phrase(top, points, 'the most robust')}."
+            " Robustness is measured against the task: how many points further each activation "
+            "falls behind the best possible on the same test points from noise "
+            f"{fmt(noises[0])} to {fmt(noises[-1])} (the best possible falls too; negative: it "
+            "closes the gap), paired by replicate and averaged over datasets, among the "
+            "activations in the top tied group and well above chance on every dataset at noise "
+            f"{fmt(noises[0])} (one that starts lower has less to lose): {verdict}."
         )
     if s.not_compared:
         caption += (
             " Not compared for robustness: "
             + "; ".join(
-                f"{name} (not well above chance on {', '.join(datasets)})"
-                for name, datasets in s.not_compared.items()
+                f"{name} ({', '.join(reasons)})" for name, reasons in s.not_compared.items()
             )
             + "."
         )
-    return Built(fig, caption)
+    return Built(fig, caption, data=s.by_dataset_noise)
 
 
 AXIS_TITLES = {"label_noise": "Robustness to flipped training labels"}
@@ -147,18 +183,18 @@ def _other_axis(axis: str) -> Callable[[Inputs], Built]:
     def build(inputs: Inputs) -> Built:
         runs, s = inputs.runs, inputs.summaries
         axis_summaries = s.by_axis[axis]
-        fig = _accuracy_against(inputs, axis, axis_summaries.by_dataset, axis_summaries.references)
+        fig = _accuracy_against(inputs, axis, axis_summaries.by_dataset)
         caption = (
             f"Test accuracy against {axis} ({fmt_list(levels(runs, axis))}), one panel per "
-            f"dataset, mean over {_seed_phrase(runs)} with 95% bootstrap intervals "
-            f"({_networks(s)}); {REFERENCE_PHRASE}."
+            f"dataset, mean over {_seed_phrase(runs)} ({_networks(s)}); {REFERENCE_PHRASE}. "
+            f"{note(axis_summaries.by_dataset)}"
         )
         if axis == "label_noise":
             caption += (
                 " Only training labels are flipped; test labels stay clean, so the best possible "
                 "accuracy does not move."
             )
-        return Built(fig, caption)
+        return Built(fig, caption, data=axis_summaries.by_dataset)
 
     return build
 
@@ -172,113 +208,11 @@ def _learning_curves(inputs: Inputs) -> Built:
     fig = figures.plot_learning_curves(inputs.summaries.curves, styles=inputs.styles)
     caption = (
         f"Test loss against epoch, one panel per dataset, mean over {_seed_phrase(results.runs)} "
-        f"with 95% bootstrap bands ({_networks(inputs.summaries)})."
+        f"with 95% bands ({_networks(inputs.summaries)}). {note(inputs.summaries.curves)}"
     )
     if len(levels(results.runs, "epochs")) > 1:
         caption += " Runs with different epoch budgets are pooled at each epoch they reach."
-    return Built(fig, caption)
-
-
-REGIONS_UNDEFINED = (
-    "no count for {names}: only piecewise-linear activations have countable linear regions"
-)
-
-
-def _mechanism_panels(inputs: Inputs) -> tuple[list[tuple[Callable, str]], list[str]]:
-    """The mechanism panels the results can fill (a drawing function, a caption phrase), and
-    the phrases of those they cannot."""
-    s, runs, styles = inputs.summaries, inputs.runs, inputs.styles
-    several_depths = len(levels(runs, "depth")) > 1
-    several_hidden_depths = len(levels(with_hidden_layers(runs), "depth")) > 1
-    counted = set(s.linear_regions.dropna(subset=["mean"])["activation"])
-    smooth = [a for a in levels(with_hidden_layers(runs), "activation") if a not in counted]
-    undefined = REGIONS_UNDEFINED.format(names=", ".join(smooth)) if smooth else ""
-    candidates = [
-        (
-            not s.linear_regions.empty and several_depths,
-            lambda ax: figures.plot_against_depth(
-                s.linear_regions,
-                ax,
-                ylabel="linear regions (count)",
-                scale="log",
-                styles=styles,
-                title="Linear regions on the input plane",
-                undefined=undefined,
-            ),  # fmt: skip
-            "linear regions against depth (log scale)" + (f"; {undefined}" if undefined else ""),
-            "linear regions against depth",
-        ),
-        (
-            not s.linear_fit_r2.empty,
-            lambda ax: figures.plot_linear_fit_r2(s.linear_fit_r2, ax, styles=styles),
-            "the $R^2$ of an affine fit to the logits",
-            "linear-fit $R^2$",
-        ),
-        (
-            not s.dead_units.empty and several_hidden_depths,
-            lambda ax: figures.plot_against_depth(
-                s.dead_units,
-                ax,
-                ylabel="dead hidden units (%)",
-                scale="percent",
-                styles=styles,
-                title="Hidden units never active after training",
-            ),  # fmt: skip
-            "dead hidden units after training against depth",
-            "dead hidden units after training against depth",
-        ),
-        (
-            not s.grad_norm.empty and several_hidden_depths,
-            lambda ax: figures.plot_against_depth(
-                s.grad_norm,
-                ax,
-                ylabel="first-layer gradient norm at init",
-                scale="log",
-                styles=styles,
-                title="Gradient reaching the first layer at initialisation",
-            ),  # fmt: skip
-            "first-layer gradient norm at initialisation (log scale) against depth",
-            "first-layer gradient norm at initialisation (log scale) against depth",
-        ),
-    ]
-    drawn = [(draw, text) for fits, draw, text, _ in candidates if fits]
-    missing = [name for fits, _, _, name in candidates if not fits]
-    return drawn, missing
-
-
-def _mechanism(inputs: Inputs) -> Built:
-    s = inputs.summaries
-    panels, skipped = _mechanism_panels(inputs)
-    if not panels:
-        raise Skip("the results have none of the mechanism measures across depths.")
-    ncols = 2 if len(panels) > 1 else 1
-    nrows = (len(panels) + 1) // 2
-    width = PANEL[0] * ncols + LEGEND_WIDTH
-    fig, axes = plt.subplots(nrows, ncols, figsize=(width, PANEL[1] * nrows), squeeze=False)
-    for ax, (draw, _) in zip(axes.flat, panels, strict=False):
-        draw(ax)
-    for ax in axes.flat[len(panels) :]:
-        ax.set_visible(False)
-    activation_legend(fig, legend_handles(inputs.styles), loc="center right")
-    fig.tight_layout(rect=(0, 0, 1 - (LEGEND_WIDTH - 0.1) / width, 1))
-    caption = (
-        "How the activations differ inside the network, mean over seeds with 95% bootstrap "
-        "intervals: " + "; ".join(text for _, text in panels) + "."
-    )
-    r2 = s.linear_fit_r2
-    linear = cell(r2, activation=s.control)
-    nonlinear = r2[~r2["activation"].isin(s.affine)]
-    least = top_group(nonlinear, highest=False)
-    if linear is not None and least is not None:
-        caption += (
-            f" Without an activation the affine fit explains {linear['mean']:.3f} of the logits' "
-            "variance; of the others, "
-            + top_phrase(least, lambda row: f"{row['mean']:.3f}", "the least affine")
-            + "."
-        )
-    if skipped:
-        caption += " Not drawn, for lack of data or of a depth axis: " + "; ".join(skipped) + "."
-    return Built(fig, caption)
+    return Built(fig, caption, data=inputs.summaries.curves)
 
 
 def _learned(inputs: Inputs) -> Built:
@@ -291,7 +225,7 @@ def _learned(inputs: Inputs) -> Built:
         "averaged over a network's hidden layers, against depth, mean over seeds with 95% "
         "bootstrap intervals."
     )
-    return Built(fig, caption)
+    return Built(fig, caption, data=learned)
 
 
 def _ranking(inputs: Inputs) -> Built:
@@ -315,7 +249,7 @@ def _ranking(inputs: Inputs) -> Built:
         f"beats {reference} on a randomly chosen task (0.5: no different). By IQM: "
         f"{top_phrase(top, lambda row: pct_ci(iqm_row(row)), 'first')}."
     )
-    return Built(fig, caption)
+    return Built(fig, caption, data=ranking)
 
 
 Builder = Callable[[Inputs], Built]
@@ -325,7 +259,7 @@ FIGURES: tuple[tuple[str, str, Builder], ...] = (
     ("width_depth_heatmaps.png", "Width and depth", _heatmaps),
     ("noise_robustness.png", "Robustness to input noise", _noise),
     ("learning_curves.png", "Learning curves", _learning_curves),
-    ("mechanism.png", "Mechanism", _mechanism),
+    ("mechanism.png", "Mechanism", mechanism.build),
     ("ranking.png", "Ranking", _ranking),
 )
 FIGURE_FILES = tuple(filename for filename, _, _ in FIGURES)

@@ -9,7 +9,7 @@ Failed and diverged runs are left out of all of them (:func:`bench.report.result
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -30,6 +30,7 @@ from bench.report.results import (
     usable,
     with_hidden_layers,
 )
+from bench.report.support import select
 from bench.report.tables import (
     N_RESAMPLES,
     accuracy_at_epoch,
@@ -39,8 +40,8 @@ from bench.report.tables import (
     ranking_table,
     summarize,
 )
-from bench.report.wording import chance_status
-from bench.report.yardsticks import reference_lines, with_yardsticks
+from bench.report.wording import chance_status, top_group
+from bench.report.yardsticks import with_yardsticks
 from bench.schema import AXES, SEED_AXES
 
 MAX_CURVE_POINTS = 40  # evaluation epochs per learning curve: enough to show its shape
@@ -67,7 +68,6 @@ class AxisSummaries:
 
     by_dataset: pd.DataFrame  # dataset x activation x axis, networks with hidden layers
     by_activation: pd.DataFrame  # activation x axis
-    references: pd.DataFrame  # dataset x axis: chance, ceiling
 
 
 @dataclass(frozen=True)
@@ -76,29 +76,34 @@ class ControlFacts:
 
     below_chance: bool  # its mean is under the test set's largest class share
     same_every_seed: bool  # every initialisation seed scored the same on the same data
+    converged: bool  # none of its runs was still learning (bench.report.convergence)
 
 
 @dataclass(frozen=True)
 class Summaries:
-    """Every summary of one results directory; test accuracy unless the name says otherwise."""
+    """Every summary of one results directory; test accuracy unless the name says otherwise.
+
+    Every frame comes from :func:`bench.report.tables.summarize`, so its runs were chosen by the
+    one selection rule (:mod:`bench.report.support`): ``frame.attrs["selection"]`` says what it
+    averages over and what it left out. Accuracy frames carry the yardsticks of the same runs:
+    ``chance``, ``ceiling`` (expected Bayes accuracy) and ``bayes`` (the Bayes rule on the same
+    test points)."""
 
     affine: frozenset[str]  # activations whose network is one affine map
     control: str | None  # the linear control: the first affine activation in display order
     left_out: str  # "2 failed and 1 diverged runs left out", or ""
     chance: dict  # dataset -> chance (the test set's largest class share, mean over runs)
-    ceiling: dict  # dataset -> the best possible accuracy (NaN: unknown, a CSV dataset)
+    yardsticks: pd.DataFrame  # dataset x noise: chance, ceiling (expected), bayes (same points)
     by_dataset: pd.DataFrame  # dataset x activation, networks with hidden layers
-    of_best: pd.DataFrame  # the same as a share of the best possible accuracy
+    of_best: pd.DataFrame  # the same as a share of the best possible on the same test points
     by_dataset_depth: pd.DataFrame  # dataset x activation x depth
-    references_depth: pd.DataFrame  # dataset x depth: chance, ceiling
     by_depth: pd.DataFrame  # activation x depth (depth 0: logistic regression)
     logistic: pd.DataFrame  # dataset, depth-0 runs of every activation pooled
     deepest: float | None  # the greatest depth that a usable run reached
     at_deepest: pd.DataFrame  # activation, runs at the greatest depth
     by_dataset_noise: pd.DataFrame  # dataset x activation x noise, networks with hidden layers
-    references_noise: pd.DataFrame  # dataset x noise: chance, ceiling
-    noise_fall: pd.DataFrame  # activation: accuracy lost from the lowest to the highest noise
-    not_compared: dict  # activation -> datasets where it is not well above chance (noise)
+    noise_fall: pd.DataFrame  # activation: how much further behind the best possible under noise
+    not_compared: dict  # activation -> why it is not compared for robustness
     by_width_depth: pd.DataFrame  # activation x depth x width, networks with hidden layers
     by_axis: dict  # axis -> AxisSummaries, for every other axis that varies
     curves: pd.DataFrame  # test loss: dataset x activation x epoch (see learning_curve_runs)
@@ -119,72 +124,102 @@ def summaries(results: Results, n_resamples: int = N_RESAMPLES, seed: int = 0) -
     """Compute every summary of ``results``; ``seed`` seeds each bootstrap interval, so the same
     results give the same numbers."""
 
-    def summary(runs: pd.DataFrame, by: list[str], metric: str = "test_acc") -> pd.DataFrame:
-        return summarize(runs, by, metric, n_resamples=n_resamples, seed=seed)
+    def summary(runs, by, metric="test_acc", **options) -> pd.DataFrame:
+        return summarize(runs, by, metric, n_resamples=n_resamples, seed=seed, **options)
 
+    hidden = {"where": with_hidden_layers}
     runs = results.runs
     done = with_yardsticks(usable(runs))
-    hidden = with_hidden_layers(done)
     depths = levels(done, "depth")
     deepest = max(depths) if depths else None
     control = linear_control(runs)
-    by_dataset_noise = summary(hidden, ["dataset", "activation", "noise"])
-    references_noise = reference_lines(hidden, ["dataset", "noise"])
-    fall, not_compared = _noise_fall(hidden, by_dataset_noise, references_noise, n_resamples, seed)
-    learned = learned_values(done)
+    by_dataset = summary(done, ["dataset", "activation"], **hidden)
+    by_dataset_noise = summary(done, ["dataset", "activation", "noise"], **hidden)
+    fall, not_compared = _noise_fall(done, by_dataset_noise, n_resamples, seed)
+    convergence = _convergence(done, results.curves)
     return Summaries(
         affine=affine_activations(runs),
         control=control,
         left_out=left_out(runs),
-        **_dataset_fields(done, hidden, runs, results.curves, control, summary),
-        references_depth=reference_lines(done, ["dataset", "depth"]),
+        chance=_per_dataset(by_dataset, "chance"),
+        yardsticks=_yardsticks(by_dataset_noise),
+        by_dataset=by_dataset,
+        of_best=summary(done, ["dataset", "activation"], "of_best", **hidden),
+        by_dataset_depth=summary(done, ["dataset", "activation", "depth"]),
         by_depth=summary(done, ["activation", "depth"]),
+        logistic=summary(done[done["depth"] == 0], ["dataset"]),
         deepest=deepest,
         at_deepest=summary(done[done["depth"] == deepest], ["activation"]),
         by_dataset_noise=by_dataset_noise,
-        references_noise=references_noise,
         noise_fall=fall,
         not_compared=not_compared,
-        by_width_depth=summary(hidden, ["activation", "depth", "width"]),
+        by_width_depth=summary(done, ["activation", "depth", "width"], **hidden),
         by_axis={
             axis: AxisSummaries(
-                by_dataset=summary(hidden, ["dataset", "activation", axis]),
-                by_activation=summary(hidden, ["activation", axis]),
-                references=reference_lines(hidden, ["dataset", axis]),
+                by_dataset=summary(done, ["dataset", "activation", axis], **hidden),
+                by_activation=summary(done, ["activation", axis], **hidden),
             )
-            for axis in other_axes(hidden)
+            for axis in other_axes(with_hidden_layers(done))
         },
-        curves=summary(
-            learning_curve_runs(results.curves, runs),
-            ["dataset", "activation", "epoch"],
-            "test_loss",
-        ),
+        curves=_curves(done, results.curves, summary),
+        convergence=convergence,
         linear_regions=summary(done, ["activation", "depth"], "linear_regions"),
-        linear_fit_r2=summary(hidden, ["activation"], "linear_fit_r2"),
-        dead_units=summary(hidden, ["activation", "depth"], "dead_unit_frac"),
-        grad_norm=summary(hidden, ["activation", "depth"], "grad_norm_init_first"),
-        learned=summary(learned, ["activation", "parameter", "depth"], "value"),
-        ranking=ranking_table(runs, n_resamples=n_resamples, seed=seed),
+        linear_fit_r2=summary(done, ["activation"], "linear_fit_r2", **hidden),
+        dead_units=summary(done, ["activation", "depth"], "dead_unit_frac", **hidden),
+        grad_norm=summary(done, ["activation", "depth"], "grad_norm_init_first", **hidden),
+        learned=summary(learned_values(done), ["activation", "parameter", "depth"], "value"),
+        ranking=ranking_table(
+            select(done, ["activation"], where=with_hidden_layers).runs,
+            n_resamples=n_resamples,
+            seed=seed,
+        ),
         failures=failure_counts(runs),
         notebook=_notebook_cells(done, results.curves, summary),
+        control_facts=_control_facts(by_dataset, control, convergence),
+        test_sets=_test_sets(by_dataset.attrs["selection"].runs),
     )
 
 
-def _dataset_fields(done, hidden, runs, curves, control, summary) -> dict:
-    """The summaries per dataset that the headline quotes (``done``: the usable runs with their
-    yardsticks; ``hidden``: those with hidden layers)."""
-    per_dataset = reference_lines(hidden, ["dataset"]).set_index("dataset")
-    return {
-        "chance": per_dataset["chance"].to_dict(),
-        "ceiling": per_dataset["ceiling"].to_dict(),
-        "by_dataset": summary(hidden, ["dataset", "activation"]),
-        "of_best": summary(hidden, ["dataset", "activation"], "of_best"),
-        "by_dataset_depth": summary(done, ["dataset", "activation", "depth"]),
-        "logistic": summary(done[done["depth"] == 0], ["dataset"]),
-        "convergence": convergence_table(runs, curves),
-        "control_facts": _control_facts(hidden, control),
-        "test_sets": _test_sets(hidden),
-    }
+def _per_dataset(summary: pd.DataFrame, column: str) -> dict:
+    if column not in summary or summary.empty:
+        return {}
+    return summary.groupby("dataset")[column].mean().to_dict()
+
+
+def _yardsticks(by_dataset_noise: pd.DataFrame) -> pd.DataFrame:
+    """Per dataset and noise: chance, the expected best possible accuracy and the Bayes rule's
+    accuracy on the test points of the compared runs (the same for every activation)."""
+    columns = ["dataset", "noise", "chance", "ceiling", "bayes"]
+    if by_dataset_noise.empty or "bayes" not in by_dataset_noise:
+        return pd.DataFrame(columns=columns)
+    keys = ["dataset", "noise"]
+    table = by_dataset_noise.groupby(keys, sort=True)[columns[2:]].mean().reset_index()
+    return table[columns]
+
+
+def references(summary: pd.DataFrame, by: list[str]) -> pd.DataFrame:
+    """The reference lines of a figure drawn from ``summary``: mean chance and best possible (on
+    the same test points) per group of ``by``, from the summary's own rows."""
+    present = [c for c in ("chance", "ceiling", "bayes") if c in summary]
+    if summary.empty or not present:
+        return pd.DataFrame(columns=[*by, "chance", "bayes"])
+    return summary.groupby(by, sort=True)[present].mean().reset_index()
+
+
+def _convergence(done: pd.DataFrame, curves: pd.DataFrame) -> pd.DataFrame:
+    """The convergence table by activation and dataset, on the runs the accuracy summaries
+    compare (common support, networks with hidden layers)."""
+    chosen = select(done, ["activation"], ["dataset"], metric=None, where=with_hidden_layers)
+    return convergence_table(chosen.runs, curves)
+
+
+def _curves(done: pd.DataFrame, curves: pd.DataFrame, summary) -> pd.DataFrame:
+    """Test loss by dataset x activation x epoch, over the runs the accuracy summaries compare."""
+    chosen = select(done, ["activation"], ["dataset"], where=with_hidden_layers)
+    by = ["dataset", "activation", "epoch"]
+    frame = summary(learning_curve_runs(curves, chosen.runs), by, "test_loss", within=by)
+    frame.attrs["selection"] = chosen
+    return frame
 
 
 def headline_inputs(runs: pd.DataFrame) -> str | None:
@@ -192,26 +227,6 @@ def headline_inputs(runs: pd.DataFrame) -> str | None:
     first map (bench.features' order); None when they do not vary it."""
     maps = ordered(levels(usable(runs), "features"), FEATURE_MAPS)
     return maps[0] if len(maps) > 1 else None
-
-
-def headline_summaries(
-    results: Results, s: Summaries, n_resamples: int = N_RESAMPLES, seed: int = 0
-) -> Summaries:
-    """``s`` as the headline reads it. When the runs vary the feature map, a linear model on
-    quadratic features is a nonlinear model of the data, so the headline's accuracies are on
-    the reference inputs only (:func:`headline_inputs`): the fields it quotes are computed again
-    from those runs; the feature maps have a section of their own. Otherwise ``s`` itself."""
-    reference = headline_inputs(results.runs)
-    if reference is None:
-        return s
-    runs = results.runs[results.runs["features"] == reference]
-
-    def summary(part: pd.DataFrame, by: list[str], metric: str = "test_acc") -> pd.DataFrame:
-        return summarize(part, by, metric, n_resamples=n_resamples, seed=seed)
-
-    done = with_yardsticks(usable(runs))
-    hidden = with_hidden_layers(done)
-    return replace(s, **_dataset_fields(done, hidden, runs, results.curves, s.control, summary))
 
 
 def other_axes(runs: pd.DataFrame) -> list[str]:
@@ -236,29 +251,36 @@ def learning_curve_runs(curves: pd.DataFrame, runs: pd.DataFrame) -> pd.DataFram
 
 
 def _noise_fall(
-    hidden: pd.DataFrame,
-    by_dataset_noise: pd.DataFrame,
-    references: pd.DataFrame,
-    n_resamples: int,
-    seed: int,
+    done: pd.DataFrame, by_dataset_noise: pd.DataFrame, n_resamples: int, seed: int
 ) -> tuple[pd.DataFrame, dict]:
-    """Accuracy lost from the lowest to the highest noise, averaged over datasets, for the
-    activations well above chance at the lowest noise on every dataset (see
-    bench.report.wording); and, for the others, the datasets where they are not."""
-    noises = levels(hidden, "noise")
-    if len(noises) < 2:
-        return pd.DataFrame(columns=["activation", "mean", "low", "high", "n"]), {}
+    """Robustness to input noise, measured against the task: how much further each activation
+    falls behind the best possible accuracy on the same test points (the Bayes rule's, which
+    itself falls as noise blurs the classes) from the lowest to the highest noise, paired by
+    replicate and averaged over datasets. Only activations in the top tied group and well above
+    chance at the lowest noise on every dataset are compared: one that starts lower has less to
+    lose, and is not called robust for it. Returns the table and, for the others, why not."""
+    noises = levels(by_dataset_noise, "noise")
+    empty = pd.DataFrame(columns=["activation", "mean", "low", "high", "n"])
+    if len(noises) < 2 or "bayes" not in by_dataset_noise:
+        return empty, {}
     lowest = by_dataset_noise[by_dataset_noise["noise"] == noises[0]]
-    chance = references[references["noise"] == noises[0]].set_index("dataset")["chance"]
     not_compared: dict[str, list[str]] = {}
-    for row in lowest.itertuples():
-        status = chance_status(row.mean, row.low, chance.get(row.dataset, np.nan))
-        if status != "well above chance":
-            not_compared.setdefault(row.activation, []).append(row.dataset)
-    compared = hidden[~hidden["activation"].isin(not_compared)]
+    for dataset, part in lowest.groupby("dataset", sort=True):
+        top = top_group(part)
+        for row in part.itertuples():
+            if chance_status(row.mean, row.low, row.chance) != "well above chance":
+                not_compared.setdefault(row.activation, []).append(f"at chance on {dataset}")
+            elif top is not None and row.activation not in top.names:
+                not_compared.setdefault(row.activation, []).append(f"below the top on {dataset}")
+    chosen = select(done, ["activation", "noise"], where=with_hidden_layers).runs
+    chosen = chosen[~chosen["activation"].isin(not_compared)]
+    if chosen.empty:
+        return empty, not_compared
+    behind = chosen.assign(shortfall=chosen["bayes_test"] - chosen["test_acc"])
     fall = paired_change(
-        compared, ["activation"], "noise", noises[0], noises[-1], n_resamples=n_resamples, seed=seed
-    )
+        behind, ["activation"], "noise", noises[-1], noises[0], "shortfall",
+        n_resamples=n_resamples, seed=seed,
+    )  # fmt: skip
     return fall, not_compared
 
 
@@ -274,19 +296,25 @@ def _test_sets(runs: pd.DataFrame) -> dict:
     return sets
 
 
-def _control_facts(hidden: pd.DataFrame, control: str | None) -> dict:
-    """Per dataset, whether the linear control scores below chance and whether every
-    initialisation seed scored the same on the same data."""
-    if control is None:
+def _control_facts(by_dataset: pd.DataFrame, control: str | None, convergence) -> dict:
+    """Per dataset, whether the linear control scores below chance, whether every
+    initialisation seed scored the same on the same data, and whether its runs converged; from
+    the runs ``by_dataset`` compared."""
+    if control is None or by_dataset.empty:
         return {}
-    runs = hidden[hidden["activation"] == control]
+    compared = by_dataset.attrs["selection"].runs
+    runs = compared[compared["activation"] == control]
     facts = {}
     settings = [a for a in AXES if a in runs and a not in ("seed", "activation")]
     for dataset, part in runs.groupby("dataset"):
         spread = part.groupby(settings, dropna=False)["test_acc"].agg(lambda a: a.max() - a.min())
+        rows = convergence[
+            (convergence["activation"] == control) & (convergence["dataset"] == dataset)
+        ] if len(convergence) else convergence  # fmt: skip
         facts[dataset] = ControlFacts(
             below_chance=bool(part["test_acc"].mean() < part["chance"].mean()),
             same_every_seed=bool(part["seed"].nunique() > 1 and (spread == 0).all()),
+            converged=bool(len(rows) and (rows["not_converged"] == 0).all()),
         )
     return facts
 

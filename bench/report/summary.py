@@ -18,8 +18,9 @@ import seaborn as sns
 
 from bench.report import regression, wording
 from bench.report.convergence import RULE as CONVERGENCE_RULE
+from bench.report.convergence import unconverged
 from bench.report.headline import headline
-from bench.report.markdown import accuracy_pivot, averaged_over, ranking_markdown
+from bench.report.markdown import accuracy_pivot, note, ranking_markdown, yardstick_markdown
 from bench.report.plotting import activation_styles
 from bench.report.regression_summaries import regression_summaries
 from bench.report.results import (
@@ -28,10 +29,9 @@ from bench.report.results import (
     load_results,
     split_tasks,
     usable,
-    with_hidden_layers,
 )
 from bench.report.sections import Inputs, Skip, figure_plan
-from bench.report.summaries import Summaries, headline_summaries, summaries
+from bench.report.summaries import Summaries, summaries
 from bench.report.tables import N_RESAMPLES, failure_counts
 from bench.report.text import (
     environment,
@@ -55,8 +55,9 @@ RC = {
 # No software version or date in the PNGs: the same results give byte-identical files.
 PNG_METADATA = {"Software": None}
 HOW = (
-    "Test accuracy (%): mean over seeds [95% bootstrap interval over seeds]; each seed is first "
-    "averaged over the other axes. Failed and diverged runs are left out."
+    "Test accuracy (%): mean over replicates [95% interval]; each replicate (a data sample and "
+    "an initialisation seed) is first averaged over the other axes. Failed and diverged runs "
+    "are left out."
 )
 
 
@@ -94,8 +95,7 @@ def build_report(
 
     parts = [f"# nonlinbench report: {name}"]
     if s is not None:
-        head = headline_summaries(classification, s, n_resamples=n_resamples, seed=seed)
-        parts.append(headline(classification.runs, head))
+        parts.append(headline(classification.runs, s))
     if rs is not None:
         parts.append(regression.headline(rs))
     guide = reading_guide() if s is not None else wording.RULE
@@ -120,6 +120,8 @@ def build_report(
                 continue
             _save_figure(built.figure, figures_dir / filename)
             written.add(filename)
+            if built.data is not None and len(built.data):
+                _write_csv(built.data, tables_dir / f"{Path(filename).stem}.csv")
             parts.append(f"![{title}](figures/{filename})\n\n*Figure {number}. {built.caption}*")
             parts.append(built.text)  # empty for most figures; dropped below
     for stale in figures_dir.glob("*.png"):  # a figure skipped this time must not linger
@@ -128,10 +130,7 @@ def build_report(
 
     parts.append("## Tables")
     if s is not None:
-        done = usable(classification.runs)
-        parts += _tables(s, with_hidden_layers(done), done, tables_dir)
-    if rs is not None and len(rs.by_depth):
-        _write_csv(regression.table_csv(rs), tables_dir / "regression_r2.csv")
+        parts += _tables(s, tables_dir)
     parts += _failures_table(failure_counts(runs), tables_dir)
     parts += ["## Environment", environment(results.manifest)]
     parts += ["## Reproduce", reproduce(results.manifest, name)]
@@ -159,38 +158,46 @@ def _write_csv(frame: pd.DataFrame, path: Path, index: bool = False) -> None:
     write_if_changed(path, frame.to_csv(index=index).encode())
 
 
-def _tables(s: Summaries, hidden: pd.DataFrame, done: pd.DataFrame, tables_dir: Path) -> list:
-    """The tables section of summary.md; each table is also written as a CSV file."""
+def _tables(s: Summaries, tables_dir: Path) -> list:
+    """The tables section of summary.md; each table is also written as a CSV file. Every table
+    says, from its selection, what its cells average over and what was left out."""
     by_dataset = s.by_dataset[["activation", "dataset", "mean", "low", "high", "n"]]
     by_dataset = by_dataset.sort_values(["activation", "dataset"], kind="stable")
     _write_csv(by_dataset, tables_dir / "accuracy_by_activation_dataset.csv")
     _write_csv(s.by_depth, tables_dir / "accuracy_by_activation_depth.csv")
-    references = {"chance": s.chance, "best possible": s.ceiling}
     parts = [
         "### Test accuracy by activation and dataset",
-        f"{HOW} Networks with hidden layers only. {averaged_over(hidden, ['dataset', 'activation'])}"
-        " The first rows are chance and the best possible accuracy (– for a CSV dataset).",
-        accuracy_pivot(by_dataset, "dataset", references).to_markdown(),
+        f"{HOW} Networks with hidden layers only. {note(s.by_dataset)} The first row is chance; "
+        "the best possible accuracy of each dataset and noise level is in the next table.",
+        accuracy_pivot(by_dataset, "dataset", {"chance": s.chance}).to_markdown(),
     ]
-    if np.isfinite(list(s.ceiling.values())).any():
+    if len(s.yardsticks) and np.isfinite(s.yardsticks["bayes"].to_numpy(float)).any():
+        _write_csv(s.yardsticks, tables_dir / "best_possible.csv")
         _write_csv(s.of_best, tables_dir / "share_of_best_possible.csv")
         parts += [
+            "### The best possible accuracy, per dataset and noise",
+            "Chance; the Bayes rule's accuracy on the very test points the runs were scored on "
+            "(the best possible on these test sets, the yardstick of every share below); and "
+            "the expected Bayes accuracy over the generator's distribution (%). A few small test "
+            "sets can be easier or harder than the distribution: the two differ by that.",
+            yardstick_markdown(s.yardsticks),
             "### Share of the best possible accuracy",
-            "Test accuracy as a share of the best possible accuracy on the same dataset and "
-            "noise (%), mean over seeds [95% bootstrap interval]; networks with hidden layers. "
-            + averaged_over(hidden, ["dataset", "activation"]),
+            "Each run's test accuracy as a share of the Bayes rule's accuracy on the same test "
+            "points (%), mean [95% interval]; networks with hidden layers. Above 100% only where "
+            "a network beat the estimated Bayes rule on a particular test set, by chance. "
+            + note(s.of_best),
             accuracy_pivot(s.of_best, "dataset").to_markdown(),
         ]
     parts += [
         "### Test accuracy by activation and depth",
-        f"{HOW} Depth 0 is logistic regression. {averaged_over(done, ['activation', 'depth'])}",
+        f"{HOW} Depth 0 is logistic regression. {note(s.by_depth)}",
         accuracy_pivot(s.by_depth, "depth").to_markdown(),
     ]
     for axis, axis_summaries in s.by_axis.items():
         _write_csv(axis_summaries.by_activation, tables_dir / f"accuracy_by_activation_{axis}.csv")
         parts += [
             f"### Test accuracy by activation and {axis}",
-            f"{HOW} Networks with hidden layers. {averaged_over(hidden, ['activation', axis])}",
+            f"{HOW} Networks with hidden layers. {note(axis_summaries.by_activation)}",
             accuracy_pivot(axis_summaries.by_activation, axis).to_markdown(),
         ]
     parts += _convergence_table(s, tables_dir)
@@ -240,14 +247,30 @@ def _convergence_table(s: Summaries, tables_dir: Path) -> list[str]:
     _write_csv(s.convergence, tables_dir / "convergence.csv")
     table = s.convergence.assign(
         cell=[
-            f"{r.not_converged}/{r.runs} ({r.median_rate:.3f})" for r in s.convergence.itertuples()
+            f"{r.not_converged}/{r.runs}" + (f" ({r.median_rate:.3f})" if r.not_converged else "")
+            for r in s.convergence.itertuples()
         ]
     ).pivot(index="activation", columns="dataset", values="cell")
     table = table.reindex(index=levels(s.convergence, "activation"),
                           columns=levels(s.convergence, "dataset"))  # fmt: skip
     return [
         "### Convergence",
-        f"{CONVERGENCE_RULE} Each cell: runs that had not converged / runs (median fall of the training loss "
-        "per 100 epochs over the last 10% of the epochs, nats); networks with hidden layers.",
+        f"{CONVERGENCE_RULE} Each cell: runs that had not converged / runs (the median fall of "
+        "their training loss per 100 epochs over the last 10% of the epochs, nats); networks "
+        "with hidden layers, the runs the accuracy tables compare.",
         table.fillna("–").to_markdown(),
+        *_unconverged_cells(s),
     ]
+
+
+def _unconverged_cells(s: Summaries) -> list[str]:
+    """Every cell where half or more of the runs had not converged, named."""
+    rows = unconverged(s.convergence)
+    if rows.empty:
+        return []
+    lines = [
+        f"- {r.activation} on {r.dataset}: {r.not_converged} of {r.runs} runs "
+        f"(median {r.median_rate:.3f} nats per 100 epochs)"
+        for r in rows.itertuples()
+    ]
+    return ["Half or more of the runs had not converged in these cells:\n\n" + "\n".join(lines)]

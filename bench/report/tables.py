@@ -21,12 +21,21 @@ from bench.report.results import (
     usable,
     with_hidden_layers,
 )
+from bench.report.support import select
 from bench.report.wording import tiers
-from bench.stats import bootstrap_ci, iqm, probability_of_improvement_ci, stratified_bootstrap_ci
+from bench.stats import (
+    iqm,
+    nested_bootstrap_ci,
+    probability_of_improvement_ci,
+    stratified_bootstrap_ci,
+)
 
 N_RESAMPLES = 2000  # bootstrap resamples per interval: percentiles stable to ~0.1 point
 CONFIDENCE = 0.95
 SUMMARY_COLUMNS = ("mean", "low", "high", "n")  # after the `by` columns
+# The first stage of the replicates' draw: a data sample (training and test points), within
+# which initialisation seeds were drawn; intervals resample both stages.
+CLUSTER_AXIS = "data_seed"
 
 
 # -----------------------------------------------------------------------------
@@ -34,7 +43,8 @@ SUMMARY_COLUMNS = ("mean", "low", "high", "n")  # after the `by` columns
 
 
 def seed_level(runs: pd.DataFrame, by: Sequence[str], metric: str) -> pd.DataFrame:
-    """One row per group of ``by`` and replicate: the mean of ``metric`` over its finite values."""
+    """One row per group of ``by`` and replicate: the mean of ``metric`` over its finite values
+    (the usable runs only)."""
     by = list(by)
     keys = by + seed_axes(runs)
     values = pd.to_numeric(runs[metric], errors="coerce").astype(float)
@@ -45,31 +55,62 @@ def seed_level(runs: pd.DataFrame, by: Sequence[str], metric: str) -> pd.DataFra
     return frame.groupby(keys, dropna=False, sort=True)[metric].mean().reset_index()
 
 
+FACETS = ("dataset",)  # axes that are panels, never compared across, when a summary has them
+YARDSTICK_MEANS = ("chance", "ceiling", "bayes")  # test accuracy's yardsticks, same runs
+
+
 def summarize(
     runs: pd.DataFrame,
     by: Sequence[str],
     metric: str = "test_acc",
     *,
+    within: Sequence[str] | None = None,
+    where=None,
     n_resamples: int = N_RESAMPLES,
     confidence: float = CONFIDENCE,
     seed: int = 0,
 ) -> pd.DataFrame:
-    """Mean of ``metric`` per group of ``by`` with a bootstrap interval over replicates.
+    """Mean of ``metric`` per group of ``by`` with a two-level bootstrap interval over the
+    replicates, on common support.
 
-    Returns columns ``*by, mean, low, high, n`` (n: replicates). Within a replicate the runs are
-    averaged over all other axes first. With a single replicate, low and high are NaN. One
-    generator seeded with ``seed`` draws the groups' resamples in sorted order of ``by``.
+    The runs are chosen by :func:`bench.report.support.select`: the groups of ``by`` are the
+    compared cells, within each facet of ``within`` (default: the FACETS among ``by``), each
+    averaged only over the settings of the other axes that every cell of its facet has. Within
+    a replicate the kept runs are averaged first; the interval resamples data samples, then
+    seeds within them (:func:`bench.stats.nested_bootstrap_ci`).
+
+    Returns columns ``*by, mean, low, high, n`` (n: replicates); for test accuracy also the
+    mean chance, expected best possible (``ceiling``) and the Bayes rule's accuracy on the very
+    test points of the kept runs (``bayes``), when the runs carry them (yardsticks.py). With a
+    single replicate, low and high are NaN. ``attrs["selection"]`` holds the Selection.
     """
     by = list(by)
-    level = seed_level(runs, by, metric)
-    return _bootstrap(level, by, metric, n_resamples, confidence, seed)
+    within = [a for a in by if a in FACETS] if within is None else list(within)
+    compare = [a for a in by if a not in within]
+    chosen = select(runs, compare, within, metric=metric, where=where)
+    level = seed_level(chosen.runs, by, metric)
+    summary = _bootstrap(level, by, metric, n_resamples, confidence, seed)
+    if metric == "test_acc" and len(summary):
+        summary = _with_yardstick_means(summary, chosen.runs, by)
+    summary.attrs["selection"] = chosen
+    return summary
+
+
+def _with_yardstick_means(summary: pd.DataFrame, runs: pd.DataFrame, by: list[str]) -> pd.DataFrame:
+    columns = {"chance": "chance", "ceiling": "ceiling", "bayes": "bayes_test"}
+    present = {k: v for k, v in columns.items() if v in runs}
+    if not present or not by:
+        return summary
+    means = runs.groupby(by, dropna=False, sort=True)[list(present.values())].mean()
+    means = means.rename(columns={v: k for k, v in present.items()}).reset_index()
+    return summary.merge(means, on=by, how="left")
 
 
 def _bootstrap(
     level: pd.DataFrame, by: list[str], metric: str, n_resamples: int, confidence: float, seed: int
 ) -> pd.DataFrame:
-    """Mean and bootstrap interval of ``metric`` per group of ``by`` over the replicate rows of
-    ``level``: columns ``*by, mean, low, high, n``."""
+    """Mean and two-level bootstrap interval of ``metric`` per group of ``by`` over the replicate
+    rows of ``level`` (clusters: data_seed when present): columns ``*by, mean, low, high, n``."""
     columns = [*by, *SUMMARY_COLUMNS]
     if level.empty:
         return pd.DataFrame(columns=columns)
@@ -78,8 +119,13 @@ def _bootstrap(
     rows = []
     for key, group in groups:
         key = key if isinstance(key, tuple) else (key,)
-        point, low, high = bootstrap_ci(
-            group[metric].to_numpy(), confidence=confidence, n_resamples=n_resamples, rng=rng
+        clusters = group[CLUSTER_AXIS] if CLUSTER_AXIS in group else np.arange(len(group))
+        point, low, high = nested_bootstrap_ci(
+            group[metric].to_numpy(),
+            np.asarray(clusters),
+            confidence=confidence,
+            n_resamples=n_resamples,
+            rng=rng,
         )
         rows.append((*key, point, low, high, len(group)))
     return pd.DataFrame(rows, columns=columns)
@@ -99,7 +145,8 @@ def paired_change(
 ) -> pd.DataFrame:
     """How much ``metric`` falls from ``axis`` = start to ``axis`` = end, per group of ``by``:
     each replicate's fall (its mean at start minus its mean at end, paired), then the mean over
-    replicates with a bootstrap interval. Columns ``*by, mean, low, high, n``."""
+    replicates with a two-level bootstrap interval. Columns ``*by, mean, low, high, n``. The
+    caller selects the runs (common support)."""
     by = list(by)
     level = seed_level(runs[runs[axis].isin([start, end])], [*by, axis], metric)
     keys = [*by, *seed_axes(runs)]

@@ -3,10 +3,14 @@
 :func:`with_yardsticks` adds three columns to the runs, so that every summary of them (by any
 axes, with the same averaging as test accuracy) gives the matching reference:
 
-    chance    the share of the run's test set's largest class (bench.ceiling.chance_accuracy)
-    ceiling   the Bayes-optimal accuracy on its dataset and noise (bench.ceiling.ceiling);
-              NaN for a CSV dataset, whose distribution is unknown
-    of_best   test_acc / ceiling: the share of the best possible accuracy reached
+    chance      the share of the run's test set's largest class (bench.ceiling.chance_accuracy)
+    ceiling     the expected Bayes-optimal accuracy on its dataset and noise, over the
+                generator's distribution (bench.ceiling.ceiling); NaN for a CSV dataset, whose
+                distribution is unknown
+    bayes_test  the Bayes rule's accuracy on the run's very test points
+                (bench.ceiling.bayes_on_test): "the best possible" on the same test points
+    of_best     test_acc / bayes_test: the share of the best possible reached, per test set
+                (paired: a test set easier than average raises both)
 
 The ceiling does not depend on label noise: test labels are never flipped. Regression runs
 (n_classes 0) have neither: their three columns are NaN (their yardsticks are R^2 values, see
@@ -24,7 +28,7 @@ from bench import ceiling
 from bench.data import DatasetError, is_csv
 from bench.schema import DATA_AXES
 
-YARDSTICKS = ("chance", "ceiling", "of_best")
+YARDSTICKS = ("chance", "ceiling", "bayes_test", "of_best")
 
 
 def with_yardsticks(runs: pd.DataFrame) -> pd.DataFrame:
@@ -34,21 +38,31 @@ def with_yardsticks(runs: pd.DataFrame) -> pd.DataFrame:
     source = runs["dataset_source"] if "dataset_source" in runs else runs["dataset"]
     axes = [a for a in DATA_AXES if a in runs]  # results from before an axis existed lack it
     data = runs[axes].assign(dataset=source.to_numpy())
-    chances, ceilings = {}, {}
+    chances, ceilings, bayes = {}, {}, {}
     for key in data.drop_duplicates().itertuples(index=False, name=None):
         args = dict(zip(axes, key, strict=True))
         chances[key] = _chance(args)
-        ceilings[key] = (
-            np.nan if is_csv(args["dataset"]) else ceiling.ceiling(args["dataset"], args["noise"])
-        )
+        known = not is_csv(args["dataset"]) and np.isfinite(chances[key])
+        ceilings[key] = ceiling.ceiling(args["dataset"], args["noise"]) if known else np.nan
+        bayes[key] = _bayes(args) if known else np.nan
     index = pd.MultiIndex.from_frame(data)
     runs["chance"] = pd.Series(chances, dtype=float).reindex(index).to_numpy(float)
     runs["ceiling"] = pd.Series(ceilings, dtype=float).reindex(index).to_numpy(float)
+    runs["bayes_test"] = pd.Series(bayes, dtype=float).reindex(index).to_numpy(float)
     classes = runs["n_classes"].astype(float)
     fallback = 1.0 / classes.where(classes > 0)  # when the data cannot be made again; NaN: none
     runs["chance"] = runs["chance"].fillna(fallback)
-    runs["of_best"] = runs["test_acc"].astype(float) / runs["ceiling"]
+    runs["of_best"] = runs["test_acc"].astype(float) / runs["bayes_test"]
     return runs
+
+
+def _bayes(args: dict) -> float:
+    args = dict(args)
+    dataset = args.pop("dataset")
+    try:
+        return ceiling.bayes_on_test(dataset, **args)
+    except (DatasetError, OSError, ValueError):
+        return np.nan
 
 
 def _chance(args: dict) -> float:
