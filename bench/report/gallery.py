@@ -12,14 +12,12 @@ from collections.abc import Sequence
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-import seaborn as sns
 from matplotlib.axes import Axes
 from matplotlib.colors import LinearSegmentedColormap, to_rgb
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
-from bench import notebook
-from bench.report.plotting import PALETTE
+from bench import colors, notebook
 from bench.report.results import activation_order, dataset_order, levels
 from bench.report.support import STRATA
 
@@ -72,12 +70,11 @@ def select_gallery(surfaces: pd.DataFrame, runs: pd.DataFrame) -> tuple[pd.DataF
 
 
 def _class_colours(n_classes: int) -> list:
-    return [to_rgb(c) for c in sns.color_palette(PALETTE, max(n_classes, 2))]
+    return [to_rgb(c) for c in colors.class_colours(n_classes)]
 
 
 def _two_class_cmap() -> LinearSegmentedColormap:
-    colours = _class_colours(2)
-    return LinearSegmentedColormap.from_list("classes", [colours[0], "white", colours[1]])
+    return LinearSegmentedColormap.from_list("classes", colors.two_class_stops())
 
 
 def _draw_surface(ax: Axes, row: pd.Series, n_classes: int) -> None:
@@ -99,7 +96,8 @@ def _draw_surface(ax: Axes, row: pd.Series, n_classes: int) -> None:
         pred = np.asarray(row["pred"], dtype=int).reshape(resolution, resolution)
         strength = np.clip((prob - 1 / n_classes) / (1 - 1 / n_classes), 0, 1)[..., None]
         rgb = np.asarray(colours)[np.clip(pred, 0, n_classes - 1)]
-        image = 1 - (0.2 + 0.6 * strength) * (1 - rgb)
+        low, high = colors.MULTICLASS_SHADE
+        image = 1 - (low + (high - low) * strength) * (1 - rgb)
         ax.imshow(image, origin="lower", extent=extent, aspect="auto", interpolation="nearest")
     labels = np.asarray(row["test_label"], dtype=int)
     ax.scatter(

@@ -12,30 +12,22 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-import seaborn as sns
 from matplotlib.axes import Axes
 from matplotlib.colors import to_rgb
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
+from bench import colors
 from bench.report.results import activation_order, dataset_order
 
-PALETTE = "colorblind"
-GREY = 7  # the colorblind palette's grey, kept for affine activations
-# Colours after the colorblind palette's nine: Kelly's colours of maximum contrast that differ
-# from those nine and from grey, so that 20 activations get 20 colours.
-MORE_COLOURS = (
-    "#875692", "#882D17", "#8DB600", "#E68FAC", "#F6A600", "#604E97", "#2B3D26", "#C2B280",
-    "#E25822", "#654522", "#BE0032",
-)  # fmt: skip
 # Filled markers (star polygons after matplotlib's fifteen): 20 distinct shapes.
 MARKERS = (
     "o", "s", "^", "D", "v", "P", "X", "*", "<", ">", "h", "p", "d", "H", "8",
     (4, 1, 0), (6, 1, 0), (7, 1, 0), (8, 1, 0), (3, 1, 0),
 )  # fmt: skip
 LINESTYLES = ("-", "-.", ":")
-AFFINE_STYLE = {"color": sns.color_palette(PALETTE)[GREY], "marker": "o", "linestyle": "--"}
+AFFINE_STYLE = {"color": to_rgb(colors.AFFINE_COLOUR), "marker": "o", "linestyle": "--"}
 MAX_LABELLED_TICKS = 8  # an axis with at most this many values gets a tick at each
 CHANCE_STYLE = {"color": "0.2", "linestyle": ":", "linewidth": 1}
 CEILING_STYLE = {"color": "0.1", "linestyle": (0, (6, 2, 1, 2)), "linewidth": 1}
@@ -54,12 +46,11 @@ def activation_styles(activations: Iterable[str], affine: Collection[str] = ()) 
     """Colour, marker and line style per activation, in display order, stable for a given set of
     names; the ``affine`` ones are grey and dashed.
 
-    The first nine colours are seaborn's colorblind palette (its grey is kept for affine
-    activations), then MORE_COLOURS: 20 activations get 20 colours and 20 markers; past that,
-    colours and markers repeat with another line style.
+    The colours are bench.colors' (the explore page's too): the colorblind palette without its
+    grey, kept for affine activations, then Kelly's colours; 20 activations get 20 colours and
+    20 markers; past that, colours and markers repeat with another line style.
     """
-    colours = [c for i, c in enumerate(sns.color_palette(PALETTE)) if i != GREY]
-    colours += [to_rgb(c) for c in MORE_COLOURS]
+    colours = [to_rgb(c) for c in colors.ACTIVATION_COLOURS]
     styles, k = {}, 0
     for name in activation_order(activations):
         if name in affine:

@@ -17,6 +17,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
+from bench import colors
 from bench.generators import REGRESSION_TRUTH
 from bench.report.plotting import CEILING_STYLE, DEPTH_LABEL, facet_axes, tick_every_value
 from bench.report.regression_summaries import (
@@ -32,7 +33,7 @@ from bench.report.results import dataset_order
 R2_LABEL = "test $R^2$"
 LINE_STYLE = {"color": "0.45", "linestyle": ":", "linewidth": 1.3}  # the best affine fit
 TRUTH_STYLE = {"color": "0.1", "linestyle": "--", "linewidth": 1.0}
-VALUE_CMAP = "coolwarm"  # predicted values and targets: blue low, red high
+VALUE_CMAP = colors.VALUE_CMAP  # predicted values and targets: blue low, red high
 DODGE = 0.08  # depth units between the activations at one depth
 LOWEST_SHOWN = -1.0  # R^2 below this (far worse than the mean) is drawn at the panel's edge
 CORNER_BOX = {"facecolor": "white", "alpha": 0.7, "linewidth": 0, "pad": 1}
