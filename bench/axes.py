@@ -1,17 +1,19 @@
 """What each grid axis accepts: types, ranges, names, and the one-line errors that say so.
 
 A grid file gives each axis a value, a list, or {range = [start, stop(, step)]}; `axis_values`
-turns that into a list of checked, canonical values (lower-case names, a CSV file's absolute
-path, an activation's registered name) or raises GridError naming the file, the key, the
+turns that into a list of checked, canonical values (lower-case names, a CSV file's name as
+written, an activation's registered name) or raises GridError naming the file, the key, the
 value and what is allowed.
 """
 
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Callable
 from pathlib import Path
 
+from bench.csv_data import CsvName, load_csv
 from bench.data import DatasetError, is_csv, validate_dataset_name
 from bench.features import FEATURE_MAPS
 from bench.layers import LAYERS_SYNTAX, Layer, format_layers, parse_layers
@@ -185,8 +187,10 @@ def _layers_value(where: str, key: str, value: str, registry: Registry) -> str:
 
 
 def _dataset_value(where: str, key: str, value: str, base: Path | None) -> str:
-    """A built-in name in lower case, or a CSV file's absolute path (relative to the grid file,
-    like plugins; to the working directory for a grid given as a string)."""
+    """A built-in name in lower case, or a CSV file's name as written (relative to the grid
+    file, like plugins; to the working directory for a grid given as a string), carrying the
+    file's absolute path and row count (bench.csv_data.CsvName). The file is read here, so a
+    file no run could use is refused with the grid's key before anything trains."""
     if not is_csv(value):
         try:
             validate_dataset_name(value.lower())
@@ -203,7 +207,11 @@ def _dataset_value(where: str, key: str, value: str, base: Path | None) -> str:
             f"(a relative path is relative to {relative}); give a built-in dataset name or "
             "the path to a .csv file"
         )
-    return str(path.resolve())
+    try:
+        X, _, _ = load_csv(str(path.resolve()))
+    except DatasetError as exc:
+        raise GridError(f"{where}: key '{key}' value {value!r}: {exc}") from None
+    return CsvName(Path(os.path.normpath(value)).as_posix(), str(path.resolve()), len(X))
 
 
 def _is_int(v) -> bool:

@@ -14,8 +14,55 @@ class DatasetError(ValueError):
     """A bad dataset name, argument or file; the message says what is wrong and what is allowed."""
 
 
+# A CSV dataset needs a test set of at least 2 points (an accuracy or R^2 over one point says
+# nothing; R^2 is undefined when the test targets are all equal) and a larger training set.
+MIN_ROWS = 10
+# Regression targets beyond this size are refused: the networks start at unit scale and train
+# in float32, so targets of 1e6 leave every R^2 far below zero and 1e20 overflow the loss.
+MAX_TARGET = 1e4
+
+
 def csv_fingerprint(content: bytes) -> str:
     return "csv:" + hashlib.sha256(content).hexdigest()[:16]
+
+
+class CsvName(str):
+    """A CSV dataset's name: its path as written in the grid file (the name every table, report
+    and `export --where` uses), carrying the file it names (`path`, absolute) and its number of
+    data rows (`rows`, what `n_samples` shows for it)."""
+
+    path: str
+    rows: int
+
+    def __new__(cls, name: str, path: str, rows: int) -> CsvName:
+        obj = super().__new__(cls, name)
+        obj.path, obj.rows = path, rows
+        return obj
+
+    def __reduce__(self):  # pickled to workers with its path
+        return (CsvName, (str(self), self.path, self.rows))
+
+
+def csv_file(name: str) -> str:
+    """The file a CSV dataset name reads: a CsvName's path, or the name itself (relative to the
+    working directory)."""
+    return getattr(name, "path", name)
+
+
+def _check_target(y: np.ndarray, where: str) -> None:
+    """Refuses regression targets no run can be scored on (before any training)."""
+    if np.all(y == y[0]):
+        raise DatasetError(
+            f"{where}: every 'target' is {float(y[0])!r}; R^2 is undefined for a constant target "
+            "(there is nothing to fit): give targets that vary"
+        )
+    scale = float(np.abs(y).max())
+    if scale > MAX_TARGET:
+        raise DatasetError(
+            f"{where}: 'target' values reach {scale:.3g}, beyond {MAX_TARGET:g}; the networks "
+            f"train in float32 from unit-scale weights: divide the target column by about "
+            f"{10 ** np.floor(np.log10(scale)):.0e} (R^2 does not change)"
+        )
 
 
 # -----------------------------------------------------------------------------
@@ -47,11 +94,11 @@ def load_csv(path: str) -> tuple[np.ndarray, np.ndarray, str]:
     0..k-1, and there must be at least 2 of them. Row numbers in error messages count data rows
     from 1, not counting the header.
     """
-    where = f"dataset file {path!r}"
+    where = f"dataset file {csv_file(path)!r}"
     try:
         # dtype=str with no NA conversion: every cell arrives as written, so we can say which
         # cell is bad instead of letting pandas silently turn it into NaN or an object column.
-        content = Path(path).read_bytes()
+        content = Path(csv_file(path)).read_bytes()
         df = pd.read_csv(
             io.BytesIO(content), dtype=str, keep_default_na=False, skipinitialspace=True
         )
@@ -85,7 +132,13 @@ def load_csv(path: str) -> tuple[np.ndarray, np.ndarray, str]:
     # missing from short rows with NaN
     values = {col: _finite_column(df, col, where) for col in columns if col != "label"}
     X = np.stack([values[col] for col in features], axis=1)
+    if len(X) < MIN_ROWS:
+        raise DatasetError(
+            f"{where} has {len(X)} data row(s); a dataset needs at least {MIN_ROWS}, so that "
+            "the test set holds at least 2 points and the training set more"
+        )
     if last == "target":
+        _check_target(values["target"], where)
         return X, values["target"], csv_fingerprint(content)
 
     # labels: strings as written; sort numerically if they all parse as numbers

@@ -37,7 +37,7 @@ import torch
 from sklearn.model_selection import train_test_split
 
 from bench import generators
-from bench.csv_data import DatasetError, csv_fingerprint, load_csv
+from bench.csv_data import DatasetError, csv_file, csv_fingerprint, load_csv
 from bench.features import apply_feature_map
 from bench.schema import DATA_AXES
 
@@ -118,8 +118,10 @@ def validate_dataset_name(name: str) -> None:
     if not isinstance(name, str):
         raise DatasetError(f"dataset name must be a string, got {type(name).__name__} {name!r}")
     if is_csv(name):
-        if not Path(name).is_file():
-            raise DatasetError(f"dataset file {name!r} not found (relative to {Path.cwd()})")
+        if not Path(csv_file(name)).is_file():
+            raise DatasetError(
+                f"dataset file {csv_file(name)!r} not found (relative to {Path.cwd()})"
+            )
         return
     if name in BUILTIN_DATASETS or _spiral_arms(name) is not None:
         return
@@ -153,7 +155,7 @@ def dataset_fingerprint(name: str) -> str:
     sha256), so editing the file changes the run ids trained on it."""
     validate_dataset_name(name)
     if is_csv(name):
-        return csv_fingerprint(Path(name).read_bytes())
+        return csv_fingerprint(Path(csv_file(name)).read_bytes())
     return GENERATOR_VERSION
 
 
@@ -208,11 +210,13 @@ def make_dataset(
 
     Args:
         name: a builtin name (see BUILTIN_DATASETS; also `spirals2`..`spirals8`) or a path to a
-            `.csv` file, relative to the working directory or absolute.
+            `.csv` file, relative to the working directory or absolute (or a CsvName, as a grid
+            gives it: its name as written, carrying its path).
         n_samples: total number of points before the split, at least 2 per class. Ignored for CSV
             files, which always use every row.
         noise: standard deviation of Gaussian noise added to every coordinate (scikit-learn's
-            meaning). For CSV files too: pass noise=0 to use the file's features as they are.
+            meaning), or to the target of a regression dataset. For CSV files too: noise=0
+            uses the file's values as they are (grids give CSV datasets 0 unless they ask).
         label_noise: fraction in [0, 1) of the TRAINING labels (after the split) changed to a
             different class chosen at random. Test labels are never flipped, so test accuracy
             measures how well the true function was learned, not how well the noise was memorised.
@@ -234,7 +238,12 @@ def make_dataset(
     fingerprint = GENERATOR_VERSION
     if is_csv(name):
         X, y, fingerprint = load_csv(name)
-        if noise > 0:  # skipped at 0 so that the file's values come through exactly
+        # Noise only where the grid asks (bench.axes gives a CSV noise 0 otherwise), skipped at
+        # 0 so that the file's values come through exactly: on the coordinates of a
+        # classification file, on the target of a regression file (as for built-in data).
+        if noise > 0 and y.dtype.kind == "f":
+            y = y + np.random.default_rng([data_seed, 2]).normal(scale=noise, size=y.shape)
+        elif noise > 0:
             X = X + np.random.default_rng([data_seed, 2]).normal(scale=noise, size=X.shape)
     elif name in REGRESSION_DATASETS:
         if n_samples < 4:

@@ -27,7 +27,8 @@ import torch
 from torch import nn
 
 import bench
-from bench.data import Dataset, load_data
+from bench.csv_data import CsvName
+from bench.data import Dataset, is_csv, load_data
 from bench.features import apply_feature_map
 from bench.layers import activation_record, hidden_widths
 from bench.model import MLP, output_size, score
@@ -72,8 +73,22 @@ def _python(value):
     return None if isinstance(value, float) and math.isnan(value) else value
 
 
-def run_spec(row: pd.Series) -> RunSpec:
-    return RunSpec(**{axis: _python(row[axis]) for axis in AXES if axis in row})
+def run_spec(row: pd.Series, results: Path | None = None) -> RunSpec:
+    """The run's settings; a CSV dataset's name (as written in the grid) found again relative
+    to the grid file that the results' manifest names."""
+    axes = {axis: _python(row[axis]) for axis in AXES if axis in row}
+    if results is not None and is_csv(axes.get("dataset")):
+        source = str(Store(results).read_manifest().get("grid", {}).get("source", ""))
+        path = Path(axes["dataset"])
+        if not path.is_absolute() and source and not source.startswith("builtin:"):
+            path = Path(source).parent / path
+        if not path.is_file():
+            raise ExportError(
+                f"dataset file {axes['dataset']!r} of run {row.run_id} is not at {path} (its "
+                "path is relative to the grid file that trained it); put it back to export"
+            )
+        axes["dataset"] = CsvName(axes["dataset"], str(path.resolve()), int(axes["n_samples"]))
+    return RunSpec(**axes)
 
 
 def _rerun_hint(results: Path) -> str:
@@ -248,7 +263,7 @@ def export_run(
     except PickError as exc:
         raise ExportError(str(exc)) from None
     layout, params = stored_parameters(results, row.run_id)
-    spec = run_spec(row)
+    spec = run_spec(row, results)
     try:
         activation, widths = architecture(spec, run_registry(results, registry))
     except ActivationError as exc:

@@ -250,7 +250,8 @@ def parse_grid(
     if "block" in raw:
         blocks = parse_blocks(raw["block"], shared, excludes, where, check)
     else:
-        blocks = [Block("main", "", block_axes(shared, {}), tuple(excludes))]
+        main = Block("main", "", block_axes(shared, {}), tuple(excludes), "noise" in shared)
+        blocks = [main]
     axes = {axis: list(dict.fromkeys(v for b in blocks for v in b.axes[axis])) for axis in AXES}
     grid = Grid(
         name=name,

@@ -31,13 +31,15 @@ class Block:
     question: str  # one sentence the report uses as the block's title ("" when not given)
     axes: dict[str, list]  # every axis -> resolved values
     excludes: tuple[dict[str, list], ...] = ()
+    # Whether the file gives `noise` ([grid]'s or the block's): a CSV dataset gets none otherwise.
+    noise_given: bool = True
 
     def counting(self) -> tuple[dict[str, frozenset], list[Exclude]]:
-        return factor_sets(self.axes), [Exclude.of(ex) for ex in self.excludes]
+        return factor_sets(self.axes, self.noise_given), [Exclude.of(ex) for ex in self.excludes]
 
     def specs(self) -> list[RunSpec]:
         excludes = [Exclude.of(ex) for ex in self.excludes]
-        return [RunSpec(**combo) for combo in combinations(self.axes, excludes)]
+        return [RunSpec(**c) for c in combinations(self.axes, excludes, self.noise_given)]
 
     def size(self) -> int:
         return union_size([self.counting()])
@@ -138,7 +140,13 @@ def parse_blocks(tables, shared: dict, excludes: list, where: str, check) -> lis
         check_layers_alone(table, prefix, where)
         own = {axis: check(f"{prefix}.{axis}", axis, table[axis]) for axis in own_keys}
         own_excludes = parse_excludes(table.get("exclude", []), f"{prefix}.exclude", where, check)
-        block = Block(name, question.strip(), block_axes(shared, own), (*own_excludes, *excludes))
+        block = Block(
+            name,
+            question.strip(),
+            block_axes(shared, own),
+            (*own_excludes, *excludes),
+            noise_given="noise" in shared or "noise" in own,
+        )
         if block.size() == 0:
             raise GridError(
                 f"{where}: the excludes of {prefix} ({name!r}) and the top-level [[exclude]] "

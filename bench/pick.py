@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import difflib
 import re
+from pathlib import PurePosixPath
 
 import pandas as pd
 
@@ -93,7 +94,19 @@ def parse_where(where: str | list[str], runs: pd.DataFrame) -> dict:
         if axis in filters:
             raise PickError(f"--where: axis '{axis}' is given twice")
         filters[axis] = _typed(axis, value, runs[axis])
+        if axis == "dataset":
+            filters[axis] = _csv_by_stem(filters[axis], runs[axis])
     return filters
+
+
+def _csv_by_stem(value: str, stored: pd.Series) -> str:
+    """A CSV dataset is named by its path as written in the grid ("data/f3.csv"); its stem
+    ("f3") or file name names it too where no other stored dataset shares it."""
+    if (stored == value).any():
+        return value
+    names = [n for n in stored.unique() if isinstance(n, str) and n.lower().endswith(".csv")]
+    same = [n for n in names if value in (PurePosixPath(n).stem, PurePosixPath(n).name)]
+    return same[0] if len(same) == 1 else value
 
 
 def _sorted_values(column: pd.Series) -> list:

@@ -10,7 +10,9 @@ from dataclasses import asdict, dataclass
 @dataclass(frozen=True)
 class RunSpec:
     # Data: which toy problem, how much of it and how noisy. Defaults are the seed notebook's.
-    dataset: str = "circles"  # a built-in dataset name or a path to a CSV file
+    # A built-in dataset name, or a CSV file's path as written in the grid (bench.csv_data.CsvName
+    # carries the file it names, and its rows: n_samples; noise is 0 unless the grid gives it).
+    dataset: str = "circles"
     n_samples: int = 1000  # points generated before the train/test split
     noise: float = 0.03  # std of Gaussian noise added to the coordinates (scikit-learn's meaning)
     label_noise: float = 0.0  # fraction of training labels flipped to another class
@@ -47,7 +49,9 @@ class RunSpec:
                 object.__setattr__(self, name, value)
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        settings = asdict(self)
+        settings["dataset"] = str(self.dataset)  # a CSV's name as written, without its path
+        return settings
 
     def run_id(self, dataset_fingerprint: str) -> str:
         """A stable hash of the resolved settings and of the data generator's version.

@@ -404,8 +404,44 @@ def test_csv_needs_two_classes(tmp_path):
 
 
 def test_csv_too_small_to_split(tmp_path):
-    (path := tmp_path / "tiny.csv").write_text("x1,label\n0,a\n1,b\n2,a\n")
+    # a class of one row cannot be stratified into both train and test
+    rows = "".join(f"{i},{'b' if i == 0 else 'a'}\n" for i in range(10))
+    (path := tmp_path / "tiny.csv").write_text("x1,label\n" + rows)
     _expect_csv_error(path, "cannot split")
+
+
+@pytest.mark.parametrize("rows", [1, 5, 9])
+@pytest.mark.parametrize("last", ["label", "target"])
+def test_a_csv_of_fewer_than_ten_rows_is_refused_before_training(tmp_path, rows, last):
+    (path := tmp_path / "few.csv").write_text(
+        f"x1,{last}\n" + "".join(f"{i},{i % 2}\n" for i in range(rows))
+    )
+    _expect_csv_error(path, f"has {rows} data row\\(s\\); a dataset needs at least 10")
+
+
+def test_a_constant_regression_target_is_refused(tmp_path):
+    (path := tmp_path / "flat.csv").write_text(
+        "x1,target\n" + "".join(f"{i},3.5\n" for i in range(20))
+    )
+    _expect_csv_error(path, "every 'target' is 3.5; R\\^2 is undefined for a constant target")
+
+
+@pytest.mark.parametrize("scale", [1e6, 1e12, 1e30])
+def test_huge_regression_targets_are_refused_with_the_scale_to_divide_by(tmp_path, scale):
+    (path := tmp_path / "huge.csv").write_text(
+        "x1,target\n" + "".join(f"{i},{(i % 7) * scale!r}\n" for i in range(20))
+    )
+    reach = re.escape(f"'target' values reach {6 * scale:.3g}")
+    _expect_csv_error(path, reach + ".*divide the target column by about")
+
+
+def test_a_regression_csv_gets_noise_on_its_target_not_its_inputs(tmp_path):
+    (path := tmp_path / "fit.csv").write_text(
+        "x1,target\n" + "".join(f"{i / 10},{(i / 10) ** 2}\n" for i in range(20))
+    )
+    clean, noisy = make_dataset(str(path), noise=0.0), make_dataset(str(path), noise=0.5)
+    assert torch.equal(noisy.X_train, clean.X_train)
+    assert not torch.equal(noisy.y_train, clean.y_train)
 
 
 # -----------------------------------------------------------------------------

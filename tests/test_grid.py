@@ -123,7 +123,8 @@ def test_plugin_and_csv_paths_are_relative_to_the_grid_file(tmp_path, write_grid
     )
     grid = load_grid(path)
     assert grid.plugins == (str((tmp_path / "acts.py").resolve()),)
-    assert grid.axes["dataset"] == [str((tmp_path / "points.csv").resolve())]
+    assert grid.axes["dataset"] == ["points.csv"]  # as written; it carries its path:
+    assert grid.axes["dataset"][0].path == str((tmp_path / "points.csv").resolve())
     assert grid.axes["activation"] == ["grid_relative_act"]
 
 
