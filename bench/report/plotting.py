@@ -19,7 +19,7 @@ from matplotlib.lines import Line2D
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
 from bench import colors
-from bench.report.results import activation_order, dataset_order
+from bench.report.results import activation_order, dataset_order, levels
 
 # Filled markers (star polygons after matplotlib's fifteen): 20 distinct shapes.
 MARKERS = (
@@ -194,7 +194,7 @@ def facet_intervals(
     styles = styles_of(summary["activation"].unique(), styles)
     if not markers:
         styles = {name: {**style, "marker": ""} for name, style in styles.items()}
-    positions = x_positions(summary[x])
+    positions = x_positions(summary[x], levels(summary, x))
     summary = summary.assign(**{x: summary[x].map(positions.get)})
     fig, axes = facet_axes(datasets, col_wrap=col_wrap, sharex=True, sharey=not logy)
     drawn: dict[str, dict] = {}
@@ -236,9 +236,9 @@ def _draw_references(ax: Axes, rows: pd.DataFrame, x: str, positions: dict) -> d
     return drawn
 
 
-def x_positions(values: pd.Series) -> dict:
-    """Where each value of an axis is drawn: itself for numbers, 0, 1, 2, ... in display order
-    for categories (strings, booleans)."""
+def x_positions(values: pd.Series, order: list | None = None) -> dict:
+    """Where each value of an axis is drawn: itself for numbers, 0, 1, 2, ... for categories
+    (strings, booleans): in ``order`` when given, else sorted."""
     distinct = list(dict.fromkeys(values))
     numeric = all(
         isinstance(v, int | float | np.integer | np.floating) and not isinstance(v, bool | np.bool_)
@@ -246,6 +246,9 @@ def x_positions(values: pd.Series) -> dict:
     )
     if numeric:
         return {v: v for v in distinct}
+    if order is not None:
+        ranked = [v for v in order if v in distinct] + [v for v in distinct if v not in order]
+        return {v: float(i) for i, v in enumerate(ranked)}
     return {v: float(i) for i, v in enumerate(sorted(distinct, key=str))}
 
 

@@ -31,6 +31,7 @@ import pandas as pd
 
 from bench.activations import BUILTINS
 from bench.data import BUILTIN_DATASETS, REGRESSION_DATASETS
+from bench.features import FEATURE_MAPS
 from bench.schema import AXES, DERIVED_AXES, RUN_RESULTS, SEED_AXES
 from bench.spec import LATER_FIELDS
 from bench.store import Store, StoreError
@@ -144,6 +145,8 @@ def levels(runs: pd.DataFrame, axis: str) -> list:
         return activation_order(runs[axis])
     if axis == "dataset":
         return dataset_order(runs[axis])
+    if axis == "features":
+        return ordered(runs[axis], FEATURE_MAPS)  # raw inputs first
     return ordered(runs[axis])
 
 

@@ -16,7 +16,11 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
+from bench.blocks import Blocks, load_blocks
 from bench.report import regression, wording
+from bench.report.blocks import sections as block_sections
+from bench.report.blocks import studies
+from bench.report.blocks import title as block_title
 from bench.report.convergence import RULE as CONVERGENCE_RULE
 from bench.report.convergence import unconverged
 from bench.report.headline import headline
@@ -25,6 +29,7 @@ from bench.report.plotting import activation_styles
 from bench.report.regression_summaries import regression_summaries
 from bench.report.results import (
     affine_activations,
+    is_regression,
     levels,
     load_results,
     split_tasks,
@@ -85,9 +90,11 @@ def build_report(
     figures_dir.mkdir(parents=True, exist_ok=True)
     tables_dir.mkdir(parents=True, exist_ok=True)
 
+    # The main block is the report's body; every further block gets a section of its own.
+    main, further = studies(results, _blocks(results_dir))
     # Classification and regression runs are summarised apart: every accuracy section reads
     # the classification runs only, the regression section the regression runs.
-    classification, fits = split_tasks(results)
+    classification, fits = split_tasks(main)
     s = summaries(classification, n_resamples=n_resamples, seed=seed) if classification else None
     rs = regression_summaries(fits, n_resamples=n_resamples, seed=seed) if fits else None
     styles = activation_styles(levels(usable(runs), "activation"), affine_activations(runs))
@@ -98,6 +105,10 @@ def build_report(
         parts.append(headline(classification.runs, s))
     if rs is not None:
         parts.append(regression.headline(rs))
+    for study in further:
+        if is_regression(study.results.runs).all():
+            block_rs = regression_summaries(study.results, n_resamples=n_resamples, seed=seed)
+            parts.append(f"*{block_title(study)}* " + regression.headline(block_rs))
     guide = reading_guide() if s is not None else wording.RULE
     parts += ["## How to read this report", guide + (f" {regression.READING}" if rs else "")]
     parts += ["## Grid", grid_description(runs)]
@@ -109,6 +120,7 @@ def build_report(
     written = set()
     with sns.axes_style("whitegrid"), plt.rc_context(RC):
         plan = figure_plan(s, with_regression=rs is not None)
+        plan += [section for study in further for section in block_sections(study)]
         for number, (filename, title, builder) in enumerate(plan, start=1):
             parts.append(f"### {number}. {title}")
             try:
@@ -137,6 +149,14 @@ def build_report(
     summary_path = out_dir / "summary.md"
     write_if_changed(summary_path, ("\n\n".join(p for p in parts if p) + "\n").encode())
     return summary_path
+
+
+def _blocks(results_dir: Path) -> Blocks:
+    """The results' blocks (bench.blocks); one block, every run, when the manifest has none."""
+    try:
+        return load_blocks(results_dir)
+    except (OSError, ValueError, KeyError, TypeError):  # a manifest of an older format
+        return Blocks((), {})
 
 
 def write_if_changed(path: Path, data: bytes) -> None:
