@@ -49,14 +49,14 @@ def two_blocks(tmp_path_factory):
 
 def test_a_further_block_gets_a_section_titled_by_its_question(two_blocks):
     text = two_blocks["text"]
-    assert f"### 8. {QUESTION}" in text
+    assert f". {QUESTION}\n" in text
     assert (two_blocks["folder"] / "figures" / "block_features.png").exists()
     table = pd.read_csv(two_blocks["folder"] / "tables" / "block_features.csv")
     assert set(table["features"]) == {"raw", "quadratic"}
     # a model is its activation and depth: "none, depth 1"
     none = table[table["model"].str.startswith("none, depth") & (table["features"] == "quadratic")]
     assert len(none) == 2 and none["mean"].tolist() == pytest.approx([0.97, 0.97])
-    section = text[text.index(f"### 8. {QUESTION}") :]
+    section = text[text.index(f". {QUESTION}\n") :]
     assert "none, depth 1 with features quadratic 97.0%" in section
     assert "higher than with raw" in section
 

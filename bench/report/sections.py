@@ -12,7 +12,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 from matplotlib.figure import Figure
 
-from bench.report import feature_maps, figures, mechanism, regression
+from bench.report import feature_maps, figures, mechanism, regression, theory
 from bench.report.figure_kit import REFERENCE_PHRASE, Built, Inputs, Skip, skip_unless_varies
 from bench.report.gallery import plot_decision_gallery, select_gallery
 from bench.report.markdown import fmt, fmt_list, iqm_row, note, pct_ci
@@ -260,6 +260,7 @@ FIGURES: tuple[tuple[str, str, Builder], ...] = (
     ("noise_robustness.png", "Robustness to input noise", _noise),
     ("learning_curves.png", "Learning curves", _learning_curves),
     ("mechanism.png", "Mechanism", mechanism.build),
+    theory.SECTION,
     ("ranking.png", "Ranking", _ranking),
 )
 FIGURE_FILES = tuple(filename for filename, _, _ in FIGURES)

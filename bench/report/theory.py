@@ -1,0 +1,195 @@
+"""Theory beside measurement: what known results predict for the quantities the runs measure,
+the measurement with its interval, and a verdict by a stated tolerance.
+
+* **Deep linear collapse.** A product of affine maps is affine, so every network of an affine
+  activation is one affine map of its inputs at every depth: the affine fit to its logits has
+  R^2 = 1 and it has one linear region. Checked on every such run on raw inputs; the count of
+  exceptions must be zero.
+* **Gradient at initialisation** (mean-field theory, bench.theory): each further hidden layer
+  multiplies the first layer's gradient norm by sqrt(chi_1), so log10 of the norm falls with
+  depth by log10(sqrt(chi_1)) per layer. Measured: per replicate, the least-squares slope of
+  log10(grad_norm_init_first) against depth (each depth first averaged over the other axes,
+  on common support), then the mean with its two-level bootstrap interval. The verdict is
+  "agrees" when the measured mean is within TOLERANCE of the prediction, else "departs".
+"""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+
+from bench.plugins import get_activation
+from bench.registry import ActivationError
+from bench.report.figure_kit import Built, Inputs, Skip
+from bench.report.markdown import INTERVALS, fmt, note
+from bench.report.plotting import activation_legend, legend_handles
+from bench.report.results import levels, seed_axes, with_hidden_layers
+from bench.report.support import select
+from bench.report.tables import _bootstrap, seed_level
+from bench.theory import mean_field
+
+TOLERANCE = 0.1  # decades per layer: a factor of 1.26 in the per-layer gradient ratio
+LINEAR_R2 = 1 - 1e-6  # an affine map's logits are fitted exactly, up to float32 rounding
+GRADIENT = "grad_norm_init_first"
+PANEL = 3.6  # inches per width panel
+
+
+def linear_collapse(runs: pd.DataFrame) -> dict:
+    """Affine-activation runs on raw inputs: how many, and how many break the theorem (an
+    affine fit R^2 below LINEAR_R2, or more than one linear region)."""
+    chosen = select(runs, ["activation"], metric="linear_fit_r2", where=_affine_networks).runs
+    if chosen.empty:
+        return {}
+    regions = pd.to_numeric(chosen["linear_regions"], errors="coerce")
+    broken = (chosen["linear_fit_r2"] < LINEAR_R2) | (regions.notna() & (regions != 1))
+    return {
+        "runs": len(chosen),
+        "exceptions": int(broken.sum()),
+        "min_r2": float(chosen["linear_fit_r2"].min()),
+        "depths": levels(chosen, "depth"),
+        "activations": levels(chosen, "activation"),
+    }
+
+
+def _affine_networks(runs: pd.DataFrame) -> pd.DataFrame:
+    return runs[runs["affine"].to_numpy(bool) & (runs["depth"] > 0).to_numpy()]
+
+
+def gradient_slopes(runs: pd.DataFrame, n_resamples: int, seed: int) -> pd.DataFrame:
+    """Per init, width and activation: the measured slope of log10(first-layer gradient norm at
+    initialisation) against depth (mean, low, high, n over replicates) and the mean-field
+    prediction (``predicted``; NaN where the activation cannot be loaded, e.g. a plugin that is
+    not installed, or a mixed stack)."""
+    runs = runs.assign(init=runs["init"] if "init" in runs else "pytorch")
+    chosen = select(runs, ["activation", "depth"], ["init", "width"], metric=GRADIENT,
+                    where=with_hidden_layers)  # fmt: skip
+    kept = chosen.runs
+    kept = kept[kept[GRADIENT] > 0]
+    if kept.empty or kept["depth"].nunique() < 2:
+        return pd.DataFrame()
+    kept = kept.assign(log_gradient=np.log10(kept[GRADIENT].astype(float)))
+    cells = ["init", "width", "activation"]
+    level = seed_level(kept, [*cells, "depth"], "log_gradient")
+    replicate = [*cells, *seed_axes(kept)]
+    slopes = (
+        level.groupby(replicate, sort=True)
+        .apply(_slope, include_groups=False)
+        .rename("slope")
+        .dropna()
+        .reset_index()
+    )
+    summary = _bootstrap(slopes, cells, "slope", n_resamples, 0.95, seed)
+    summary["predicted"] = [
+        _predicted(r.activation, r.init, int(r.width)) for r in summary.itertuples()
+    ]
+    summary.attrs["selection"] = chosen
+    return summary
+
+
+def _slope(part: pd.DataFrame) -> float:
+    if part["depth"].nunique() < 2:
+        return np.nan
+    return float(np.polyfit(part["depth"].astype(float), part["log_gradient"], 1)[0])
+
+
+def _predicted(name: str, init: str, width: int) -> float:
+    try:
+        return mean_field(get_activation(name), init, width).log10_slope
+    except (ActivationError, ValueError, RuntimeError, TypeError):
+        return np.nan
+
+
+def verdict(row) -> str:
+    if not (np.isfinite(row["mean"]) and np.isfinite(row["predicted"])):
+        return "no prediction"
+    return "agrees" if abs(row["mean"] - row["predicted"]) <= TOLERANCE else "departs"
+
+
+def plot_slopes(summary: pd.DataFrame, styles: dict) -> plt.Figure:
+    """Measured against predicted slope, a panel per width (per init when it varies), with
+    the identity line and the tolerance band."""
+    panels = list(summary.groupby(["init", "width"], sort=True))
+    fig, axes = plt.subplots(1, len(panels), figsize=(PANEL * len(panels) + 1.4, PANEL),
+                             squeeze=False, sharex=True, sharey=True)  # fmt: skip
+    finite = summary[["mean", "low", "high", "predicted"]].to_numpy(float)
+    finite = finite[np.isfinite(finite)]
+    low, high = float(finite.min()) - 0.1, float(min(finite.max(), 0.2)) + 0.1
+    line = np.array([low, high])
+    for ax, ((init, width), part) in zip(axes.flat, panels, strict=True):
+        ax.fill_between(line, line - TOLERANCE, line + TOLERANCE, color="0.9", zorder=0)
+        ax.plot(line, line, color="0.3", linewidth=1, linestyle=":")
+        for row in part.itertuples():
+            style = styles.get(row.activation, {"color": "0.3", "marker": "o"})
+            spread = [[row.mean - row.low], [row.high - row.mean]] if np.isfinite(row.low) else None
+            ax.errorbar(row.predicted, row.mean, yerr=spread, color=style["color"],
+                        marker=style["marker"], markersize=6, capsize=3, linestyle="")  # fmt: skip
+        suffix = f", init {init}" if summary["init"].nunique() > 1 else ""
+        ax.set_title(f"width {fmt(width)}{suffix}")
+        ax.set_xlim(low, high)
+        ax.set_ylim(low, high)
+        ax.set_xlabel("predicted (mean field)")
+    axes.flat[0].set_ylabel("measured slope\n(decades of gradient norm per layer)")
+    shown = {a: styles[a] for a in levels(summary, "activation") if a in styles}
+    activation_legend(fig, legend_handles(shown), loc="outside right center")
+    return fig
+
+
+def build(inputs: Inputs) -> Built:
+    runs = inputs.runs
+    collapse = linear_collapse(runs)
+    slopes = gradient_slopes(runs, inputs.n_resamples, inputs.seed)
+    if slopes.empty:
+        raise Skip("the runs have no first-layer gradient at initialisation at two depths.")
+    figure = plot_slopes(slopes, inputs.styles)
+    slopes = slopes.assign(verdict=[verdict(r) for _, r in slopes.iterrows()])
+    caption = (
+        "How fast the gradient reaching the first layer falls with depth at initialisation: "
+        "measured (mean over replicates of each replicate's least-squares slope of log10 norm "
+        "against depth, with 95% intervals) against the mean-field prediction "
+        "log10(sqrt(chi_1)) computed from each activation by quadrature (bench/theory.py); the "
+        f"dotted line is agreement, the grey band +-{TOLERANCE:g} decades per layer, the "
+        f"stated tolerance. {note(slopes, intervals=False)} {INTERVALS}"
+    )
+    return Built(figure, caption, _text(collapse, slopes), data=slopes)
+
+
+def _text(collapse: dict, slopes: pd.DataFrame) -> str:
+    rows = []
+    if collapse:
+        ok = collapse["exceptions"] == 0
+        rows.append(
+            {
+                "prediction": "a product of affine maps is affine: the affine fit to the "
+                "logits has R^2 = 1 and one linear region, at every depth",
+                "measurement": f"{collapse['runs'] - collapse['exceptions']} of "
+                f"{collapse['runs']} runs of {', '.join(collapse['activations'])} (depths "
+                f"{', '.join(fmt(d) for d in collapse['depths'])}); lowest R^2 "
+                f"{collapse['min_r2']:.6f}",
+                "verdict": "agrees" if ok else f"departs: {collapse['exceptions']} exceptions",
+            }
+        )
+    for row in slopes.itertuples():
+        interval = f" [{row.low:+.3f}, {row.high:+.3f}]" if np.isfinite(row.low) else ""
+        rows.append(
+            {
+                "prediction": f"{row.activation}, width {fmt(row.width)}, init {row.init}: "
+                f"gradient slope {row.predicted:+.3f} decades per layer",
+                "measurement": f"{row.mean:+.3f}{interval}",
+                "verdict": row.verdict,
+            }
+        )
+    table = pd.DataFrame(rows).to_markdown(index=False, disable_numparse=True)
+    departs = slopes[slopes["verdict"] == "departs"]
+    widths = sorted(set(departs["width"])) if len(departs) else []
+    where = (
+        f"Departures ({len(departs)} of {len(slopes)}) are at width "
+        f"{', '.join(fmt(w) for w in widths)}: mean-field theory is for wide layers, where a "
+        "layer's pre-activations are close to Gaussian; at a few units they are not."
+        if len(departs)
+        else "Every slope agrees within the tolerance."
+    )
+    return f"{table}\n\n{where}"
+
+
+SECTION = ("theory_vs_measurement.png", "Theory beside measurement", build)
