@@ -117,10 +117,22 @@ def _linear_paragraph(runs: pd.DataFrame, s: Summaries) -> str:
     row = cell(nonlinear, activation=other) if other else None
     if row is not None:
         text += (
-            f" **With {other}, {pct_ci(row)}**{of_best(s, dataset, other)}, "
-            f"{compare(row, linear)} without."
+            f" **With {other}{_layers_if_other(s, dataset, other, depths)}, {pct_ci(row)}**"
+            f"{of_best(s, dataset, other)}, {compare(row, linear)} without."
         )
     return text
+
+
+def _layers_if_other(s: Summaries, dataset: str, activation: str, control_depths: list) -> str:
+    """' (2 hidden layers)' when the activation's networks have other depths than the
+    control's (a stack's depth is its own), else ''."""
+    runs = s.by_dataset.attrs["selection"].runs
+    mine = levels(runs[(runs["dataset"] == dataset) & (runs["activation"] == activation)], "depth")
+    if not mine or sorted(mine) == sorted(control_depths):
+        return ""
+    if len(mine) == 1:
+        return f" ({fmt(mine[0])} hidden layer{'' if mine[0] == 1 else 's'})"
+    return f" ({fmt(mine[0])}–{fmt(mine[-1])} hidden layers)"
 
 
 def _control_explained(s: Summaries, dataset: str, linear: pd.Series) -> str:
@@ -159,18 +171,20 @@ def _largest_gap(s: Summaries) -> str | None:
 
 
 def _control_paragraph(s: Summaries) -> str:
-    """The negative control, found from the numbers: the dataset where the network without a
-    nonlinearity, well above chance, comes closest to the top; how far apart the activations
-    are there."""
+    """The negative control, found from the numbers: a dataset where the network without a
+    nonlinearity is well above chance and tied with the top, so a straight boundary suffices
+    (the closest such); how far apart the activations are there. None: no paragraph."""
     best = None
     for dataset in levels(s.by_dataset, "dataset"):
         part = s.by_dataset[s.by_dataset["dataset"] == dataset]
         linear = cell(part, activation=s.control)
-        if linear is None or part["activation"].nunique() < 2:
+        top = top_group(part)
+        if linear is None or top is None or part["activation"].nunique() < 2:
             continue
         status = chance_status(linear["mean"], linear["low"], s.chance.get(dataset, np.nan))
         gap = part["mean"].max() - linear["mean"]
-        if status == "well above chance" and (best is None or gap < best[0]):
+        tied = s.control in top.names
+        if tied and status == "well above chance" and (best is None or gap < best[0]):
             best = (gap, dataset, part, linear)
     if best is None:
         return ""
@@ -179,8 +193,9 @@ def _control_paragraph(s: Summaries) -> str:
     leader = top.rows.iloc[0]
     spread = 100 * (leader["mean"] - part["mean"].min())
     text = (
-        f"On {dataset} ({yardsticks(s, dataset)}), the negative control (where the network "
-        "without a nonlinearity comes closest to the top), every activation's mean is within "
+        f"On {dataset} ({yardsticks(s, dataset)}), the negative control (a straight boundary "
+        "suffices: the network without a nonlinearity is tied with the top), every activation's "
+        "mean is within "
         f"{spread:.1f} points of the highest, and {top_phrase(top, pct_ci)}"
     )
     if s.control in top.names:
