@@ -413,3 +413,17 @@ def test_the_vectorised_float32_math_is_within_its_stated_error(name):
 
     assert error(forward, fn(exact)) < 3e-7
     assert error(G.ravel(), grad) < 1.2e-6
+
+
+def test_tiles_of_16_samples_give_the_run_of_one_tile(monkeypatch):
+    # 160 training samples in tiles of 16 (TILE_BYTES below one sample's bytes: the minimum),
+    # with dropout, so each tile's masks must start at its own batch position.
+    specs = [RunSpec(n_samples=200, epochs=40, eval_every=10, activation="gelu", dropout=0.1,
+                     seed=s) for s in range(2)]  # fmt: skip
+    net, curves, _ = train(specs)
+    monkeypatch.setattr(fused, "TILE_BYTES", 1)
+    assert fused.tile_size(2, 10, 160, 4) == 16
+    net_tiled, curves_tiled, _ = train(specs)
+    for w, w_tiled in zip(net.weights, net_tiled.weights, strict=True):
+        torch.testing.assert_close(w, w_tiled, rtol=1e-4, atol=1e-6)
+    torch.testing.assert_close(curves, curves_tiled, rtol=1e-4, atol=1e-6)

@@ -49,7 +49,8 @@ if kernels is not None:
     assert kernels.ADAM_EPS == reference.ADAM_EPS
     assert kernels.DIVERGENCE_FACTOR == reference.DIVERGENCE_FACTOR
 
-EMBEDDED = ("fused_act", "fused_math", "fused_options")  # compiled into fused_kernels' kernels
+# Modules compiled into fused_kernels' kernels.
+EMBEDDED = ("fused_act", "fused_linear", "fused_math", "fused_options")
 
 
 def drop_stale_kernels() -> None:
@@ -167,8 +168,11 @@ def set_threads() -> None:
 # --------------------------------------------------------------------------- packing
 
 # A tile of samples goes forward and backward with its intermediates (about 2 x depth + 3
-# tensors of (width, tile)) in the core's own cache: 256 KiB leaves room for the data.
-TILE_BYTES = 256 << 10
+# tensors of (width, tile)). Every loop over a tile's samples pays a fixed cost (LLVM's runtime
+# overlap checks, the vector remainder), so bigger tiles won: 1 MiB measured 1.2-1.4x faster
+# than 256 KiB at width 32 (silu and relu, depth 4; 2-core CPU), and 2-5x faster than 64 KiB;
+# every shape of the default grid (480 training samples) then trains in one tile per epoch.
+TILE_BYTES = 1 << 20
 
 
 def tile_size(depth: int, width: int, n: int, itemsize: int, dropout: bool = False) -> int:

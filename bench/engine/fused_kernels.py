@@ -36,41 +36,11 @@ from numba import njit, prange
 
 from bench.engine import fused_options as opt
 from bench.engine.fused_act import activate, activation_backward
-from bench.engine.fused_math import REDUCE_MATH, bce_float32
+from bench.engine.fused_linear import forward_layer, input_grads, weight_grads
+from bench.engine.fused_math import bce_float32
 from bench.engine.fused_options import ADAM_BETA1, ADAM_BETA2, ADAM_EPS  # noqa: F401 (fused.py)
 
 DIVERGENCE_FACTOR = 100.0  # bench.model's (fused.py checks)
-
-
-@njit(cache=True, fastmath=REDUCE_MATH)
-def _dot(a, i, b, j, count):
-    """sum over s < count of a[i, s] * b[j, s]."""
-    total = a.dtype.type(0.0)
-    for s in range(count):
-        total += a[i, s] * b[j, s]
-    return total
-
-
-@njit(cache=True, fastmath=REDUCE_MATH)
-def _dot4(a, i, b, j, count):
-    """The four sums a[i] . b[j + k] for k < 4: a's row is loaded once for all four."""
-    t = a.dtype.type
-    s0, s1, s2, s3 = t(0.0), t(0.0), t(0.0), t(0.0)
-    for s in range(count):
-        x = a[i, s]
-        s0 += x * b[j, s]
-        s1 += x * b[j + 1, s]
-        s2 += x * b[j + 2, s]
-        s3 += x * b[j + 3, s]
-    return s0, s1, s2, s3
-
-
-@njit(cache=True, fastmath=REDUCE_MATH)
-def _row_sum(a, i, count):
-    total = a.dtype.type(0.0)
-    for s in range(count):
-        total += a[i, s]
-    return total
 
 
 # --------------------------------------------------------------------------- one tile
@@ -87,25 +57,8 @@ def _forward(theta, sizes, w_off, b_off, codes, Z, A, count, bits, drop):
     for layer in range(layers):
         fan_in, fan_out = sizes[layer], sizes[layer + 1]
         w0, b0 = w_off[layer], b_off[layer]
-        z, h = Z[layer], A[layer]
-        for o in range(fan_out):
-            bias = theta[b0 + o]
-            for s in range(count):
-                z[o, s] = bias
-        # Four inputs per pass over z: one load and store of z per four multiply-adds.
-        i = 0
-        while i + 4 <= fan_in:
-            for o in range(fan_out):
-                row = w0 + o * fan_in + i
-                wa, wb, wc, wd = theta[row], theta[row + 1], theta[row + 2], theta[row + 3]
-                for s in range(count):
-                    z[o, s] += wa * h[i, s] + wb * h[i + 1, s] + wc * h[i + 2, s] + wd * h[i + 3, s]
-            i += 4
-        for rest in range(i, fan_in):
-            for o in range(fan_out):
-                w = theta[w0 + o * fan_in + rest]
-                for s in range(count):
-                    z[o, s] += w * h[rest, s]
+        forward_layer(theta, w0, b0, fan_in, fan_out, A[layer], Z[layer], count)
+        z = Z[layer]
         if layer < layers - 1:
             act = R[layer] if threshold > 0 else A[layer + 1]
             activate(codes[layer], z, act, fan_out, count, bits)
@@ -193,41 +146,11 @@ def _backward(theta, grad, sizes, w_off, b_off, codes, Z, A, G, G_next, count, b
         w0, b0 = w_off[layer], b_off[layer]
         h = A[layer]
         # 1. Weight and bias gradients: sums over the tile's samples.
-        for o in range(fan_out):
-            row = w0 + o * fan_in
-            grad[b0 + o] += _row_sum(G, o, count)
-            i = 0
-            while i + 4 <= fan_in:
-                g0, g1, g2, g3 = _dot4(G, o, h, i, count)
-                grad[row + i] += g0
-                grad[row + i + 1] += g1
-                grad[row + i + 2] += g2
-                grad[row + i + 3] += g3
-                i += 4
-            for rest in range(i, fan_in):
-                grad[row + rest] += _dot(G, o, h, rest, count)
+        weight_grads(grad, w0, b0, fan_in, fan_out, G, h, count)
         if layer == 0:
             return  # no gradient with respect to the inputs
-        # 2. G_next = W^T G, four outputs per pass over G_next.
-        for i in range(fan_in):
-            for s in range(count):
-                G_next[i, s] = 0.0
-        o = 0
-        while o + 4 <= fan_out:
-            for i in range(fan_in):
-                row = w0 + o * fan_in + i
-                wa, wb = theta[row], theta[row + fan_in]
-                wc, wd = theta[row + 2 * fan_in], theta[row + 3 * fan_in]
-                for s in range(count):
-                    G_next[i, s] += (
-                        wa * G[o, s] + wb * G[o + 1, s] + wc * G[o + 2, s] + wd * G[o + 3, s]
-                    )
-            o += 4
-        for rest in range(o, fan_out):
-            for i in range(fan_in):
-                w = theta[w0 + rest * fan_in + i]
-                for s in range(count):
-                    G_next[i, s] += w * G[rest, s]
+        # 2. G_next = W^T G.
+        input_grads(theta, w0, fan_in, fan_out, G, G_next, count)
         if threshold > 0:
             opt.scale_rows(G_next, M[layer - 1], fan_in, count)
         act = R[layer - 1] if threshold > 0 else h
