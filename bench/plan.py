@@ -17,7 +17,7 @@ from bench.data import Dataset, DatasetError, data_key, is_csv
 from bench.grid import MAX_RUNS, Grid, GridError, dataset_fingerprints, run_ids
 from bench.model import LayerStack
 from bench.registry import Activation
-from bench.schema import SURFACE_KEY
+from bench.schema import SURFACE_CELL
 from bench.spec import RunSpec
 from bench.store import Store
 
@@ -49,6 +49,9 @@ class Plan:
     datasets: dict[tuple, Dataset] = field(default_factory=dict)  # by data_key
     # Each block's run ids, in the order of grid.all_blocks() (a run in two blocks is in both).
     block_ids: list[list[str]] = field(default_factory=list)
+    # Distinct (activation, dataset, features) among the runs: the report's panels and rows,
+    # which price `nonlinbench report` (bench.estimate.report_seconds).
+    panels: int = 0
 
     @property
     def pending(self) -> int:
@@ -56,10 +59,12 @@ class Plan:
 
 
 def surface_runs(specs: list[RunSpec], ids: list[str]) -> set[str]:
-    """One run per setting of schema.SURFACE_KEY: the first in grid order."""
+    """One run per setting of every axis that changes the learned function (schema.SURFACE_CELL:
+    all but the seeds and what is only recorded), the first in grid order: so every cell that
+    a report or the explore page can show has its own decision surface."""
     chosen: dict[tuple, str] = {}
     for spec, rid in zip(specs, ids, strict=True):
-        chosen.setdefault(tuple(getattr(spec, axis) for axis in SURFACE_KEY), rid)
+        chosen.setdefault(tuple(getattr(spec, axis) for axis in SURFACE_CELL), rid)
     return set(chosen.values())
 
 
@@ -147,4 +152,5 @@ def make_plan(
         tasks=tasks,
         datasets=datasets,
         block_ids=block_ids,
+        panels=len({(s.activation, s.dataset, s.features) for s in specs}),
     )

@@ -5,7 +5,7 @@ the store writes and the report reads. The README's column list is checked again
 
     runs.parquet      one row per run: run_id, every axis (RunSpec's fields), RUN_RESULTS
     curves.parquet    one row per run and evaluated epoch: CURVE_COLUMNS
-    surfaces.parquet  one row per SURFACE_KEY setting: SURFACE_COLUMNS
+    surfaces.parquet  one row per SURFACE_CELL setting (its first run): SURFACE_COLUMNS
     weights.parquet   one row per run: its final parameters, WEIGHT_COLUMNS
 """
 
@@ -48,6 +48,11 @@ DERIVED_AXES: tuple[str, ...] = ("layers",)
 SEED_AXES: tuple[str, ...] = ("data_seed", "seed")
 # One decision surface is stored per setting of these axes (the first run in grid order).
 SURFACE_KEY: tuple[str, ...] = ("dataset", "noise", "activation", "depth", "width")
+# The runs whose decision surface is stored: one per setting of every axis that changes the
+# learned function (all but the seeds and the axes that only change what is recorded).
+SURFACE_CELL: tuple[str, ...] = tuple(
+    a for a in AXES if a not in (*SEED_AXES, "eval_every", "target_acc")
+)
 
 # Per-run measurements the engine returns, in this order; all float64 (NaN: not measured).
 # Classification runs leave the regression columns NaN, and the reverse.
