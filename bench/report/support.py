@@ -206,11 +206,14 @@ def _common_support(part: pd.DataFrame, compare: tuple, axes: list[str]) -> pd.D
     shared = concrete
     for index in cells.values():
         have = {tuple(r) for r in settings.iloc[index].itertuples(index=False, name=None)}
-        shared = {c for c in shared if any(_matches(h, c) for h in have)}
+        exact = {h for h in have if ANY not in h}
+        loose = [h for h in have if ANY in h]
+        shared = {c for c in shared if c in exact or any(_matches(h, c) for h in loose)}
         if not shared:
             return part.iloc[0:0]
     keep = [
-        any(_matches(row, c) for c in shared) for row in settings.itertuples(index=False, name=None)
+        row in shared if ANY not in row else any(_matches(row, c) for c in shared)
+        for row in settings.itertuples(index=False, name=None)
     ]
     return part[np.asarray(keep, dtype=bool)]
 
