@@ -28,6 +28,7 @@ from report_synthetic import make_runs, make_surfaces, write_results
 
 from bench.cli import main
 from bench.explore import write_explore_page
+from bench.explore.cells import block_title
 from bench.explore.data import explore_data, part_bytes
 from bench.explore.encode import unpack
 from bench.grid import load_grid
@@ -121,10 +122,14 @@ def test_the_embedded_data_parses_and_agrees_with_the_tables(page, results):
     acc = runs["test_acc"].to_numpy()
     assert relu2["acc"] == pytest.approx(acc, abs=1e-5)
     assert relu2["ci"] == pytest.approx(list(bootstrap_ci(acc)), abs=1e-5)
-    assert data["cells"][relu2["control"]]["k"] == [0, 1]  # none at the same depth
+    # one block (a grid without [[block]] tables): every cell and axis, no study to choose
+    (block,) = data["blocks"]
+    assert block["name"] == "main" and block["cells"] == list(range(4)) and block["axes"] == [0, 1]
+    i = data["cells"].index(relu2)
+    assert data["cells"][block["control"][i]]["k"] == [0, 1]  # none at the same depth
     assert cells[(0, 1)]["affine"] and not relu2["affine"]
     best = max(data["cells"], key=lambda c: c["ci"][0])
-    assert all(data["cells"][c["best"]] is best for c in data["cells"])
+    assert all(data["cells"][b] is best for b in block["best"])
 
     # Surfaces: quantised probabilities within 1/255 of the stored ones, and the test points.
     stored = pd.read_parquet(results / "surfaces.parquet")
@@ -336,6 +341,7 @@ def test_in_a_browser_the_page_paints_follows_clicks_and_restores_a_linked_view(
         "&measure=test_acc&along=depth&curve=acc"
     )
     assert browser.evaluate("window.exploreFirstDrawn") < 5000  # ms from navigation
+    assert browser.evaluate("document.querySelector('#study')") is None  # one block: no choice
     assert browser.evaluate("document.querySelector('#a-surface') !== null")
     assert browser.evaluate("document.querySelector('#b-surface') !== null")
 
@@ -454,7 +460,8 @@ def test_regression_cells_carry_r2_where_accuracy_is(mixed_page, mixed):
     assert tanh["score"] == "test_r2" and tanh["classes"] == 0
     assert tanh["acc"] == pytest.approx(r2, abs=1e-5)
     assert tanh["ci"] == pytest.approx(list(bootstrap_ci(r2)), abs=1e-5)
-    assert data["cells"][tanh["control"]]["k"] == [1, 0]  # none on sine
+    control = data["blocks"][0]["control"][data["cells"].index(tanh)]
+    assert data["cells"][control]["k"] == [1, 0]  # none on sine
     assert tanh["ceiling"] is None  # no Bayes accuracy for regression data
     args = {a: runs.iloc[0][a].item() if hasattr(runs.iloc[0][a], "item") else runs.iloc[0][a]
             for a in DATA_AXES}  # fmt: skip
@@ -480,9 +487,9 @@ def test_regression_cells_carry_r2_where_accuracy_is(mixed_page, mixed):
     q = unpack(record["data"], np.uint16).reshape(4, 3, -1)
     decoded = record["offset"][3] + q[3, 0] / 65534 * record["scale"][3]
     assert decoded == pytest.approx(mean.to_numpy(), abs=1e-3 * record["scale"][3])
-    assert data["defaultMeasure"] == "test_acc"  # the first cell is circles
+    assert data["blocks"][0]["measure"] == "test_acc"  # the first cell is circles
     # The first view is a classification lesson: tanh against none on circles.
-    assert data["start"] == {"a": [0, 0], "b": [0, 1]}
+    assert data["blocks"][0]["start"] == {"a": [0, 0], "b": [0, 1]}
 
 
 def test_in_a_browser_a_regression_cell_shows_r2_beside_its_yardsticks(browser, mixed_page, mixed):
@@ -576,11 +583,17 @@ def levels_of(data: dict, key: list[int]) -> dict:
     return {a["name"]: a["levels"][i] for a, i in zip(data["axes"], key, strict=True)}
 
 
-def fragment(data: dict, a: list[int], b: list[int] | None = None, **view) -> str:
-    """The page's fragment for cells A (and B): State.format's text."""
-    parts = [f"{n}={v}" for n, v in levels_of(data, a).items()]
+def fragment(
+    data: dict, a: list[int], b: list[int] | None = None, block: dict | None = None, **view
+) -> str:
+    """The page's fragment for cells A (and B): State.format's text. With `block` (one of
+    data["blocks"], on a page of several), the block first, then only the axes it varies."""
+    shown = [data["axes"][j]["name"] for j in block["axes"]] if block else None
+    levels = lambda key: {n: v for n, v in levels_of(data, key).items() if not shown or n in shown}  # noqa: E731
+    parts = [f"block={block['name']}"] if block else []
+    parts += [f"{n}={v}" for n, v in levels(a).items()]
     if b is not None:
-        parts += [f"vs.{n}={v}" for n, v in levels_of(data, b).items()]
+        parts += [f"vs.{n}={v}" for n, v in levels(b).items()]
     view = {"measure": "test_acc", "along": "depth", "curve": "acc", **view}
     return "&".join(parts + [f"{k}={v}" for k, v in view.items()])
 
@@ -632,18 +645,19 @@ def test_cells_differing_only_in_bookkeeping_share_a_surface(tmp_path):
 
 
 def test_the_first_view_is_the_lesson(tmp_path):
-    """The bug: the page opened on the first cell in level order (here circles, quadratic
+    """The bug: the page opened on the first cell in level order (then circles, quadratic
     features, none: the linear network at its best). Now it opens on raw inputs, A = the linear
     network and B = the activation that beats it by the most, where it beats it by the most."""
     runs = synthetic_runs()
     data = explore_data(write_synthetic(tmp_path, runs, runner_surfaces(runs, "features", "raw")))
-    assert levels_of(data, data["cells"][0]["k"])["features"] == "quadratic"  # the old first view
+    assert data["axes"][1]["levels"] == ["raw", "quadratic"]  # feature maps as the report orders
 
     ok = runs[(runs["error"] == "") & ~runs["diverged"] & (runs["features"] == "raw")]
     means = ok.groupby(["dataset", "depth", "activation"])["test_acc"].mean().unstack()
     gains = means.drop(columns="none").sub(means["none"], axis=0).stack()
     dataset, depth, activation = gains.idxmax()
-    a, b = levels_of(data, data["start"]["a"]), levels_of(data, data["start"]["b"])
+    start = data["blocks"][0]["start"]  # the main block's first view (the only block here)
+    a, b = levels_of(data, start["a"]), levels_of(data, start["b"])
     where = {"dataset": dataset, "features": "raw", "depth": str(depth)}
     assert a == {**where, "activation": "none"}
     assert b == {**where, "activation": activation}
@@ -653,8 +667,9 @@ def test_without_a_control_the_first_view_is_one_cell_on_raw_inputs(tmp_path):
     runs = synthetic_runs()
     runs = runs[runs["activation"] != "none"]
     data = explore_data(write_synthetic(tmp_path, runs, runner_surfaces(runs, "features", "raw")))
-    assert data["start"]["b"] is None
-    assert levels_of(data, data["start"]["a"])["features"] == "raw"
+    start = data["blocks"][0]["start"]
+    assert start["b"] is None
+    assert levels_of(data, start["a"])["features"] == "raw"
 
 
 def test_the_page_uses_the_reports_colours(tmp_path):
@@ -722,10 +737,11 @@ def synthetic_page(tmp_path_factory) -> tuple[Path, dict]:
 def test_in_a_browser_the_page_opens_on_the_lesson_in_the_reports_colours(browser, synthetic_page):
     page, data = synthetic_page
     url = page.resolve().as_uri()
+    start = data["blocks"][0]["start"]
 
     # 1. The first view is the lesson, on raw inputs.
     browser.open(url)
-    assert browser.wait_drawn() == fragment(data, data["start"]["a"], data["start"]["b"])
+    assert browser.wait_drawn() == fragment(data, start["a"], start["b"])
 
     # 2. Colours: the linear network's surface (P(class 1) = sigmoid(3 (x + y / 2)) in the
     # synthetic surfaces) is class 0's blue at the bottom left and class 1's orange at the top
@@ -743,9 +759,9 @@ def test_in_a_browser_the_page_opens_on_the_lesson_in_the_reports_colours(browse
 
     # 3. A quadratic-features cell has no stored surface: the panel says so and links to the
     # raw-input cell whose surface it is.
-    at = levels_of(data, data["start"]["a"])
+    at = levels_of(data, start["a"])
     browser.open(
-        f"{url}#{fragment(data, data['start']['a'])}".replace("features=raw", "features=quadratic")
+        f"{url}#{fragment(data, start['a'])}".replace("features=raw", "features=quadratic")
     )
     browser.wait_drawn()
     assert browser.evaluate("document.querySelector('#a-surface')") is None
@@ -753,7 +769,7 @@ def test_in_a_browser_the_page_opens_on_the_lesson_in_the_reports_colours(browse
     assert text.startswith("No decision surface was stored for this cell.")
     assert "features raw" in text
     browser.evaluate("document.querySelector('#a-no-surface a').click()")
-    assert browser.wait_drawn().startswith(fragment(data, data["start"]["a"]).split("&measure")[0])
+    assert browser.wait_drawn().startswith(fragment(data, start["a"]).split("&measure")[0])
     assert at["features"] == "raw"
 
     # 4. The diverged run's cell says it is left out; the header counts it.
@@ -763,3 +779,240 @@ def test_in_a_browser_the_page_opens_on_the_lesson_in_the_reports_colours(browse
     assert "diverged" in browser.evaluate("document.querySelector('#a-diverged').textContent")
     assert "2 diverged" in browser.evaluate("document.querySelector('#grid-info').textContent")
     assert browser.errors == []
+
+
+# --------------------------------------------------------------------------- studies (blocks)
+# A grid of [[block]] tables is several studies (bench.blocks): the page offers the study as its
+# first choice, and shows the cells, axes and levels of one study at a time.
+
+QUESTION = "Can a linear model on quadratic features do what hidden layers do?"
+
+
+def two_block_runs() -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """(main, raw, quadratic): a main block (none, relu and tanh on circles and blobs at depths
+    1 and 2, raw inputs) and a features block (none and relu on circles, raw and quadratic;
+    its raw runs are the main block's: stored once, in both). On quadratic features the linear
+    network separates circles."""
+    main = make_runs(
+        activations=("none", "relu", "tanh"), datasets=("circles", "blobs"),
+        depths=(1, 2), widths=(4,), noises=(0.03,),
+    )  # fmt: skip
+    raw = main[(main["dataset"] == "circles") & main["activation"].isin(["none", "relu"])]
+    quadratic = raw.assign(features="quadratic", run_id=raw["run_id"] + "q")
+    quadratic.loc[quadratic["activation"] == "none", "test_acc"] = 0.99
+    return main, raw, quadratic
+
+
+def write_blocks(path: Path, runs: pd.DataFrame, blocks: list[tuple[str, str, list]]) -> Path:
+    """A results folder of `runs` whose manifest keeps these (name, question, run ids) blocks,
+    as `nonlinbench run` writes them (tests/test_report_blocks.py does the same)."""
+    write_results(path, runs)
+    manifest = json.loads((path / "manifest.json").read_text())
+    manifest["blocks"] = [
+        {"name": name, "question": question, "runs": len(ids), "run_ids": list(ids)}
+        for name, question, ids in blocks
+    ]
+    (path / "manifest.json").write_text(json.dumps(manifest))
+    return path
+
+
+@pytest.fixture(scope="module")
+def two_blocks(tmp_path_factory) -> tuple[Path, dict]:
+    """A page over the two-block results, and its data."""
+    root = tmp_path_factory.mktemp("explore_blocks")
+    main, raw, quadratic = two_block_runs()
+    results = write_blocks(
+        root / "results",
+        pd.concat([main, quadratic], ignore_index=True),
+        [
+            ("main", "Which activations?", main["run_id"]),
+            ("features", QUESTION, [*raw["run_id"], *quadratic["run_id"]]),
+        ],
+    )
+    page = write_explore_page(results, root / "explore.html")
+    return page, embedded_data(page.read_text())
+
+
+def settings(data: dict, runs: pd.DataFrame) -> set[tuple]:
+    """The cells (levels of every axis, as the page names them) that `runs` fill."""
+    names = [a["name"] for a in data["axes"]]
+    return {tuple(str(run[n]) for n in names) for _, run in runs.iterrows()}
+
+
+def shown(data: dict, block: dict) -> set[tuple]:
+    return {tuple(levels_of(data, data["cells"][i]["k"]).values()) for i in block["cells"]}
+
+
+def test_each_study_has_its_own_cells_axes_yardsticks_and_first_view(two_blocks):
+    from bench.report.blocks import Study, title
+
+    _, data = two_blocks
+    main_runs, raw, quadratic = two_block_runs()
+    main, features = data["blocks"]
+    # Named as the report titles a block's section: its question (else "Block <name>").
+    assert [b["name"] for b in data["blocks"]] == ["main", "features"]
+    assert [b["title"] for b in data["blocks"]] == ["Which activations?", QUESTION]
+    for name, question in (("features", QUESTION), ("extra", "")):
+        report = title(Study(name, question, None, None))
+        assert report == block_title(name, question)
+
+    # Each study's cells are its runs' settings; a cell the studies share (the raw circles
+    # runs, stored once) is one cell in both.
+    names = [a["name"] for a in data["axes"]]
+    assert names == ["dataset", "features", "activation", "depth"]
+    assert shown(data, main) == settings(data, main_runs)
+    assert shown(data, features) == settings(data, pd.concat([raw, quadratic]))
+    both = set(main["cells"]) & set(features["cells"])
+    assert {tuple(levels_of(data, data["cells"][i]["k"]).values()) for i in both} == settings(
+        data, raw
+    )
+    assert len(data["cells"]) == len(set(main["cells"]) | set(features["cells"]))
+    assert data["grid"]["runs"] == len(main_runs) + len(quadratic)  # a shared run counts once
+    assert (main["runs"], features["runs"]) == (len(main_runs), len(raw) + len(quadratic))
+
+    # An axis that does not vary within a study is shown as fixed for it.
+    assert [names[j] for j in main["axes"]] == ["dataset", "activation", "depth"]
+    assert [names[j] for j in main["fixed"]] == ["features"]
+    assert [names[j] for j in features["axes"]] == ["features", "activation", "depth"]
+    assert [names[j] for j in features["fixed"]] == ["dataset"]
+    assert main["levels"][1] == [0] and features["levels"][0] == [0]  # raw; circles
+
+    # Control and best are read within the study: the best is the highest mean among the
+    # study's cells on the same data (features included); on quadratic features it is the
+    # linear model, which the main study does not hold.
+    def level(i: int, axis: str) -> str:
+        return levels_of(data, data["cells"][i]["k"])[axis]
+
+    def data_of(i: int) -> tuple:
+        return level(i, "dataset"), level(i, "features")
+
+    for block in (main, features):
+        for i, c, b in zip(block["cells"], block["control"], block["best"], strict=True):
+            same = [j for j in block["cells"] if data_of(j) == data_of(i)]
+            assert b == max(same, key=lambda j: data["cells"][j]["ci"][0])
+            assert c in block["cells"] and level(c, "activation") == "none"
+            assert data_of(c) == data_of(i) and level(c, "depth") == level(i, "depth")
+    best = {level(b, "activation") for i, b in zip(features["cells"], features["best"], strict=True)
+            if level(i, "features") == "quadratic"}  # fmt: skip
+    assert best == {"none"}
+
+    # The page's first view is the main study's lesson, computed from its runs alone.
+    ok = main_runs[(main_runs["error"] == "") & ~main_runs["diverged"]]
+    means = ok.groupby(["dataset", "depth", "activation"])["test_acc"].mean().unstack()
+    gains = means.drop(columns="none").sub(means["none"], axis=0).stack()
+    dataset, depth, activation = gains.idxmax()
+    where = {"dataset": dataset, "features": "raw", "depth": str(depth)}
+    assert levels_of(data, main["start"]["a"]) == {**where, "activation": "none"}
+    assert levels_of(data, main["start"]["b"]) == {**where, "activation": activation}
+    assert all(cell_index_of(data, k) in features["cells"] for k in features["start"].values())
+
+
+def cell_index_of(data: dict, key: list[int]) -> int:
+    return next(i for i, c in enumerate(data["cells"]) if c["k"] == key)
+
+
+def test_a_study_holding_other_seeds_of_a_setting_has_its_own_cell(tmp_path):
+    """Two studies share a setting but not all its seeds (the second ran seeds 0 and 1 only):
+    each reads its own seeds, so the setting is a cell in each, and a run in both counts once."""
+    main, raw, _ = two_block_runs()
+    few = raw[raw["seed"] < 2]
+    data = explore_data(
+        write_blocks(tmp_path, main, [("main", "", main["run_id"]), ("few", "", few["run_id"])])
+    )
+    main_block, few_block = data["blocks"]
+    assert data["grid"]["runs"] == len(main)
+    for _, group in few.groupby(["activation", "depth"]):
+        key = group.iloc[0]
+        both = [
+            i
+            for i, c in enumerate(data["cells"])
+            if levels_of(data, c["k"])
+            == {"dataset": "circles", "activation": key["activation"], "depth": str(key["depth"])}
+        ]
+        assert len(both) == 2  # one cell per study
+        mine, theirs = (next(i for i in both if i in b["cells"]) for b in (few_block, main_block))
+        for i, runs in ((mine, group), (theirs, main)):
+            at = runs[
+                (runs["dataset"] == "circles")
+                & (runs["activation"] == key["activation"])
+                & (runs["depth"] == key["depth"])
+            ]
+            kept = at[(at["error"] == "") & ~at["diverged"]].sort_values("seed")
+            assert data["cells"][i]["acc"] == pytest.approx(kept["test_acc"].to_numpy(), abs=1e-5)
+            assert data["cells"][i]["n"] == len(at)
+
+
+def test_in_a_browser_the_study_is_the_first_choice_and_restricts_the_cells(browser, two_blocks):
+    page, data = two_blocks
+    url = page.resolve().as_uri()
+    main, features = data["blocks"]
+    pressed = "JSON.stringify([...document.querySelectorAll('{} [aria-pressed=true]')].map(b => b.dataset.{}))"
+    axes = "JSON.stringify([...document.querySelectorAll('.controls-a .axis-name')].map(n => n.textContent))"
+    cell_a = "Number(document.querySelector('#panel-a').dataset.cell)"
+
+    # 1. The first view: the main study's lesson; the study is the page's first control, each
+    # named by its question, and the cell controls are the main study's axes.
+    browser.open(url)
+    assert browser.wait_drawn() == fragment(data, main["start"]["a"], main["start"]["b"], main)
+    assert browser.evaluate("document.querySelector('#app').firstElementChild.id") == "study"
+    titles = browser.evaluate(
+        "JSON.stringify([...document.querySelectorAll('#study button')].map(b => b.textContent))"
+    )
+    assert json.loads(titles) == ["Which activations?", QUESTION]
+    assert json.loads(browser.evaluate(pressed.format("#study", "block"))) == ["main"]
+    assert json.loads(browser.evaluate(axes)) == ["dataset", "activation", "depth"]
+    assert browser.evaluate(cell_a) in main["cells"]
+
+    # 2. Choose the features study: its first view, its axes (dataset is fixed for it, features
+    # varies), its cells; the fragment keeps the choice.
+    browser.evaluate("document.querySelector('#study [data-block=features]').click()")
+    start = features["start"]
+    assert browser.wait_drawn() == fragment(data, start["a"], start["b"], features)
+    assert json.loads(browser.evaluate(pressed.format("#study", "block"))) == ["features"]
+    assert json.loads(browser.evaluate(axes)) == ["features", "activation", "depth"]
+    assert browser.evaluate(cell_a) in features["cells"]
+    info = browser.evaluate("document.querySelector('#study-info').textContent")
+    assert f"{features['runs']} runs in {len(features['cells'])} cells" in info
+    assert "dataset circles" in info
+
+    # 3. A cell only this study has: the linear model on quadratic features, the best here.
+    browser.evaluate("document.querySelector('#stop-compare').click()")
+    browser.wait_drawn()
+    browser.evaluate(
+        "document.querySelector('.controls-a [data-axis=features][data-level=quadratic]').click()"
+    )
+    fragment_now = browser.wait_drawn()
+    assert fragment_now.startswith("block=features&features=quadratic&activation=none")
+    assert browser.evaluate(cell_a) not in main["cells"]
+    assert browser.evaluate("document.querySelector('#a-acc').textContent") == "99.0%"
+    assert "Best in this study on this data: 99.0%, features quadratic · none" in browser.evaluate(
+        "document.querySelector('.yardsticks').textContent"
+    )
+
+    # 4. A link from before blocks (no block) opens the main study; a setting the main study
+    # lacks snaps to its nearest cell there.
+    old = "dataset=circles&activation=relu&depth=1&measure=test_acc&along=depth&curve=acc"
+    browser.open(f"{url}#{old}")
+    assert browser.wait_drawn() == f"block=main&{old}"
+    browser.open(f"{url}#dataset=circles&features=quadratic&activation=none&depth=2")
+    assert browser.wait_drawn() == (
+        "block=main&dataset=circles&activation=none&depth=2&measure=test_acc&along=depth&curve=acc"
+    )
+    assert browser.errors == []
+
+
+def test_a_study_with_no_stored_run_is_not_offered(tmp_path):
+    """Results of a grid whose features block has not been trained yet: one study to show, so
+    no choice (and the page is as for a grid without blocks); a manifest without blocks, or
+    of an older format, is one block of every run."""
+    main, raw, quadratic = two_block_runs()
+    blocks = [
+        ("main", "Which activations?", main["run_id"]),
+        ("features", QUESTION, quadratic["run_id"]),
+    ]
+    data = explore_data(write_blocks(tmp_path / "partial", main, blocks))
+    assert [(b["name"], b["title"], len(b["cells"])) for b in data["blocks"]] == [
+        ("main", "Which activations?", len(data["cells"]))
+    ]
+    data = explore_data(write_blocks(tmp_path / "none", main, []))
+    assert [(b["name"], b["runs"]) for b in data["blocks"]] == [("main", len(main))]

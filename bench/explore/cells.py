@@ -15,6 +15,10 @@ report.
 
 The page opens on the lesson (``lesson``): the linear network (the affine control) beside the
 activation that beats it by the most, on raw inputs.
+
+A grid of several blocks (bench.blocks) is shown one block (study) at a time: each block lists
+its cells, the axes that vary within it, and its own control, best and lesson, read among its
+cells alone (``block_view``); the page opens on the main block's.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ import pandas as pd
 from bench.activations import BUILTINS
 from bench.ceiling import ceiling, r2_yardsticks
 from bench.data import BUILTIN_DATASETS, REGRESSION_DATASETS, DatasetError
+from bench.features import FEATURE_MAPS
 from bench.schema import AXES, DATA_AXES, DERIVED_AXES, METRICS, SEED_AXES
 from bench.spec import LATER_FIELDS
 from bench.stats import bootstrap_ci
@@ -57,12 +62,13 @@ class Layout:
 
 
 def _ordered(axis: str, values) -> list:
-    """Distinct values in display order: built-in activations and datasets in their canonical
-    order first, everything else sorted."""
+    """Distinct values in display order: built-in activations, datasets and feature maps in
+    their canonical order first (raw inputs first, as in the report), everything else sorted."""
     distinct = list(dict.fromkeys(v for v in values if not pd.isna(v)))
     canonical = {
         "activation": [b.name for b in BUILTINS],
         "dataset": list(BUILTIN_DATASETS),
+        "features": list(FEATURE_MAPS),
     }.get(axis, [])
     known = [v for v in canonical if v in distinct]
     rest = sorted((v for v in distinct if v not in canonical), key=lambda v: (str(type(v)), v))
@@ -120,22 +126,46 @@ def _round(x: float, digits: int = 5) -> float | None:
 # --------------------------------------------------------------------------- per cell
 
 
-def cell_index(runs: pd.DataFrame, layout: Layout) -> pd.DataFrame:
-    """`runs` with three columns added: `key` (the tuple of its level indices, one per varying
-    axis), `cell` (the key's position among the sorted keys, so cells follow level order) and
-    `replicate` (the tuple of its seed axes' values)."""
+def cell_index(
+    runs: pd.DataFrame, layout: Layout, blocks: list[set[str]] | None = None
+) -> tuple[pd.DataFrame, list[list[int]]]:
+    """(`runs` with three columns added, each block's cells).
+
+    The columns: `key` (the tuple of a run's level indices, one per varying axis), `cell` (its
+    cell's position: cells follow level order) and `replicate` (the tuple of its seed axes'
+    values). `blocks` holds each block's run ids (None: one block of every run). A cell is a key
+    and the runs a block holds with it, so a cell two blocks share is one cell when they hold
+    the same runs of it (the usual case: a run two blocks share is stored once); if they hold
+    different seeds of it, each block gets its own cell with that key, and a run in both is
+    repeated, once per cell. Runs in no block are left out.
+    """
     runs = runs.copy()
     codes = [
         pd.Categorical(runs[a], categories=layout.levels[a]).codes.astype(np.int64)
         for a in layout.axes
     ]  # (axes, runs)
-    keys = pd.Series(list(zip(*codes, strict=True)), index=runs.index)
-    ordered_keys = sorted(set(keys))
-    position = {k: i for i, k in enumerate(ordered_keys)}
-    runs["cell"] = keys.map(position)
-    runs["key"] = keys
+    runs["key"] = list(zip(*codes, strict=True))
     runs["replicate"] = list(zip(*(runs[a].map(_python) for a in layout.seed_axes), strict=True))
-    return runs
+    if blocks is None:
+        blocks = [set(runs["run_id"])]
+    first: dict[tuple, int] = {}  # (key, run ids) -> the first block that holds it
+    held: list[list[tuple]] = []  # per block, its (key, run ids)
+    for b, ids in enumerate(blocks):
+        mine = runs[runs["run_id"].isin(ids)]
+        by_key: dict[tuple, set[str]] = {}
+        for rid, key in zip(mine["run_id"], mine["key"], strict=True):
+            by_key.setdefault(key, set()).add(rid)
+        held.append([(key, frozenset(rids)) for key, rids in by_key.items()])
+        for cell in held[-1]:
+            first.setdefault(cell, b)
+    order = sorted(first, key=lambda cell: (cell[0], first[cell]))
+    position = {cell: i for i, cell in enumerate(order)}
+    table = pd.DataFrame(
+        [(rid, position[cell]) for cell in order for rid in sorted(cell[1])],
+        columns=["run_id", "cell"],
+    )
+    runs = runs.merge(table, on="run_id").reset_index(drop=True)  # a run in two cells: twice
+    return runs, [sorted(position[cell] for cell in cells) for cells in held]
 
 
 def function_key(runs: pd.DataFrame, layout: Layout) -> pd.Series:
@@ -247,12 +277,19 @@ def _ceiling(record: dict, layout: Layout) -> float | None:
         return None
 
 
-def add_yardsticks(records: list[dict], layout: Layout) -> None:
-    """Adds to each record `control` (the cell that differs only in using the linear control,
-    the first affine activation; None if absent) and `best` (the cell with the highest mean
-    test score among those with the same data: dataset, noise and the other data axes), and
-    `ceiling`, the best possible accuracy of that data (None for CSV and regression data; a
-    regression cell's yardsticks are its `yard`)."""
+def add_ceilings(records: list[dict], layout: Layout) -> None:
+    """Adds to each record `ceiling`, the best possible accuracy of its data (None for CSV and
+    regression data; a regression cell's yardsticks are its `yard`)."""
+    for r in records:
+        r["ceiling"] = _ceiling(r, layout)
+
+
+def yardsticks(records: list[dict], layout: Layout) -> tuple[list, list]:
+    """(control, best): per record, the index in `records` of its control (the cell that
+    differs only in using the linear control, the first affine activation; None if absent) and
+    of the best (the cell with the highest mean test score among those with the same data:
+    dataset, noise and the other data axes). Pass one block's records: both are read within it.
+    """
     by_key = {tuple(r["k"]): i for i, r in enumerate(records)}
     axes = list(layout.axes)
     act = axes.index("activation") if "activation" in axes else None
@@ -266,17 +303,17 @@ def add_yardsticks(records: list[dict], layout: Layout) -> None:
         mean = r["ci"][0]
         if mean is not None and (group not in best or mean > records[best[group]]["ci"][0]):
             best[group] = i
+    control: list[int | None] = []
     for i, r in enumerate(records):
-        r["best"] = best.get(tuple(r["k"][j] for j in data_axes))
-        r["ceiling"] = _ceiling(r, layout)
         if act is None:  # one activation in the grid: the cell is its own control, or has none
-            r["control"] = i if r["affine"] else None
+            control.append(i if r["affine"] else None)
         elif control_level is None:
-            r["control"] = None
+            control.append(None)
         else:
             key = list(r["k"])
             key[act] = control_level
-            r["control"] = by_key.get(tuple(key))
+            control.append(by_key.get(tuple(key)))
+    return control, [best.get(tuple(r["k"][j] for j in data_axes)) for r in records]
 
 
 # --------------------------------------------------------------------------- the first view
@@ -292,17 +329,19 @@ def _at_reference(record: dict, layout: Layout) -> bool:
     return True
 
 
-def lesson(records: list[dict], layout: Layout) -> dict:
+def lesson(records: list[dict], layout: Layout, control: list[int | None]) -> dict:
     """The first view, {"a": key, "b": key or None}: A is the affine control (the linear
     network) and B the activation that beats it by the most (mean test score), among the cells
     on raw inputs and without regularisers (REFERENCE_LEVELS), classification before regression.
     So the page opens on the dataset, depth (and other settings) where an activation matters
-    most. Without a control in the grid: the first cell at the reference levels, alone."""
+    most. Without a control in the grid: the first cell at the reference levels, alone.
+    `control` is `yardsticks(records, layout)[0]`; pass one block's records for its view."""
     if not records:
         return {"a": None, "b": None}
+    controls = {id(r): c for r, c in zip(records, control, strict=True)}
 
     def gain(r: dict) -> float | None:
-        c = r["control"]
+        c = controls[id(r)]
         if r["affine"] or c is None or records[c] is r:
             return None
         mine, theirs = r["ci"][0], records[c]["ci"][0]
@@ -313,5 +352,46 @@ def lesson(records: list[dict], layout: Layout) -> dict:
         pool = [r for r in reference if ("score" in r) == regression and gain(r) is not None]
         if pool:
             best = max(pool, key=gain)  # the first of equals, in cell order
-            return {"a": list(records[best["control"]]["k"]), "b": list(best["k"])}
+            return {"a": list(records[controls[id(best)]]["k"]), "b": list(best["k"])}
     return {"a": list(reference[0]["k"]), "b": None}
+
+
+# --------------------------------------------------------------------------- blocks
+
+
+def block_title(name: str, question: str) -> str:
+    """How the page names a block (study): its question, as the report titles the block's
+    section (bench.report.blocks.title), or "Block <name>"."""
+    return question or f"Block {name}"
+
+
+def block_view(records: list[dict], layout: Layout, cells: list[int]) -> dict:
+    """What the page needs to show one block (study) whose cells are `cells` (indices into
+    `records`): axes (the indices of the axes that vary within it; at least one), levels (per
+    axis, the level indices its cells use), fixed (the axes the grid varies but it holds at one
+    level, by index), control and best (per cell of `cells`, as `yardsticks` reads them within
+    the block, as indices into `records`), start (its first view, `lesson`), measure (the
+    overview's first measure: its first cell's score) and runs, failed and diverged (counts)."""
+    mine = [records[i] for i in cells]
+    control, best = yardsticks(mine, layout)
+
+    def glob(j: int | None) -> int | None:  # an index into `mine` -> one into `records`
+        return None if j is None else cells[j]
+
+    levels = [sorted({r["k"][j] for r in mine}) for j in range(len(layout.axes))]
+    varying = [j for j, used in enumerate(levels) if len(used) > 1]
+    if not varying and layout.axes:  # one cell: show one axis, as grid_layout does
+        varying = [layout.axes.index("activation") if "activation" in layout.axes else 0]
+    return {
+        "cells": list(cells),
+        "axes": varying,
+        "levels": levels,
+        "fixed": [j for j, used in enumerate(levels) if j not in varying and used],
+        "control": [glob(c) for c in control],
+        "best": [glob(b) for b in best],
+        "start": lesson(mine, layout, control),
+        "measure": next((r.get("score", "test_acc") for r in mine), "test_acc"),
+        "runs": sum(r["n"] for r in mine),
+        "failed": sum(r["failed"] for r in mine),
+        "diverged": sum(r["diverged"] for r in mine),
+    }

@@ -3,7 +3,8 @@
     runs.parquet      -> axes (varying, with their levels), replicates, cells (cells.py)
     surfaces.parquet  -> surfaces + tests (encode.py), one surface index per cell
     curves.parquet    -> curves + epochs (encode.py), one curve record per cell
-    manifest.json     -> the grid's name and description
+    manifest.json     -> the grid's name and description, and its blocks (bench.blocks): per
+                         block its cells, axes and first view (cells.block_view)
 
 Each part is a top-level key of the document, so `part_bytes` can say what the page weighs.
 """
@@ -16,15 +17,17 @@ from pathlib import Path
 import pandas as pd
 
 from bench import colors
+from bench.blocks import MAIN, load_blocks
 from bench.explore.cells import (
     MEANINGS,
     MEASURES,
-    add_yardsticks,
+    add_ceilings,
+    block_title,
+    block_view,
     cell_index,
     function_key,
     grid_layout,
     is_numeric,
-    lesson,
     level_labels,
     summarise_cells,
     usable,
@@ -42,7 +45,7 @@ SURFACE_BUDGET = 6_000_000
 # The page's parts as `part_bytes` groups the document's keys.
 PARTS = {
     "surfaces": ("surfaces", "tests"),
-    "runs summary": ("cells", "axes", "replicates", "fixed", "measures"),
+    "runs summary": ("cells", "blocks", "axes", "replicates", "fixed", "measures"),
     "curves": ("curves", "epochs"),
 }
 
@@ -62,29 +65,30 @@ def explore_data(results_dir: Path | str, title: str | None = None) -> dict:
     if "error" not in runs:
         runs["error"] = ""
     layout = grid_layout(runs)
-    runs = cell_index(runs, layout)
+    blocks = _blocks(results_dir, runs)
+    runs, block_cells = cell_index(runs, layout, [ids for _, _, ids in blocks])
     runs["function"] = function_key(runs, layout)
     replicates = sorted(set(runs["replicate"]))
     replicate_index = {r: i for i, r in enumerate(replicates)}
 
     cells = summarise_cells(runs, layout, replicates)
-    add_yardsticks(cells, layout)
-    start = lesson(cells, layout)
+    add_ceilings(cells, layout)
     surfaces, tests = _surfaces(_or_none(tables["surfaces"]), runs, replicate_index, cells)
     failed, diverged = usable(runs)
     curves, epochs = encode_curves(_or_none(tables["curves"]), runs[~failed & ~diverged])
     grid = store.read_manifest().get("grid")
     grid = grid if isinstance(grid, dict) else {}
     name = str(grid.get("name") or results_dir.name)
+    once = ~runs["run_id"].duplicated()  # a run in two cells (see cell_index) counts once
     return {
         "version": FORMAT_VERSION,
         "title": title or f"nonlinbench explore: {name}",
         "grid": {
             "name": name,
             "description": " ".join(str(grid.get("description", "")).split()),
-            "runs": int(len(runs)),
-            "failed": int(sum(c["failed"] for c in cells)),
-            "diverged": int(sum(c["diverged"] for c in cells)),
+            "runs": int(once.sum()),
+            "failed": int((failed & once).sum()),
+            "diverged": int((diverged & once).sum()),
         },
         "axes": [
             {
@@ -96,13 +100,16 @@ def explore_data(results_dir: Path | str, title: str | None = None) -> dict:
         ],
         "fixed": {a: value_label(v) for a, v in layout.fixed.items()},
         "seedAxes": list(layout.seed_axes),
-        # the first view (an empty fragment): A the linear network, B the activation that
-        # beats it by the most, on raw inputs (cells.lesson)
-        "start": start,
+        # the studies, main first; the page shows one at a time (its first control when there
+        # are several). Each block's first view (an empty fragment: the main block's) is its
+        # lesson: A the linear network, B the activation that beats it by the most, on raw
+        # inputs (cells.lesson), read within the block, as are its cells' control and best.
+        "blocks": [
+            {"name": b, "question": q, "title": block_title(b, q), **block_view(cells, layout, c)}
+            for (b, q, _), c in zip(blocks, block_cells, strict=True)
+        ],
         "replicates": [[str(v) for v in r] for r in replicates],
         "measures": [{"name": m, "meaning": MEANINGS[m]} for m in MEASURES],
-        # the overview's first measure: the score of the first cell (accuracy, or R^2)
-        "defaultMeasure": next((c.get("score", "test_acc") for c in cells), "test_acc"),
         "curveMetrics": list(CURVE_METRICS),
         "cells": cells,
         "colours": _colours(layout, runs),
@@ -112,6 +119,26 @@ def explore_data(results_dir: Path | str, title: str | None = None) -> dict:
         "curves": curves,
         "epochs": epochs,
     }
+
+
+def _blocks(results_dir: Path, runs: pd.DataFrame) -> list[tuple[str, str, set[str]]]:
+    """(name, question, run ids) of each block (bench.blocks) that holds a stored run, main
+    first; one block of every run when the manifest has one block, or none it can read (an
+    older format), or none that holds a stored run."""
+    try:
+        blocks = load_blocks(results_dir)
+    except (OSError, ValueError, KeyError, TypeError):
+        blocks = None
+    stored = set(runs["run_id"])
+    found = [
+        (name, blocks.question(name), blocks.run_ids(name) & stored)
+        for name in (blocks.names() if blocks is not None else [])
+    ]
+    found = [block for block in found if block[2]]
+    if len(found) < 2:
+        name, question = found[0][:2] if found else (MAIN, "")
+        return [(name, question, stored)]
+    return found
 
 
 def _colours(layout, runs: pd.DataFrame) -> dict:

@@ -1,7 +1,8 @@
 "use strict";
-// The explore page: axis controls for cell A (and B when comparing), their panels, the
-// difference between them, and an overview of one measure along one axis. The URL fragment is
-// the state: every control writes it, and the page draws what the fragment says.
+// The explore page: the study (when the grid has several blocks), axis controls for cell A
+// (and B when comparing), their panels, the difference between them, and an overview of one
+// measure along one axis. The URL fragment is the state: every control writes it, and the page
+// draws what the fragment says.
 
 (() => {
   const D = JSON.parse(document.getElementById("explore-data").textContent);
@@ -29,9 +30,11 @@
   }
 
   function draw(state) {
+    State.setBlock(state.block);
     drawn = State.format(state);
     document.body.removeAttribute("data-ready");
     app.replaceChildren();
+    studies(app, state);
     controls(app, state, "a");
     compareBar(app, state);
     if (note) Draw.html("p", { class: "warn", id: "snap-note" }, app, note);
@@ -52,16 +55,37 @@
 
   // ------------------------------------------------------------------ controls
 
-  // One row of buttons per varying axis; a level with no runs given the other settings is
-  // dimmed, and picking it snaps the other axes to the nearest cell that has runs.
+  // The first control when the grid has several blocks: one button per study, named by its
+  // question as the report titles its section; picking one opens its first view.
+  function studies(parent, state) {
+    if (!State.several()) return;
+    const box = Draw.html("div", { class: "controls study", id: "study" }, parent);
+    Draw.html("h3", {}, box, "Study");
+    for (const block of D.blocks) {
+      const button = Draw.html("button", { type: "button", "data-block": block.name, "aria-pressed": String(block.name === state.block), title: `block ${block.name}` }, box, block.title);
+      button.addEventListener("click", () => {
+        if (block.name !== state.block) go(State.parse(`block=${encodeURIComponent(block.name)}`));
+      });
+    }
+    const b = State.block();
+    const out = [b.failed ? `${b.failed} failed` : "", b.diverged ? `${b.diverged} diverged` : ""].filter(Boolean);
+    const fixed = b.fixed.map((j) => `${D.axes[j].name} ${D.axes[j].levels[D.cells[b.cells[0]].k[j]]}`);
+    const same = fixed.length ? ` Held at one value in this study: ${fixed.join(", ")}.` : "";
+    Draw.html("p", { class: "note", id: "study-info" }, box, `This study: ${b.runs} runs in ${b.cells.length} cells${out.length ? ` (${out.join(", ")})` : ""}.${same}`);
+  }
+
+  // One row of buttons per axis that varies in the study; a level with no runs given the other
+  // settings is dimmed, and picking it snaps the other axes to the nearest cell that has runs.
   function controls(parent, state, role) {
     const key = state[role];
     const box = Draw.html("div", { class: `controls controls-${role}`, "data-role": role }, parent);
     Draw.html("h3", {}, box, role === "a" ? "Cell A" : "Cell B, compared with A");
-    D.axes.forEach((axis, j) => {
+    State.axes().forEach((j) => {
+      const axis = D.axes[j];
       const row = Draw.html("div", { class: "axis" }, box);
       Draw.html("span", { class: "axis-name" }, row, axis.name);
-      axis.levels.forEach((level, i) => {
+      State.levels(j).forEach((i) => {
+        const level = axis.levels[i];
         const target = key.slice();
         target[j] = i;
         const exists = State.cellOf(target) >= 0;
@@ -86,8 +110,8 @@
     const button = (id, text, next) => Draw.html("button", { type: "button", id }, bar, text).addEventListener("click", () => go(next()));
     if (!state.b) {
       // Start from A's affine control, the comparison the benchmark is about.
-      const a = D.cells[State.cellOf(state.a)];
-      const b = a.control !== null && a.control !== State.cellOf(state.a) ? D.cells[a.control].k : state.a;
+      const control = State.control(State.cellOf(state.a));
+      const b = control !== null && control !== State.cellOf(state.a) ? D.cells[control].k : state.a;
       button("compare", "Compare A with another cell", () => ({ ...state, b: b.slice() }));
       return;
     }
@@ -139,21 +163,22 @@
       node.addEventListener("change", () => go(set(node.value)));
     };
     select("measure", "measure", D.measures.map((m) => m.name), state.measure, (v) => ({ ...state, measure: v }));
-    select("along", "along", D.axes.map((a) => a.name), state.along, (v) => ({ ...state, along: v }));
+    select("along", "along", State.axes().map((j) => D.axes[j].name), state.along, (v) => ({ ...state, along: v }));
     overviewChart(box, state);
   }
 
   function overviewChart(box, state) {
     const j = State.axisIndex(state.along);
     const act = State.axisIndex("activation");
-    const byActivation = act >= 0 && act !== j;
-    const seriesLevels = byActivation ? D.axes[act].levels.map((_, s) => s) : [null];
+    const byActivation = act >= 0 && act !== j && State.varies("activation");
+    const seriesLevels = byActivation ? State.levels(act) : [null];
+    const along = State.levels(j); // the levels of the study, in order: x positions 0, 1, ...
     const m = D.measures.findIndex((x) => x.name === state.measure);
     // A cell's score (test_acc, or test_r2 for regression) is drawn with its bootstrap interval.
     const scored = (cell) => state.measure === (cell.score || "test_acc");
-    // series -> points {i (level of `along`), key, cell, mean, low, high}
+    // series -> points {x (position along the axis), key, cell, mean, low, high}
     const series = seriesLevels.map((s) =>
-      D.axes[j].levels.map((_, i) => {
+      along.map((i, x) => {
         const key = state.a.slice();
         key[j] = i;
         if (s !== null) key[act] = s;
@@ -161,7 +186,7 @@
         if (c < 0 || D.cells[c].m[m][0] === null) return null;
         const cell = D.cells[c];
         const [mean, low, high] = scored(cell) ? cell.ci : cell.m[m];
-        return { i, key, cell, mean, low: low ?? mean, high: high ?? mean };
+        return { x, key, cell, mean, low: low ?? mean, high: high ?? mean };
       }),
     );
     const points = series.flat().filter(Boolean);
@@ -174,12 +199,12 @@
     const lo = Math.min(0, ...points.map((p) => p.low));
     const hi = Math.max(...points.map((p) => p.high));
     const top = hi > lo ? hi + 0.05 * (hi - lo) : lo + 1; // all equal (often all 0): a unit range
-    const frame = Draw.chart(box, { width: 680, height: 280, margin: { left: 60 }, x: D.axes[j].levels, y: [lo, top], xLabel: state.along, yLabel: state.measure, yFormat: (t) => Stats.measure(state.measure, t) });
+    const frame = Draw.chart(box, { width: 680, height: 280, margin: { left: 60 }, x: along.map((i) => D.axes[j].levels[i]), y: [lo, top], xLabel: state.along, yLabel: state.measure, yFormat: (t) => Stats.measure(state.measure, t) });
     const aCell = State.cellOf(state.a);
     series.forEach((pts, s) => {
       const colour = Draw.activationColour(seriesLevels[s] ?? 0);
       const dx = (s - (series.length - 1) / 2) * 3; // dodge, so bars do not hide each other
-      const at = (p, v) => [frame.x(p.i) + dx, frame.y(v)];
+      const at = (p, v) => [frame.x(p.x) + dx, frame.y(v)];
       // A line only where the axis is ordered (depth, noise): not across datasets or activations.
       if (D.axes[j].numeric) Draw.line(frame.plot, pts.map((p) => (p ? at(p, p.mean) : null)), { stroke: colour, class: "series" });
       for (const p of pts.filter(Boolean)) {
@@ -193,7 +218,9 @@
       }
     });
     legend(box, byActivation ? seriesLevels : [], act);
-    const others = D.axes.map((a, k) => (k === j || (byActivation && k === act) ? null : `${a.name} ${a.levels[state.a[k]]}`)).filter(Boolean);
+    const others = State.axes()
+      .filter((k) => k !== j && !(byActivation && k === act))
+      .map((k) => `${D.axes[k].name} ${D.axes[k].levels[state.a[k]]}`);
     const bars = points.some((p) => scored(p.cell)) ? "95% bootstrap interval over seeds" : "range over seeds";
     Draw.html("p", { class: "note" }, box, `Other axes as in A${others.length ? ` (${others.join(", ")})` : ""}. Points: mean over seeds; bars: ${bars}. Hover for numbers; click a point to make it A.`);
   }
@@ -216,7 +243,8 @@
     const description = g.description && !/[.!?]$/.test(g.description) ? `${g.description}.` : g.description;
     const out = [g.failed ? `${g.failed} failed` : "", g.diverged ? `${g.diverged} diverged` : ""].filter(Boolean);
     const left = out.length ? ` (${out.join(", ")}: left out of every statistic, as in the report)` : "";
-    info.textContent = `Grid ${g.name}: ${g.runs} runs in ${D.cells.length} cells${left}. ${description}`;
+    const where = State.several() ? `${D.blocks.length} studies (a run two studies share is stored once)` : `${D.cells.length} cells`;
+    info.textContent = `Grid ${g.name}: ${g.runs} runs in ${where}${left}. ${description}`;
     Draw.html("br", {}, info);
     info.append(`The same in every run: ${fixed || "nothing"}.`);
   }

@@ -1,6 +1,7 @@
 "use strict";
 // One cell's panel: its decision surface with the test points; test accuracy over seeds
-// beside the affine control, chance and the best in the grid; learning curves; measures.
+// beside the affine control, chance and the best in the grid (in the study shown, when the
+// grid has several: State.control and State.best); learning curves; measures.
 // A regression cell (cell.score "test_r2") shows its test R^2 where accuracy is shown, beside
 // the affine control, the best affine fit and the best possible R^2 (cell.yard).
 
@@ -12,6 +13,7 @@ const Panels = (() => {
   const MEASURE_ORDER = ["test_acc", "test_r2", "linear_fit_r2", "linear_regions", "dead_unit_frac", "grad_norm_init_first"];
   const MECHANISM = new Set(MEASURE_ORDER.slice(2));
   const isR2 = (cell) => cell.score === "test_r2";
+  const within = () => (State.several() ? "in this study" : "in the grid");
 
   function init(data) {
     D = data;
@@ -92,6 +94,10 @@ const Panels = (() => {
     if (!near || near.cell === null || near.cell === i) return;
     const other = D.cells[near.cell].k;
     const differs = State.differences(c.k, other);
+    if (!State.inBlock(near.cell)) {
+      why.append(` The one stored for these settings is a cell of another study (${differs.join(", ")}).`);
+      return;
+    }
     why.append(` The one stored for these settings is another cell's (${differs.join(", ")}): `);
     const link = Draw.html("a", { href: `#${State.format({ ...state, [role]: other.slice() })}`, class: "near-surface" }, why, `show ${State.describe(other)}`);
     link.title = "makes that cell this panel's, with its own numbers";
@@ -102,8 +108,10 @@ const Panels = (() => {
     const planes = { pca: "the first two principal components", line: "its one feature (across; the vertical axis means nothing)" };
     const plane = planes[s.plane] || "the input plane";
     let from = "one of its runs";
-    if (s.rep !== null && s.cell === i) from = `its run with ${replicateLabel(s.rep)}`;
-    else if (s.cell !== null && s.cell !== i) {
+    // its own run: of this cell, or of a cell with the same key (another study's seeds of it)
+    const own = s.cell === i || (s.cell !== null && D.cells[s.cell].k.join() === c.k.join());
+    if (s.rep !== null && own) from = `its run with ${replicateLabel(s.rep)}`;
+    else if (s.cell !== null && !own) {
       // a cell that differs only in what is recorded (eval_every, target_acc): the same training
       from = `the run with ${replicateLabel(s.rep)} of ${State.describe(D.cells[s.cell].k)}, which trains exactly as this cell does (it differs only in ${State.differences(c.k, D.cells[s.cell].k).join(", ")})`;
     }
@@ -128,8 +136,9 @@ const Panels = (() => {
     Draw.html("p", { class: "note" }, box, "Mean over seeds with its 95% bootstrap interval; each dot is one seed.");
     if (c.failed) Draw.html("p", { class: "warn" }, box, `${c.failed} of ${c.n} runs failed and are left out.`);
     if (c.diverged) Draw.html("p", { class: "warn", id: `${role}-diverged` }, box, `${c.diverged} of ${c.n} runs diverged (the training loss stopped being finite or grew 100-fold) and are left out, as in the report.`);
-    const control = c.control !== null && c.control !== i ? D.cells[c.control] : null;
-    strip(box, c, control);
+    const k = State.control(i);
+    const control = k !== null && k !== i ? D.cells[k] : null;
+    strip(box, c, i, control);
     yardsticks(box, c, i, control);
   }
 
@@ -139,15 +148,16 @@ const Panels = (() => {
   };
 
   // Seeds as dots, the mean as a tick, the interval as a bar; one row per cell shown, with
-  // chance and the best in the grid as vertical lines.
-  function strip(parent, c, control) {
+  // chance and the best in the grid (or study) as vertical lines.
+  function strip(parent, c, i, control) {
     const rows = [{ label: "this cell", cell: c }];
     if (control) rows.push({ label: `control (${activationOf(control)})`, cell: control });
     const r2 = isR2(c);
     const fmt = (x) => Stats.score(c, x);
     // the floor: chance for accuracy, the best affine fit for R^2
     const floor = r2 ? (c.yard ? c.yard[1] : null) : c.classes ? 1 / c.classes : null;
-    const best = c.best !== null ? D.cells[c.best].ci[0] : null;
+    const bestCell = State.best(i);
+    const best = bestCell !== null ? D.cells[bestCell].ci[0] : null;
     const values = rows.flatMap((r) => r.cell.acc).concat(floor ?? [], best ?? []);
     const rounded = Math.floor(Math.min(...values) * 10) / 10;
     const lowest = r2 ? Math.max(-1, Math.min(0, rounded)) : Math.min(0.5, rounded); // R^2 below -1 sits at the edge
@@ -162,7 +172,7 @@ const Panels = (() => {
     };
     if (r2) mark(floor, "chance", "line", `best affine fit (least squares on the training set): R² ${fmt(floor)}`);
     else mark(floor, "chance", "chance", `chance: ${Stats.pct(floor)}`);
-    mark(best, "best", "best", `best mean in the grid on this data: ${fmt(best)}`);
+    mark(best, "best", "best", `best mean ${within()} on this data: ${fmt(best)}`);
     rows.forEach((row, r) => {
       const y = frame.y(rows.length - r - 0.5);
       Draw.svg("text", { x: frame.x(lowest) - 6, y, class: "tick", "text-anchor": "end", "dominant-baseline": "middle" }, frame.plot, row.label);
@@ -191,10 +201,12 @@ const Panels = (() => {
       item(`This cell is the affine control: the network is one affine map ${of}.`);
     }
     else item("No affine control with these settings in the grid.");
-    if (c.best !== null) {
-      const best = D.cells[c.best];
-      const which = c.best === i ? "this cell" : State.describe(best.k);
-      item(`Best in this grid on this data: ${score}${fmt(best.ci[0])}, ${which}.`);
+    const b = State.best(i);
+    if (b !== null) {
+      const best = D.cells[b];
+      const which = b === i ? "this cell" : State.describe(best.k);
+      const where = State.several() ? "this study" : "this grid";
+      item(`Best in ${where} on this data: ${score}${fmt(best.ci[0])}, ${which}.`);
     }
     if (isR2(c)) {
       const [possible, line] = c.yard || [null, null];
