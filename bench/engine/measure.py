@@ -43,6 +43,29 @@ def dead_unit_fractions(net: StackedMLP, X: torch.Tensor, batch: int) -> torch.T
     return torch.cat(out)
 
 
+# A network is dead when its output is the same for every input: the logits' spread over the
+# samples is within float32 rounding of their size (a dead ReLU layer makes it exactly zero).
+DEAD_SPREAD = 1e-6
+
+
+@torch.no_grad()
+def dead_networks(net: StackedMLP, X: torch.Tensor, batch: int) -> torch.Tensor:
+    """Whether each network's output is the same on every sample of X (models, in, samples):
+    (models,) bool. For relu: some hidden layer has no unit active on any input, so no
+    gradient reaches the layers below it. Never true without hidden layers."""
+    models = X.shape[0]
+    if net.depth == 0:
+        return torch.zeros(models, dtype=torch.bool, device=X.device)
+    out = []
+    for start in range(0, models, batch):
+        part = slice(start, start + batch)
+        logits = net.subset(part).forward(X[part])[0]  # (m, out, samples)
+        spread = logits.amax(2) - logits.amin(2)
+        scale = logits.abs().amax(2).clamp_min(1.0)
+        out.append((spread <= DEAD_SPREAD * scale).all(1))
+    return torch.cat(out)
+
+
 def init_gradient_norms(
     net: StackedMLP, X: torch.Tensor, y: torch.Tensor
 ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -99,6 +122,32 @@ def data_plane(data: Dataset) -> Plane:
     inputs = apply_feature_map(data.feature_map, on_plane)  # (P, inputs)
     shown = shown.numpy().astype(np.float32)
     return Plane(kind, points, inputs, extent, shown, labels, targets.astype(np.float32))
+
+
+@torch.no_grad()
+def grid_regions(
+    net: StackedMLP, specs: Sequence[RunSpec], planes: dict[tuple, Plane], batch: int
+) -> torch.Tensor:
+    """linear_regions alone (see grid_measures): (models,), NaN where not countable. Used at
+    initialisation, before training moves the boundaries."""
+    models = len(specs)
+    device = net.weights[0].device
+    regions = torch.full((models,), float("nan"), device=device)
+    if any(s.features != "raw" for s in specs):
+        return regions  # a feature map bends the plane: its pieces are not linear
+    if net.activation.affine:
+        return torch.ones(models, device=device)  # one affine map: one region
+    if not net.activation.piecewise_linear:
+        return regions
+    keys = [data_key(s) for s in specs]
+    inputs_on_device = {k: p.inputs.to(device) for k, p in planes.items()}
+    for start in range(0, models, batch):
+        part = slice(start, min(start + batch, models))
+        inputs = torch.stack([inputs_on_device[keys[i]].T for i in range(part.start, part.stop)])
+        _, pre_acts, _ = net.subset(part).forward(inputs, keep=True)
+        pre_acts = [z.transpose(1, 2) for z in pre_acts]
+        regions[part] = metrics.count_linear_regions(pre_acts).to(regions.dtype)
+    return regions
 
 
 @dataclass

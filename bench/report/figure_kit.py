@@ -41,11 +41,17 @@ class Inputs:
     n_resamples: int = N_RESAMPLES
     seed: int = 0
     regression: RegressionSummaries | None = None
+    every_run: pd.DataFrame | None = None  # every block's runs, for checks that read them all
 
     @property
     def runs(self) -> pd.DataFrame:
         """The runs that neither failed nor diverged."""
         return usable(self.results.runs)
+
+    @property
+    def all_runs(self) -> pd.DataFrame:
+        """Every block's usable runs (the main block's when not given)."""
+        return usable(self.every_run) if self.every_run is not None else self.runs
 
     def left_out(self) -> str:
         """' (3 failed and 1 diverged runs left out)', or '' when none was."""

@@ -17,7 +17,7 @@ import pandas as pd
 import seaborn as sns
 
 from bench.blocks import Blocks, load_blocks
-from bench.report import regression, wording
+from bench.report import born_dead, regression, theory, wording
 from bench.report.blocks import sections as block_sections
 from bench.report.blocks import studies
 from bench.report.blocks import title as block_title
@@ -98,7 +98,7 @@ def build_report(
     s = summaries(classification, n_resamples=n_resamples, seed=seed) if classification else None
     rs = regression_summaries(fits, n_resamples=n_resamples, seed=seed) if fits else None
     styles = activation_styles(levels(usable(runs), "activation"), affine_activations(runs))
-    inputs = Inputs(classification or fits, s, styles, n_resamples, seed, rs)
+    inputs = Inputs(classification or fits, s, styles, n_resamples, seed, rs, results.runs)
 
     parts = [f"# nonlinbench report: {name}"]
     if s is not None:
@@ -120,6 +120,8 @@ def build_report(
     written = set()
     with sns.axes_style("whitegrid"), plt.rc_context(RC):
         plan = figure_plan(s, with_regression=rs is not None)
+        if s is not None and born_dead.measured(classification.runs):
+            plan.insert(plan.index(theory.SECTION) + 1, born_dead.SECTION)
         plan += [section for study in further for section in block_sections(study)]
         for number, (filename, title, builder) in enumerate(plan, start=1):
             parts.append(f"### {number}. {title}")

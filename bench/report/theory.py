@@ -24,9 +24,9 @@ from bench.registry import ActivationError
 from bench.report.figure_kit import Built, Inputs, Skip
 from bench.report.markdown import INTERVALS, fmt, note
 from bench.report.plotting import activation_legend, legend_handles
-from bench.report.results import levels, seed_axes, with_hidden_layers
+from bench.report.results import is_regression, levels, seed_axes, with_hidden_layers
 from bench.report.support import select
-from bench.report.tables import _bootstrap, seed_level
+from bench.report.tables import _bootstrap, seed_level, summarize
 from bench.theory import mean_field
 
 TOLERANCE = 0.1  # decades per layer: a factor of 1.26 in the per-layer gradient ratio
@@ -100,6 +100,68 @@ def _predicted(name: str, init: str, width: int) -> float:
         return np.nan
 
 
+KAIMING_TOLERANCE = 0.25  # zero biases: within 25% of 2N regions
+
+
+def regions_at_init(runs: pd.DataFrame, n_resamples: int, seed: int) -> pd.DataFrame:
+    """Linear regions at initialisation and after training, per piecewise-linear activation,
+    init, width and depth (mean, low, high over replicates on common support; the trained count
+    in ``trained``)."""
+    if "linear_regions_init" not in runs:
+        return pd.DataFrame()
+    runs = runs.assign(init=runs["init"] if "init" in runs else "pytorch")
+    counted = runs[np.isfinite(pd.to_numeric(runs["linear_regions_init"], errors="coerce"))]
+    counted = counted[~counted["affine"].to_numpy(bool)]
+    if counted.empty:
+        return pd.DataFrame()
+    by = ["activation", "init", "width", "depth"]
+    options = {"within": by[:3], "where": with_hidden_layers, "n_resamples": n_resamples,
+               "seed": seed}  # fmt: skip
+    summary = summarize(counted, by, "linear_regions_init", **options)
+    trained = summarize(counted, by, "linear_regions", **options)
+    return summary.merge(trained[[*by, "mean"]].rename(columns={"mean": "trained"}), on=by)
+
+
+def _region_rows(regions: pd.DataFrame) -> list[dict]:
+    """The rows of the theory table on linear regions (module docstring of bench.theory and
+    Hanin & Rolnick 2019): zero biases give about 2N regions at any depth; random biases grow
+    polynomially in the number of units, not exponentially with depth."""
+    rows = []
+    for (activation, init, width), part in regions.groupby(["activation", "init", "width"]):
+        part = part.sort_values("depth")
+        counts = ", ".join(
+            f"depth {fmt(r.depth)}: {r.mean:.0f} [{r.low:.0f}, {r.high:.0f}]"
+            if np.isfinite(r.low) else f"depth {fmt(r.depth)}: {r.mean:.0f}"
+            for r in part.itertuples()
+        )  # fmt: skip
+        trained = ", ".join(f"{r.trained:.0f}" for r in part.itertuples())
+        if init == "kaiming":
+            target = 2 * width
+            ok = (abs(part["mean"] / target - 1) <= KAIMING_TOLERANCE).all()
+            prediction = (
+                f"{activation}, width {fmt(width)}, zero biases (kaiming): every boundary is a "
+                f"ray through the origin, so about 2N = {fmt(target)} regions at any depth "
+                f"(within {100 * KAIMING_TOLERANCE:.0f}%)"
+            )
+        else:
+            depths = part["depth"].to_numpy(float)
+            growth = float(part["mean"].iloc[-1] / part["mean"].iloc[0])
+            allowed = (depths[-1] / depths[0]) ** 2  # the square of the ratio of units
+            ok = growth <= allowed
+            prediction = (
+                f"{activation}, width {fmt(width)}, init {init} (random biases): at most about "
+                f"N^2 in the number of units N, no exponential growth with depth (from depth "
+                f"{fmt(depths[0])} to {fmt(depths[-1])}: at most x{allowed:.0f})"
+            )
+            counts += f"; x{growth:.1f}"
+        rows.append({
+            "prediction": prediction,
+            "measurement": f"{counts} (after training: {trained})",
+            "verdict": "agrees" if ok else "departs",
+        })  # fmt: skip
+    return rows
+
+
 def verdict(row) -> str:
     if not (np.isfinite(row["mean"]) and np.isfinite(row["predicted"])):
         return "no prediction"
@@ -136,8 +198,10 @@ def plot_slopes(summary: pd.DataFrame, styles: dict) -> plt.Figure:
 
 
 def build(inputs: Inputs) -> Built:
-    runs = inputs.runs
+    runs = inputs.all_runs
+    runs = runs[~is_regression(runs)]
     collapse = linear_collapse(runs)
+    regions = regions_at_init(runs, inputs.n_resamples, inputs.seed)
     slopes = gradient_slopes(runs, inputs.n_resamples, inputs.seed)
     if slopes.empty:
         raise Skip("the runs have no first-layer gradient at initialisation at two depths.")
@@ -151,10 +215,10 @@ def build(inputs: Inputs) -> Built:
         f"dotted line is agreement, the grey band +-{TOLERANCE:g} decades per layer, the "
         f"stated tolerance. {note(slopes, intervals=False)} {INTERVALS}"
     )
-    return Built(figure, caption, _text(collapse, slopes), data=slopes)
+    return Built(figure, caption, _text(collapse, slopes, regions), data=slopes)
 
 
-def _text(collapse: dict, slopes: pd.DataFrame) -> str:
+def _text(collapse: dict, slopes: pd.DataFrame, regions: pd.DataFrame) -> str:
     rows = []
     if collapse:
         ok = collapse["exceptions"] == 0
@@ -169,6 +233,8 @@ def _text(collapse: dict, slopes: pd.DataFrame) -> str:
                 "verdict": "agrees" if ok else f"departs: {collapse['exceptions']} exceptions",
             }
         )
+    if len(regions):
+        rows += _region_rows(regions)
     for row in slopes.itertuples():
         interval = f" [{row.low:+.3f}, {row.high:+.3f}]" if np.isfinite(row.low) else ""
         rows.append(
