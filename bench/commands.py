@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import shlex
 import sys
+import time
 from collections import Counter
 from pathlib import Path
 
@@ -79,12 +80,14 @@ def cmd_plan(args) -> int:
     from bench.runner import default_jobs
     from bench.store import Store
 
+    started = time.perf_counter()
     grid = _load_grid(args.grid, args)
     device = _device(args.device)
     if args.threads:
         torch.set_num_threads(args.threads)
     store = Store(_out_dir(args, grid))
     plan = make_plan(grid, store, device, max_chunk=args.max_chunk, max_runs=args.max_runs)
+    planning = time.perf_counter() - started  # `run` does the same work before training
     chunks = len(plan.tasks)
     jobs = args.jobs or default_jobs(device)
     print(f"grid      {grid.name} ({grid.source}, hash {grid.hash})")
@@ -95,9 +98,17 @@ def cmd_plan(args) -> int:
     print(f"stored    {plan.stored} (in {store.root})")
     print(f"to train  {plan.pending} in {plan.groups} groups, {chunks} chunks")
     if plan.tasks:
-        guess = estimate(plan, device, jobs, args.threads, recalibrate=args.recalibrate)
+        guess = estimate(
+            plan, device, jobs, args.threads, recalibrate=args.recalibrate, planning=planning
+        )
         source = "prices cached for this machine" if guess.cached else "calibrated just now"
-        print(f"estimate  {guess.describe()} on {device.type} with {jobs} job(s) ({source})")
+        print(
+            f"estimate  {guess.describe()} for `run` on {device.type} with {jobs} job(s) ({source})"
+        )
+        print(f"          {guess.breakdown()}")
+        print(
+            f"report    {guess.describe_report()} for `report` afterwards (figures, tables, page)"
+        )
         if device.type == "cpu" and guess.low > GPU_HINT_SECONDS:
             print(
                 "hint      this grid is meant for a GPU: on a machine with CUDA, "

@@ -1,19 +1,33 @@
 """How long a plan will take: prices measured on this machine, cached, and a range.
 
-`calibrate` times small representative chunks three times each. The fastest of the three
-prices an unloaded machine (other processes only ever slow a measurement down), the median a
-typical one; `estimate` applies both to every task, so `plan` shows a range. Prices are cached
-per machine, device, thread and job count, torch and engine version, so `plan` answers at once
-after its first call (`--recalibrate` measures again).
+`nonlinbench run` spends its time in four parts, each priced here:
+
+1. start: a fresh Python importing the command (torch, numpy, ...), then, with several jobs on
+   a CPU, the worker processes starting and importing the same (measured by starting them);
+2. planning: the grid's runs, their ids and their data (`plan` times its own, which is the
+   same work);
+3. training: `calibrate` times small representative chunks three times each; the fastest of
+   the three prices an unloaded machine (other processes only ever slow a measurement down),
+   the median a typical one; `estimate` applies both to every task;
+4. storing: each chunk's tables, its shard and its share of the final merge.
+
+On the small built-in grids the fixed parts are most of the time. `plan` shows a range, the
+fastest prices to the typical ones. Prices are cached per machine, device, thread and job
+count, torch and engine version, so `plan` answers at once after its first call
+(`--recalibrate` measures again).
 """
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import platform
+import subprocess
+import sys
+import tempfile
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import joblib
@@ -26,6 +40,8 @@ from bench.plan import Plan, Task, run_work
 from bench.registry import BUILTIN_REGISTRY
 from bench.spec import RunSpec
 
+# Bump when Calibration gains a price: cached prices without it are measured again.
+PRICES_VERSION = 3
 REPEATS = 3  # timings per calibration point: the fastest and the median make the range
 # A CPU grid expected to take longer than this gets a hint that it is meant for a GPU.
 GPU_HINT_SECONDS = 3600
@@ -39,6 +55,10 @@ class Calibration:
     per_mac: float  # seconds per multiply-add of `run_work`
     per_unit: float  # seconds per unit activation of `run_work`
     per_measured_unit: float  # seconds per model and hidden unit for the grid measures
+    startup: float = 0.0  # seconds for a fresh Python to import the command
+    pool_start: float = 0.0  # seconds for `jobs` worker processes to start and train a chunk
+    per_task: float = 0.0  # seconds to turn a chunk into tables, write its shard and merge it
+    per_figure: float = 0.0  # seconds to draw and save one representative report figure
 
     def task_seconds(self, task: Task, data: Dataset) -> float:
         spec = task.specs[0]
@@ -53,10 +73,20 @@ class Estimate:
     low: float  # seconds, at the fastest prices measured
     high: float  # seconds, at the median prices
     cached: bool  # the prices came from the cache
+    # (part, seconds at the median prices): start, planning, training, storing
+    parts: tuple[tuple[str, float], ...] = ()
+    report: tuple[float, float] = (0.0, 0.0)  # `nonlinbench report` afterwards: (low, high)
 
     def describe(self) -> str:
         low, high = human_duration(self.low), human_duration(self.high)
         return low if low == high else f"{low} to {high}"
+
+    def describe_report(self) -> str:
+        return Estimate(*self.report, cached=self.cached).describe()
+
+    def breakdown(self) -> str:
+        """ "start 7 s, planning 0 s, training 3 s, storing 1 s" (at the typical prices)."""
+        return ", ".join(f"{part} {human_duration(seconds)}" for part, seconds in self.parts)
 
 
 def human_duration(seconds: float) -> str:
@@ -119,7 +149,70 @@ def calibrate(device: torch.device, threads: int | None = None) -> tuple[Calibra
     }
     fastest = _prices(base, data, {k: min(v) for k, v in points.items()}, models)
     typical = _prices(base, data, {k: float(np.median(v)) for k, v in points.items()}, models)
-    return fastest, typical
+    storing = _storing_seconds(base, activation, device)
+    return (
+        replace(fastest, per_task=min(storing)),
+        replace(typical, per_task=float(np.median(storing))),
+    )
+
+
+def _storing_seconds(base: RunSpec, activation, device: torch.device) -> list[float]:
+    """Seconds per chunk to make its tables, write its shard and merge it (REPEATS chunks of
+    16 runs, with one decision surface each, as a grid's first chunks have)."""
+    from bench.execute import outcome_tables  # the runner's own path from chunk to tables
+    from bench.store import Store
+
+    specs = [RunSpec(**{**base.to_dict(), "seed": s}) for s in range(16)]
+    arrays = engine.train_chunk(specs, activation, device, surface_rows=[0])
+    times = []
+    with tempfile.TemporaryDirectory() as folder:
+        store = Store(Path(folder) / "results")
+        with store.writing():
+            for repeat in range(REPEATS):
+                ids = [f"{repeat:04d}{i:012d}" for i in range(len(specs))]
+                task = Task(specs=specs, run_ids=ids, activation=activation, surface_rows=(0,))
+                start = time.perf_counter()
+                outcome = outcome_tables(task, arrays)
+                store.write_shard(outcome.runs, outcome.curves, outcome.surfaces, outcome.weights)
+                times.append(time.perf_counter() - start)
+            start = time.perf_counter()
+            store.merge()  # a run merges every shard once, at its end
+            merge = (time.perf_counter() - start) / REPEATS
+    return [t + merge for t in times]
+
+
+def _startup_seconds() -> list[float]:
+    """A fresh Python importing what `nonlinbench run` imports, timed twice."""
+    command = [sys.executable, "-c", "import bench.commands, bench.runner, bench.execute"]
+    times = []
+    for _ in range(2):
+        start = time.perf_counter()
+        subprocess.run(command, check=False, capture_output=True, timeout=600)
+        times.append(time.perf_counter() - start)
+    return times
+
+
+def _warm_worker(device: str, threads: int | None) -> None:
+    """What a fresh worker does before its first chunk is done: import, then train one."""
+    from bench.execute import execute_task
+
+    spec = RunSpec(n_samples=100, depth=1, width=4, epochs=2)
+    task = Task([spec], ["0" * 16], BUILTIN_REGISTRY.get(spec.activation))
+    execute_task(task, device, threads)
+
+
+def _pool_start_seconds(device: torch.device, jobs: int, threads: int | None) -> float:
+    """Seconds for a fresh pool of `jobs` loky workers to start and train a chunk each."""
+    if jobs <= 1 or device.type != "cpu":
+        return 0.0
+    from joblib.externals.loky import get_reusable_executor
+
+    get_reusable_executor().shutdown(wait=True)  # `run` starts its own pool
+    start = time.perf_counter()
+    joblib.Parallel(n_jobs=jobs, backend="loky")(
+        joblib.delayed(_warm_worker)(str(device), threads) for _ in range(jobs)
+    )
+    return time.perf_counter() - start
 
 
 def _calibrate_in_worker(device: str, threads: int | None) -> tuple[Calibration, Calibration]:
@@ -135,7 +228,7 @@ def _cache_key(device: torch.device, jobs: int, threads: int | None) -> str:
     cpu = platform.processor() or platform.machine()
     return (
         f"{platform.node()}|{cpu}|{engine.device_label(device)}|jobs={jobs}|threads={threads}|"
-        f"torch={torch.__version__}|engine={engine.ENGINE_VERSION}"
+        f"torch={torch.__version__}|engine={engine.ENGINE_VERSION}|prices={PRICES_VERSION}"
     )
 
 
@@ -161,6 +254,18 @@ def _store_prices(key: str, prices: tuple[Calibration, Calibration]) -> None:
         pass
 
 
+def fixed_costs(device: torch.device, jobs: int, threads: int | None) -> tuple[dict, dict]:
+    """The prices that do not grow with the grid, (fastest, typical): a fresh Python's start,
+    the workers' start, and one report figure."""
+    startup = _startup_seconds()
+    pool_start = _pool_start_seconds(device, jobs, threads)
+    figure = _figure_seconds()
+    return (
+        {"startup": min(startup), "pool_start": pool_start, "per_figure": min(figure)},
+        {"startup": max(startup), "pool_start": pool_start, "per_figure": float(np.median(figure))},
+    )
+
+
 def prices(
     device: torch.device, jobs: int, threads: int | None, recalibrate: bool = False
 ) -> tuple[tuple[Calibration, Calibration], bool]:
@@ -173,21 +278,67 @@ def prices(
     cached = None if recalibrate else _cached_prices(key)
     if cached is not None:
         return cached, True
+    fixed = fixed_costs(device, jobs, threads)
     if jobs > 1 and device.type == "cpu":
         measured = joblib.Parallel(n_jobs=jobs, backend="loky")(
             joblib.delayed(_calibrate_in_worker)(str(device), threads) for _ in range(jobs)
         )
         fastest = Calibration(*np.mean([list(asdict(m[0]).values()) for m in measured], axis=0))
         typical = Calibration(*np.mean([list(asdict(m[1]).values()) for m in measured], axis=0))
-        result = (fastest, typical)
     else:
         saved = torch.get_num_threads()
         try:
-            result = calibrate(device, threads)
+            fastest, typical = calibrate(device, threads)
         finally:
             torch.set_num_threads(saved)
+    result = (replace(fastest, **fixed[0]), replace(typical, **fixed[1]))
     _store_prices(key, result)
     return result, False
+
+
+# `nonlinbench report` in units of one representative figure drawn and saved
+# (`Calibration.per_figure`, measured on this machine): a fixed part, a part per activation (the
+# rows of its figures and tables) and a part per 1000 runs (the bootstrap intervals). Fitted on a
+# loaded 2-core CPU (a figure 0.3 s): seed 14 s, quick 26 s, playground 21 s, default 106 s.
+REPORT_FIXED = 39.0
+REPORT_PER_ACTIVATION = 4.0
+REPORT_PER_1000_RUNS = 24.0
+
+
+def report_seconds(plan: Plan, calibration: Calibration) -> float:
+    """About how long `nonlinbench report` takes on the plan's grid (figures, tables, page)."""
+    units = (
+        REPORT_FIXED
+        + REPORT_PER_ACTIVATION * plan.activations
+        + REPORT_PER_1000_RUNS * plan.total / 1000
+    )
+    return calibration.per_figure * units
+
+
+def _figure_seconds() -> list[float]:
+    """Seconds to draw and save a representative report figure (2 x 2 panels, each a 100 x 100
+    decision surface and 200 test points), after one untimed drawing (imports, fonts)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rng = np.random.default_rng(0)
+    surface, points = rng.random((100, 100)), rng.random((2, 200))
+
+    def draw() -> float:
+        start = time.perf_counter()
+        fig, axes = plt.subplots(2, 2, figsize=(6, 6))
+        for ax in axes.flat:
+            ax.pcolormesh(surface, shading="auto")
+            ax.scatter(*points, s=4)
+            ax.set_title("panel")
+        fig.savefig(io.BytesIO(), format="png", dpi=100)
+        plt.close(fig)
+        return time.perf_counter() - start
+
+    draw()
+    return [draw() for _ in range(REPEATS)]
 
 
 def estimate(
@@ -196,16 +347,33 @@ def estimate(
     jobs: int = 1,
     threads: int | None = None,
     recalibrate: bool = False,
+    planning: float = 0.0,
 ) -> Estimate:
-    """The time to train the plan's tasks with `jobs` workers of `threads` threads each."""
+    """The time `nonlinbench run` takes for the plan's tasks with `jobs` workers of `threads`
+    threads each: start, planning (`planning` seconds, as `plan` measured its own), training
+    and storing."""
     if threads is None and device.type == "cpu":
         threads = max(1, (os.cpu_count() or 1) // max(jobs, 1))
     (fastest, typical), cached = prices(device, jobs, threads, recalibrate)
+    workers = jobs if device.type == "cpu" else 1
 
-    def total(c: Calibration) -> float:
-        seconds = sum(
+    def parts(c: Calibration) -> tuple[tuple[str, float], ...]:
+        training = sum(
             c.task_seconds(task, plan.datasets[data_key(task.specs[0])]) for task in plan.tasks
         )
-        return seconds / max(jobs, 1)
+        workers_start = c.pool_start if workers > 1 and len(plan.tasks) > 1 else 0.0
+        return (
+            ("start", c.startup + workers_start),
+            ("planning", planning),
+            ("training", training / max(min(workers, len(plan.tasks)), 1)),
+            ("storing", len(plan.tasks) * c.per_task),
+        )
 
-    return Estimate(low=total(fastest), high=total(typical), cached=cached)
+    low, high = parts(fastest), parts(typical)
+    return Estimate(
+        low=sum(s for _, s in low),
+        high=sum(s for _, s in high),
+        cached=cached,
+        parts=high,
+        report=(report_seconds(plan, fastest), report_seconds(plan, typical)),
+    )

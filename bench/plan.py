@@ -49,9 +49,9 @@ class Plan:
     datasets: dict[tuple, Dataset] = field(default_factory=dict)  # by data_key
     # Each block's run ids, in the order of grid.all_blocks() (a run in two blocks is in both).
     block_ids: list[list[str]] = field(default_factory=list)
-    # Distinct (activation, dataset, features) among the runs: the report's panels and rows,
-    # which price `nonlinbench report` (bench.estimate.report_seconds).
-    panels: int = 0
+    # Distinct activation labels among the runs: the report's rows, which with the number of
+    # runs price `nonlinbench report` (bench.estimate.report_seconds).
+    activations: int = 0
 
     @property
     def pending(self) -> int:
@@ -152,5 +152,5 @@ def make_plan(
         tasks=tasks,
         datasets=datasets,
         block_ids=block_ids,
-        panels=len({(s.activation, s.dataset, s.features) for s in specs}),
+        activations=len({s.activation for s in specs}),
     )

@@ -32,6 +32,7 @@ def test_prices_are_measured_once_per_machine_and_setting(monkeypatch):
         return fixed, fixed
 
     monkeypatch.setattr(estimate, "calibrate", fake_calibrate)
+    monkeypatch.setattr(estimate, "fixed_costs", lambda *args: ({}, {}))
     assert estimate.prices(CPU, jobs=1, threads=3) == ((fixed, fixed), False)
     assert estimate.prices(CPU, jobs=1, threads=3) == ((fixed, fixed), True)
     estimate.prices(CPU, jobs=1, threads=2)  # another setting: measured
