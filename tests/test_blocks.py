@@ -13,8 +13,10 @@ import json
 import pandas as pd
 import pytest
 
+from bench import estimate
 from bench.blocks import grid_blocks, load_blocks
 from bench.cli import main
+from bench.estimate import Calibration
 from bench.grid import GridError, load_grid, parse_grid, run_ids
 
 pytestmark = pytest.mark.usefixtures("isolated")
@@ -199,7 +201,11 @@ seed = [0, 1]
 """
 
 
-def test_a_two_block_grid_plans_runs_resumes_and_keeps_membership(write_grid, tmp_path, capsys):
+def test_a_two_block_grid_plans_runs_resumes_and_keeps_membership(
+    write_grid, tmp_path, capsys, monkeypatch
+):
+    prices = Calibration(1e-5, 0.0, 0.0, 0.0)  # plan's estimate without calibrating
+    monkeypatch.setattr(estimate, "prices", lambda *a, **k: ((prices, prices), True))
     path = write_grid(
         TINY,
         excludes='[[block]]\nname = "main"\nquestion = "Which activation?"\n'
