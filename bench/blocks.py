@@ -10,6 +10,7 @@ without its CSV files or plugins):
     blocks.question("features")         # "Can a linear model on quadratic features ...?"
     blocks.run_ids("features")          # {run_id, ...}
     blocks.membership["3fa1..."]        # ("main", "features"): every block that holds the run
+    blocks.table()                      # DataFrame run_id, block: one row per run and block
 """
 
 from __future__ import annotations
@@ -49,6 +50,16 @@ class Blocks:
     def run_ids(self, name: str) -> set[str]:
         self._get(name)
         return {rid for rid, names in self.membership.items() if name in names}
+
+    def table(self) -> pd.DataFrame:
+        """Tidy membership: one row per run and block holding it (run_id, block), blocks in
+        the file's order; merge it onto runs.parquet to select or facet by block."""
+        rows = [(rid, name) for rid, names in self.membership.items() for name in names]
+        frame = pd.DataFrame(rows, columns=["run_id", "block"])
+        order = {name: i for i, name in enumerate(self.names())}
+        return frame.sort_values("block", key=lambda b: b.map(order), kind="stable").reset_index(
+            drop=True
+        )
 
     def _get(self, name: str) -> BlockInfo:
         for block in self.blocks:

@@ -233,6 +233,9 @@ def test_a_two_block_grid_plans_runs_resumes_and_keeps_membership(
     assert set(runs.query("activation == 'none' and features == 'raw'").run_id) == shared
     assert all(blocks.membership[rid] == ("main", "features") for rid in shared)
     assert load_blocks(out, grid=load_grid(path)) == blocks
+    table = blocks.table()
+    assert list(table.columns) == ["run_id", "block"] and len(table) == 4 + 4
+    assert table.block.tolist() == ["main"] * 4 + ["features"] * 4
 
     code, _, err = run_cli(capsys, "run", str(path), "--out", str(out), "--quiet", *ONE_THREAD)
     assert code == 0 and "nothing to train" in err
