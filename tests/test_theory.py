@@ -74,3 +74,26 @@ def test_measured_slopes_are_per_replicate_fits_against_depth():
         == "departs"
     )
     assert verdict(pd.Series({"mean": np.nan, "predicted": 0.0})) == "no prediction"
+
+
+def test_zero_bias_regions_are_judged_against_2n_and_random_biases_against_polynomial_growth():
+    from bench.report.theory import _region_rows
+
+    rows = pd.DataFrame(
+        [
+            # zero biases: 2N regions for N = depth x width hidden units
+            *({"activation": "relu", "init": "kaiming", "width": 32, "depth": d,
+               "mean": 2 * 32 * d * f, "low": np.nan, "high": np.nan, "trained": 300.0}
+              for d, f in ((1, 1.0), (2, 0.9), (4, 1.1))),
+            # random biases: x5 from depth 1 to 4, far under the x16 of N^2
+            *({"activation": "relu", "init": "pytorch", "width": 32, "depth": d, "mean": m,
+               "low": np.nan, "high": np.nan, "trained": 900.0}
+              for d, m in ((1, 200.0), (2, 500.0), (4, 1000.0))),
+        ]
+    )  # fmt: skip
+    verdicts = {r["prediction"].split(",")[2].strip(): r["verdict"] for r in _region_rows(rows)}
+    assert verdicts == {"zero biases (kaiming): the network is positively homogeneous": "agrees",
+                        "init pytorch (random biases): at most about N^2 in the number of units N":
+                        "agrees"}  # fmt: skip
+    rows.loc[rows["init"] == "kaiming", "mean"] *= 2  # 4N: not what zero biases allow
+    assert [r["verdict"] for r in _region_rows(rows)][0] == "departs"

@@ -100,7 +100,7 @@ def _predicted(name: str, init: str, width: int) -> float:
         return np.nan
 
 
-KAIMING_TOLERANCE = 0.25  # zero biases: within 25% of 2N regions
+KAIMING_TOLERANCE = 0.25  # zero biases: within 25% of 2N regions, N = depth x width units
 
 
 def regions_at_init(runs: pd.DataFrame, n_resamples: int, seed: int) -> pd.DataFrame:
@@ -136,12 +136,15 @@ def _region_rows(regions: pd.DataFrame) -> list[dict]:
         )  # fmt: skip
         trained = ", ".join(f"{r.trained:.0f}" for r in part.itertuples())
         if init == "kaiming":
-            target = 2 * width
-            ok = (abs(part["mean"] / target - 1) <= KAIMING_TOLERANCE).all()
+            targets = 2 * width * part["depth"].to_numpy(float)  # 2N, N = hidden units
+            ok = bool(
+                (np.abs(part["mean"].to_numpy(float) / targets - 1) <= KAIMING_TOLERANCE).all()
+            )
             prediction = (
-                f"{activation}, width {fmt(width)}, zero biases (kaiming): every boundary is a "
-                f"ray through the origin, so about 2N = {fmt(target)} regions at any depth "
-                f"(within {100 * KAIMING_TOLERANCE:.0f}%)"
+                f"{activation}, width {fmt(width)}, zero biases (kaiming): the network is "
+                "positively homogeneous, every boundary a ray through the origin, so about 2N "
+                f"regions for N hidden units at any depth ({', '.join(f'{t:.0f}' for t in targets)}"
+                f"; within {100 * KAIMING_TOLERANCE:.0f}%)"
             )
         else:
             depths = part["depth"].to_numpy(float)
