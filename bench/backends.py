@@ -7,9 +7,12 @@ per chunk; no worker outlives the command.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 import joblib
+import torch
 
+from bench.data import data_key, load_data
 from bench.execute import TaskOutcome, execute_task
 from bench.plan import Task
 
@@ -38,15 +41,112 @@ def _stream(calls: list, **parallel_kwargs) -> Iterator[TaskOutcome] | None:
     return None
 
 
+@dataclass(frozen=True)
+class WorkerCapacity:
+    """What one Dask worker offers, as it reports it (not as the client guesses it)."""
+
+    address: str
+    threads: int  # the worker's nthreads
+    device: str  # the device type the worker resolves `--device` to: cpu, cuda, mps
+    budget_bytes: int  # engine.memory_budget_bytes on the worker (free GPU memory, or RAM)
+
+
+def _describe_worker(device: str) -> tuple[str, int]:
+    """Runs on a worker: the device type it resolves `device` to, and its memory budget."""
+    from bench import engine
+
+    resolved = engine.resolve_device(device)
+    return resolved.type, engine.memory_budget_bytes(resolved)
+
+
+def worker_capacities(client, device: str) -> list[WorkerCapacity]:
+    """Every worker's threads (from the scheduler) and device and memory (asked of it)."""
+    workers = client.scheduler_info()["workers"]
+    described = client.run(_describe_worker, device)
+    return [
+        WorkerCapacity(address, int(workers[address]["nthreads"]), *described[address])
+        for address in sorted(workers)
+    ]
+
+
+def _data(task: Task, spec):
+    key = data_key(spec)
+    return task.datasets[key] if key in task.datasets else load_data(spec)
+
+
+def _merge(tasks: list[Task]) -> Task:
+    """One task of the runs of several (same group, in order)."""
+    specs, run_ids, rows, datasets = [], [], [], {}
+    for task in tasks:
+        rows += [len(specs) + row for row in task.surface_rows]
+        specs += task.specs
+        run_ids += task.run_ids
+        datasets.update(task.datasets)
+    return Task(specs, run_ids, tasks[0].activation, tuple(rows), datasets,
+                sum(t.cost for t in tasks))  # fmt: skip
+
+
+def _piece(task: Task, start: int, stop: int) -> Task:
+    rows = tuple(row - start for row in task.surface_rows if start <= row < stop)
+    specs = task.specs[start:stop]
+    keys = {data_key(s) for s in specs}
+    return Task(specs, task.run_ids[start:stop], task.activation, rows,
+                {k: v for k, v in task.datasets.items() if k in keys},
+                task.cost * len(specs) / max(len(task), 1))  # fmt: skip
+
+
+def plan_for_workers(
+    tasks: list[Task], workers: list[WorkerCapacity], device: str = "cpu"
+) -> list[tuple[Task, WorkerCapacity]]:
+    """The client's chunks re-cut for the workers that will train them.
+
+    The client planned chunks for its own device and memory; here each group's runs (its
+    chunks, merged) are cut again, piece by piece, for the worker that takes the piece: the
+    least loaded one (planned cost per thread), and the piece's size is engine.chunk_size on
+    that worker's device, memory budget and threads. Where the client's chunks were cut
+    smaller than its own chunk size on `device` (`--max-chunk`), that size stays the cap.
+    """
+    from bench import engine
+
+    try:  # the device the client planned for (`device`, as the client resolves it)
+        client_device = engine.resolve_device(device)
+    except ValueError:
+        client_device = torch.device("cpu")
+    groups: dict[tuple, list[Task]] = {}  # in the order the client planned them
+    for task in tasks:
+        spec = task.specs[0]
+        groups.setdefault(engine.group_key(spec, _data(task, spec)), []).append(task)
+    load = {w.address: 0.0 for w in workers}
+    planned = []
+    for group in groups.values():
+        merged = _merge(group)
+        spec0 = merged.specs[0]
+        data = _data(merged, spec0)
+        client_size = engine.chunk_size(spec0, data, client_device)
+        largest = max(len(t) for t in group)
+        cap = largest if len(group) > 1 and largest < client_size else None
+        cost = merged.cost / max(len(merged), 1)
+        start = 0
+        while start < len(merged):
+            worker = min(workers, key=lambda w: (load[w.address] / w.threads, w.address))
+            size = engine.chunk_size(spec0, data, torch.device(worker.device), cap,
+                                     budget=worker.budget_bytes, threads=worker.threads)  # fmt: skip
+            stop = min(start + size, len(merged))
+            planned.append((_piece(merged, start, stop), worker))
+            load[worker.address] += cost * (stop - start)
+            start = stop
+    return planned
+
+
 def dask_results(
     tasks: list[Task], device: str, threads: int | None, scheduler: str
 ) -> Iterator[TaskOutcome]:
-    """Runs the chunks on a Dask cluster through joblib's Dask backend, yielding as they finish.
+    """Runs the chunks on a Dask cluster, yielding each as it finishes (a shard per chunk).
 
-    When joblib's Dask backend cannot return a generator, the chunks are submitted to the
-    cluster directly and collected with `distributed.as_completed`, so shards are still
-    written as each chunk finishes rather than all at the end. Raises SchedulerError when
-    the scheduler does not answer within SCHEDULER_TIMEOUT_S.
+    The chunks are cut for the workers (`plan_for_workers`: each worker's device, memory and
+    threads, as the worker reports them), each is sent to its worker, and it trains there with
+    that worker's threads (or `threads`, when given). Raises SchedulerError when the
+    scheduler does not answer within SCHEDULER_TIMEOUT_S.
     """
     try:
         from dask.distributed import Client, as_completed
@@ -58,14 +158,24 @@ def dask_results(
         client = Client(scheduler, timeout=SCHEDULER_TIMEOUT_S)
     except (OSError, ValueError) as exc:
         raise SchedulerError(f"--scheduler {scheduler}: cannot reach it: {exc}") from None
-    with client, joblib.parallel_config(backend="dask"):
-        # joblib's Dask backend uses this client: it is the default one while it is open.
-        calls = [joblib.delayed(execute_task)(t, device, threads) for t in tasks]
-        results = _stream(calls, n_jobs=-1)
-        if results is not None:
-            yield from results
+    with client:
+        if not tasks:
             return
-        futures = [client.submit(execute_task, t, device, threads, pure=False) for t in tasks]
+        workers = worker_capacities(client, device)
+        if not workers:
+            raise SchedulerError(f"--scheduler {scheduler}: the cluster has no workers")
+        futures = [
+            client.submit(
+                execute_task,
+                task,
+                device,
+                threads or worker.threads,
+                pure=False,
+                workers=[worker.address],
+                allow_other_workers=True,
+            )  # fmt: skip
+            for task, worker in plan_for_workers(tasks, workers, device)
+        ]
         try:
             for future in as_completed(futures):
                 yield future.result()

@@ -5,9 +5,13 @@ noise 0.03, 800 for training), 2->10->10->1 ReLU, full-batch SGD at lr 0.1, 1000
 
     a. the notebook's loop: one nn.Sequential at a time, with its per-epoch test evaluation;
     b. scikit-learn's MLPClassifier with matched settings;
+    headline: the engine training HEADLINE_MODELS (1024) models, evaluating every epoch, on
+       the path train_chunk picks; a, b and the headline run interleaved, repeat by repeat;
     c. the engine at N = 1, 16, 256 and 4096 models, and its scaling with width and depth, on
        both of its CPU paths side by side (`path`: the fused Numba kernel, bench.engine.fused,
-       and the generic autograd path), with `auto` marking the path train_chunk picks.
+       and the generic autograd path), with `auto` marking the path train_chunk picks (on
+       CUDA: captured epochs, bench.engine.graphs);
+    d. on a CPU, the fused epoch's phases timed one by one (bench.engine.fused_profile).
 
 Each figure is the median of `repeats` runs. Large engine configurations are timed over fewer
 epochs (the per-epoch cost is constant, so the time is scaled to 1000 epochs and the table
@@ -31,11 +35,15 @@ from bench import engine, notebook
 from bench.crosscheck import cross_check, fit_sklearn, sklearn_mlp
 from bench.data import Dataset, data_key, load_data
 from bench.engine import fused
+from bench.engine.graphs import train_graphed
+from bench.engine.train import training_path
 from bench.model import LayerStack
 from bench.perf_report import TARGETS, picked_path, render_markdown  # noqa: F401 (TARGETS: public)
 from bench.registry import BUILTIN_REGISTRY
 
 EPOCHS = 1000
+HEADLINE_MODELS = 1024  # the headline: one process training 1024 seed-sized models
+CPU = torch.device("cpu")
 
 
 @dataclass
@@ -144,8 +152,7 @@ def engine_job(
         for part, (X_train, y_train, X_test, y_test) in chunks:
             n = len(part)
             net = engine.build_stacked(part, activation, data.n_features, 1, device)
-            use_fused = fused.use_fused(net, device, path)
-            (fused.train_fused if use_fused else engine.train_stacked)(
+            trainer(path, device, net)(
                 net, X_train, y_train, X_test, y_test, optimizer=setup.optimizer,
                 lr=torch.full((n,), setup.lr, device=device),
                 seeds=torch.tensor([s.seed for s in part], device=device),
@@ -153,6 +160,22 @@ def engine_job(
             )  # fmt: skip
 
     return run
+
+
+def trainer(path: str, device: torch.device, net: engine.StackedMLP | None = None) -> Callable:
+    """The training function of `path`: fused (the CPU kernel), generic (train_stacked), or
+    auto, the one train_chunk picks for `net` (default: the seed network) on `device`."""
+    if path == "fused":
+        return fused.train_fused
+    if path == "generic":
+        return engine.train_stacked
+    if net is None:
+        setup = notebook.setup()
+        net = engine.build_stacked([setup], BUILTIN_REGISTRY.get(setup.activation), 2, 1, device)
+    picked, _ = training_path(net, device, (), regression=False)
+    return {"fused": fused.train_fused, "cuda-graph": train_graphed}.get(
+        picked, engine.train_stacked
+    )
 
 
 def flops_per_model_epoch(width: int, depth: int, n_train: int, n_test: int, eval_every: int):
@@ -200,21 +223,38 @@ def run_perf(
     print(f"perf on {engine.device_label(device)}, torch {torch.__version__}, "
         f"{torch.get_num_threads()} threads, {repeats} repeats")  # fmt: skip
 
-    # (a) and (b): one model at a time.
+    # (a), (b) and the headline engine run (N = HEADLINE_MODELS, evaluating every epoch),
+    # interleaved repeat by repeat, so the three see the same machine (a shared host's load
+    # moves by 2x within minutes; the ratios are what is compared).
     scale = EPOCHS / loop_epochs
-    seconds = _median_time(lambda: notebook_loop(data, device, loop_epochs), repeats, device)
+    head_epochs = 100 if quick else EPOCHS
+    head_job = engine_job(data, device, HEADLINE_MODELS, epochs=head_epochs)
+    loop_job = lambda: notebook_loop(data, device, loop_epochs)  # noqa: E731
+    sk_job = lambda: fit_sklearn(sklearn_mlp(n_train=n_train, epochs=loop_epochs), data)  # noqa: E731
+    for job in (loop_job, sk_job, head_job):
+        job()  # warm-up: allocator, kernels, lazy imports
+    rounds: dict[str, list[float]] = {"loop": [], "sklearn": [], "engine": []}
+    for _ in range(repeats):
+        for name, job, on in (("loop", loop_job, device), ("sklearn", sk_job, CPU),
+                              ("engine", head_job, device)):  # fmt: skip
+            _sync(on)
+            start = time.perf_counter()
+            job()
+            _sync(on)
+            rounds[name].append(time.perf_counter() - start)
     timings.append(Timing("notebook loop", "loop", "", False, 1, 10, 2, 1, loop_epochs,
-                          [s * scale for s in seconds]))  # fmt: skip
+                          [s * scale for s in rounds["loop"]]))  # fmt: skip
     print(f"  (a) notebook loop: {timings[-1].per_model:.3f} s per model")
     # scikit-learn runs on the CPU, whatever the engine's device.
-    seconds = _median_time(
-        lambda: fit_sklearn(sklearn_mlp(n_train=n_train, epochs=loop_epochs), data),
-        repeats,
-        torch.device("cpu"),
-    )
     timings.append(Timing("scikit-learn MLPClassifier", "sklearn", "", False, 1, 10, 2, 0, loop_epochs,
-                          [s * scale for s in seconds]))  # fmt: skip
+                          [s * scale for s in rounds["sklearn"]]))  # fmt: skip
     print(f"  (b) scikit-learn: {timings[-1].per_model:.3f} s per model")
+    chosen = picked_path(device, 10, 2)
+    timings.append(Timing("headline", "engine", chosen, True, HEADLINE_MODELS, 10, 2, 1,
+                          head_epochs, [s * EPOCHS / head_epochs for s in rounds["engine"]]))  # fmt: skip
+    print(f"  headline [{chosen}] N={HEADLINE_MODELS}: {timings[-1].per_model * 1e3:.2f} ms per "
+          f"model, {timings[0].per_model / timings[-1].per_model:.1f}x the loop, "
+          f"{timings[1].per_model / timings[-1].per_model:.1f}x scikit-learn")  # fmt: skip
 
     def measure(label, models, width=10, depth=2, eval_every=1, path="auto"):
         epochs = _auto_epochs(
@@ -284,6 +324,15 @@ def run_perf(
     table = pd.DataFrame(rows)
     table.to_csv(out / "perf.csv", index=False)
     checks = cross_check(seeds=5 if quick else 20) if check else None
-    (out / "perf.md").write_text(render_markdown(table, ceiling, device, checks, quick))
+    profile = None
+    if device.type == "cpu" and fused.kernels is not None:
+        from bench.engine.fused_profile import seed_epoch_profile
+
+        setup = notebook.setup()
+        net = engine.build_stacked([setup], BUILTIN_REGISTRY.get(setup.activation), 2, 1, CPU)
+        profile = seed_epoch_profile(data.X_train.T.contiguous(), data.y_train,
+                                     data.X_test.T.contiguous(), data.y_test, net)  # fmt: skip
+        profile.to_csv(out / "profile.csv", index=False)
+    (out / "perf.md").write_text(render_markdown(table, ceiling, device, checks, quick, profile))
     print(f"wrote {out / 'perf.csv'} and {out / 'perf.md'}")
     return table

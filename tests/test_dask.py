@@ -33,16 +33,14 @@ seed = [0, 1]
 
 @pytest.fixture(scope="module")
 def scheduler():
-    """A one-worker cluster on loopback, in a separate process like a real worker."""
-    from dask.distributed import LocalCluster
+    """A cluster on loopback of two worker processes with different thread counts (1 and 2),
+    separate processes like real workers."""
+    from distributed import Nanny, Scheduler, SpecCluster
 
-    with LocalCluster(
-        n_workers=1,
-        threads_per_worker=1,
-        processes=True,
-        host="127.0.0.1",
-        dashboard_address=None,
-    ) as cluster:
+    workers = {name: {"cls": Nanny, "options": {"nthreads": threads, "host": "127.0.0.1"}}
+               for name, threads in (("one", 1), ("two", 2))}  # fmt: skip
+    scheduler = {"cls": Scheduler, "options": {"host": "127.0.0.1", "dashboard_address": None}}
+    with SpecCluster(workers=workers, scheduler=scheduler) as cluster:
         yield cluster.scheduler_address
 
 
@@ -103,27 +101,60 @@ def test_the_dask_backend_gives_the_same_table_as_the_local_one(
     assert Store(tmp_path / "dask").read_manifest()["backend"] == "dask"
 
 
-@pytest.mark.slow  # starts a local Dask cluster (~5 s); the faster Dask test stays in make test
-def test_without_joblib_generators_the_dask_backend_still_streams_chunk_by_chunk(
+def test_each_worker_reports_its_own_threads_and_trains_chunks_cut_for_it(
     scheduler, write_grid, tmp_path, monkeypatch
 ):
-    from joblib._dask import DaskDistributedBackend
+    from dask.distributed import Client
 
-    # An older joblib whose Dask backend cannot return results as a generator.
-    monkeypatch.setattr(DaskDistributedBackend, "supports_return_generator", False)
-    streamed, original = [], backends._stream
+    with Client(scheduler) as client:
+        workers = backends.worker_capacities(client, "cpu")
+    assert sorted(w.threads for w in workers) == [1, 2]
+    assert {w.device for w in workers} == {"cpu"} and all(w.budget_bytes > 0 for w in workers)
+    sent = []  # (worker address, threads, runs) of each chunk the client sends
+    original = Client.submit
 
-    def stream(*args, **kwargs):
-        streamed.append(original(*args, **kwargs))
-        return streamed[-1]
+    def submit(self, fn, task, device, threads, **kwargs):
+        sent.append((kwargs["workers"][0], threads, len(task)))
+        return original(self, fn, task, device, threads, **kwargs)
 
-    monkeypatch.setattr(backends, "_stream", stream)
+    monkeypatch.setattr(Client, "submit", submit)
     grid = load_grid(write_grid(AXES))
-    summary, shards = run_local_then_dask(grid, tmp_path, scheduler, monkeypatch)
+    run_grid(grid, tmp_path / "local", device="cpu", jobs=1, threads=1, quiet=True)
+    summary = run_grid(grid, tmp_path / "dask", device="cpu", backend="dask",
+                       scheduler=scheduler, quiet=True)  # fmt: skip
     assert (summary.trained, summary.failed) == (4, 0)
-    assert streamed == [None]  # joblib refused: chunks went to the cluster directly
-    assert len(shards) == 4
+    threads_of = {w.address: w.threads for w in workers}
+    assert sent and all(threads == threads_of[address] for address, threads, _ in sent)
+    assert sum(runs for *_, runs in sent) == 4
     assert_same_results(tables(tmp_path / "local"), tables(tmp_path / "dask"))
+
+
+def test_chunks_are_cut_for_each_workers_device_memory_and_threads(monkeypatch):
+    from bench.data import load_data
+    from bench.engine import placement
+    from bench.plan import Task
+    from bench.registry import BUILTIN_REGISTRY
+    from bench.spec import RunSpec
+
+    specs = [RunSpec(n_samples=100, width=4, seed=s) for s in range(100)]
+    relu = BUILTIN_REGISTRY.get("relu")
+    # The client planned chunks of 50 (its own memory); surface rows 0 and 30 of each.
+    tasks = [Task(specs[i : i + 50], [f"r{j}" for j in range(i, i + 50)], relu, (0, 30), {}, 50.0)
+             for i in (0, 50)]  # fmt: skip
+    per_model = 4 * 4 * 80  # placement.chunk_size's cache arithmetic: 4 bytes x width x samples
+    monkeypatch.setattr(placement, "CPU_CACHE_BYTES", 20 * per_model)  # 20 models per thread
+    monkeypatch.setattr(placement, "MIN_CPU_CHUNK", 1)
+    cap = backends.WorkerCapacity
+    workers = [cap("tcp://a", 1, "cpu", 1 << 30), cap("tcp://b", 2, "cpu", 1 << 30),
+               cap("tcp://gpu", 1, "cuda", 12 * placement.bytes_per_model(specs[0], load_data(
+                   specs[0])))]  # fmt: skip
+    planned = backends.plan_for_workers(tasks, workers)
+    largest = {w.address: max(len(t) for t, wk in planned if wk == w) for w in workers}
+    assert largest == {"tcp://a": 20, "tcp://b": 40, "tcp://gpu": 12}  # (the last piece: less)
+    runs = [rid for task, _ in planned for rid in task.run_ids]
+    assert sorted(runs) == sorted(f"r{j}" for j in range(100))  # each run once
+    surfaces = {task.run_ids[row] for task, _ in planned for row in task.surface_rows}
+    assert surfaces == {"r0", "r30", "r50", "r80"}
 
 
 def test_a_dask_run_resumes_like_a_local_one(scheduler, write_grid, tmp_path):

@@ -551,3 +551,96 @@ def test_a_uniform_stack_is_the_ordinary_network():
     assert (mixed.depth, mixed.width, mixed.activation) == (2, 16, "[16 relu, 8 tanh]")
     arrays = train_chunk([RunSpec(layers="16 relu, 8 tanh", epochs=5, n_samples=100)])
     assert arrays.n_params == (2 * 16 + 16) + (16 * 8 + 8) + (8 + 1)
+
+
+# --------------------------------------------------------------------------- CUDA graphs
+
+CUDA = torch.cuda.is_available()
+NO_CUDA = "no CUDA GPU here: scripts/gpu-check.sh runs these on a GPU machine"
+GRAPH_CASES = [
+    dict(activation="relu", optimizer="sgd", lr=0.1),  # the seed setup, full batch
+    dict(
+        activation="tanh", optimizer="adam", lr=0.01, batch_size=64, dropout=0.1, weight_decay=1e-3
+    ),  # fmt: skip
+    dict(activation="gelu", optimizer="sgd", lr=0.05, momentum=0.9, l1=1e-4, dataset="spirals"),
+    dict(activation="relu", optimizer="sgd", lr=1e6, epochs=20),  # diverges: frozen, flagged
+    dict(layers="8 relu, 4 tanh", optimizer="adam", lr=0.01, dataset="sine"),  # regression
+]
+
+
+def train_on(specs, train_fn, device="cpu", dtype=torch.float64, **kwargs):
+    """Trains specs as one chunk with train_fn (train_stacked's signature) on `device`."""
+    datasets = {data_key(s): load_data(s) for s in specs}
+    data = datasets[data_key(specs[0])]
+    X = engine.stack_data(specs, datasets, device, dtype)
+    net = build(specs, data.n_features, output_size(data.n_classes), torch.device(device), dtype)
+    curves, diverged = train_fn(
+        net, *X, optimizer=specs[0].optimizer,
+        lr=torch.tensor([s.lr for s in specs], dtype=dtype, device=device),
+        seeds=torch.tensor([s.seed for s in specs], device=device), epochs=specs[0].epochs,
+        batch_size=specs[0].batch_size, eval_every=specs[0].eval_every,
+        **engine.per_model_options(specs, dtype, torch.device(device)), **kwargs,
+    )  # fmt: skip
+    return net, curves, diverged
+
+
+def graph_specs(case):
+    base = dict(n_samples=200, epochs=30, eval_every=7)
+    return [RunSpec(**{**base, **case}, seed=s) for s in range(3)]
+
+
+@pytest.mark.parametrize("case", GRAPH_CASES)
+def test_the_capturable_epoch_run_eagerly_is_train_stacked(case):
+    # The graph path's step functions (epoch, optimizer step count and divergence on the
+    # device) without capture, on the CPU: train_stacked's numbers exactly.
+    from bench.engine.graphs import train_graphed
+
+    specs = graph_specs(case)
+    net, curves, diverged = train_on(specs, engine.train_stacked)
+    net_g, curves_g, diverged_g = train_on(specs, train_graphed, capture=False)
+    for a, b in zip(net.parameters(), net_g.parameters(), strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-14)
+    torch.testing.assert_close(curves, curves_g, rtol=1e-6, atol=1e-7, equal_nan=True)
+    assert torch.equal(diverged, diverged_g)
+    assert bool(diverged.any()) == (case["lr"] > 1e3)
+
+
+@pytest.mark.skipif(not CUDA, reason=NO_CUDA)
+@pytest.mark.parametrize("case", GRAPH_CASES)
+def test_cuda_graph_capture_equals_the_eager_loop(case):
+    from bench.engine import graphs
+
+    specs = graph_specs(case)
+    graphs.LAST_FALLBACK.clear()
+    net, curves, diverged = train_on(specs, engine.train_stacked, "cuda")
+    net_g, curves_g, diverged_g = train_on(specs, graphs.train_graphed, "cuda", capture=True)
+    assert graphs.LAST_FALLBACK == []  # captured, not fallen back
+    for a, b in zip(net.parameters(), net_g.parameters(), strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-14)
+    torch.testing.assert_close(curves, curves_g, rtol=1e-6, atol=1e-7, equal_nan=True)
+    assert torch.equal(diverged, diverged_g)
+
+
+@pytest.mark.skipif(not CUDA, reason=NO_CUDA)
+@pytest.mark.parametrize("case", GRAPH_CASES[:3])
+def test_cuda_graphs_match_the_reference_loop_in_float64(case):
+    from bench.engine import graphs
+
+    specs = graph_specs(case)
+    net, curves, _ = train_on(specs, graphs.train_graphed, "cuda", capture=True)
+    for i, spec in enumerate(specs):
+        model, history, _ = train_one_reference(spec, torch.float64)
+        assert max_relative_error(net, i, model) < 1e-9
+        assert curves[:, 3, i].tolist() == pytest.approx(history.test_acc, abs=1e-6)
+
+
+@pytest.mark.skipif(not CUDA, reason=NO_CUDA)
+def test_train_chunk_uses_captured_epochs_on_cuda(monkeypatch):
+    from bench.engine import graphs
+    from bench.engine.train import chunk_path
+
+    specs = graph_specs(GRAPH_CASES[0])
+    datasets = {data_key(s): load_data(s) for s in specs}
+    assert chunk_path(specs, record(specs[0]), datasets, "cuda")[0] == "cuda-graph"
+    monkeypatch.setenv(graphs.ENV, "0")
+    assert chunk_path(specs, record(specs[0]), datasets, "cuda")[0] == "generic"

@@ -22,13 +22,22 @@ class StackedOptimizer:
         kind: str,
         lr: torch.Tensor,
         momentum: torch.Tensor | None = None,
+        capturable: bool = False,
     ):
+        """capturable: the step count lives on the device and the momentum buffers exist
+        from the start (zeros: the first step's buffer, 0 x momentum + g, is g exactly), so
+        `step` has no host-side state and a CUDA graph can capture it (bench.engine.graphs)."""
         self.params = params
         self.kind = kind
         self.lr = lr  # (models,)
         self.momentum = momentum  # (models,) SGD's momentum, None when every model's is 0
         self.momentum_buffer: list[torch.Tensor | None] = [None] * len(params)
         self.step_count = 0
+        self.capturable = capturable
+        if capturable:  # float64, as the host's bias corrections
+            self.step_tensor = torch.zeros((), dtype=torch.float64, device=lr.device)
+            if momentum is not None:
+                self.momentum_buffer = [torch.zeros_like(p) for p in params]
         if kind == "adam":
             self.exp_avg = [torch.zeros_like(p) for p in params]
             self.exp_avg_sq = [torch.zeros_like(p) for p in params]
@@ -44,8 +53,14 @@ class StackedOptimizer:
         self.step_count += 1
         if self.kind == "adam":
             beta1, beta2 = ADAM_BETAS
-            bias_correction1 = 1 - beta1**self.step_count
-            bias_correction2_sqrt = math.sqrt(1 - beta2**self.step_count)
+            if self.capturable:  # the same float64 arithmetic, on the device
+                self.step_tensor += 1
+                dtype = self.params[0].dtype
+                bias_correction1 = (1 - beta1**self.step_tensor).to(dtype)
+                bias_correction2_sqrt = (1 - beta2**self.step_tensor).sqrt().to(dtype)
+            else:
+                bias_correction1 = 1 - beta1**self.step_count
+                bias_correction2_sqrt = math.sqrt(1 - beta2**self.step_count)
         for i, p in enumerate(self.params):
             g = p.grad
             lr = self._per_model(self.lr, p)

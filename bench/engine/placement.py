@@ -75,12 +75,24 @@ def bytes_per_model(spec: RunSpec, data: Dataset) -> int:
     return 4 * stack.units * n * 6 + 4 * data.n_features * n * 2
 
 
-def chunk_size(spec: RunSpec, data: Dataset, device: torch.device, cap: int | None = None) -> int:
-    """Models per chunk: as many as the memory budget allows (and the caches, on a CPU)."""
-    size = max(1, memory_budget_bytes(device) // max(bytes_per_model(spec, data), 1))
+def chunk_size(
+    spec: RunSpec,
+    data: Dataset,
+    device: torch.device,
+    cap: int | None = None,
+    budget: int | None = None,
+    threads: int = 1,
+) -> int:
+    """Models per chunk: as many as the memory budget allows (and the caches, on a CPU).
+
+    budget: another machine's memory_budget_bytes (a Dask worker's, bench.backends), else this
+    one's; threads: the cores that train the chunk there, each with its own caches, so a CPU
+    chunk may hold that many times CPU_CACHE_BYTES (1: this process's default)."""
+    budget = memory_budget_bytes(device) if budget is None else budget
+    size = max(1, budget // max(bytes_per_model(spec, data), 1))
     if device.type == "cpu":
         per_model = 4 * max(spec.width if spec.depth else 1, 1) * len(data.X_train)
-        size = min(size, max(MIN_CPU_CHUNK, CPU_CACHE_BYTES // per_model))
+        size = min(size, max(MIN_CPU_CHUNK, CPU_CACHE_BYTES * max(threads, 1) // per_model))
     return min(size, cap) if cap else size
 
 

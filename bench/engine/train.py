@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from bench.data import Dataset, data_key, load_data
-from bench.engine import fused
+from bench.engine import fused, graphs
 from bench.engine.measure import (
     Plane,
     data_plane,
@@ -209,11 +209,14 @@ def per_model_options(
 def training_path(
     net: StackedMLP, device: torch.device, options: Iterable[str], regression: bool
 ) -> tuple[str, str | None]:
-    """The path train_chunk trains `net` on, "fused" or "generic", and why it is not the fused
-    one (None when it is): fused.why_not_fused's reason, or that generic measured faster."""
+    """The path train_chunk trains `net` on: "fused" (the CPU kernel), "cuda-graph" (captured
+    epochs, engine.graphs) or "generic" (train_stacked's eager loop), and why it is not the
+    fused one (None when it is): fused.why_not_fused's reason, or that generic measured faster."""
     needs = {*options, "mse"} if regression else set(options)  # what the kernel must implement
     if fused.use_fused(net, device, options=needs):
         return "fused", None
+    if graphs.use_graphs(device):
+        return "cuda-graph", fused.why_not_fused(net, device, needs)
     reason = fused.why_not_fused(net, device, needs)
     if fused.requested_path() == "generic":
         reason = f"{fused.ENV}=generic"
@@ -288,7 +291,9 @@ def train_chunk(
     # 2. Training: the fused CPU kernel where it applies (engine.fused), else autograd.
     options = per_model_options(specs, net.weights[0].dtype, device)
     path, _ = training_path(net, device, options, regression)
-    train = fused.train_fused if path == "fused" else train_stacked
+    train = {"fused": fused.train_fused, "cuda-graph": graphs.train_graphed}.get(
+        path, train_stacked
+    )
     curves, diverged_epoch = train(
         net, X_train, y_train, X_test, y_test,
         optimizer=spec0.optimizer, lr=lr, seeds=seeds, epochs=spec0.epochs,
