@@ -20,8 +20,10 @@ from bench.engine import fused, graphs
 from bench.engine.measure import (
     Plane,
     data_plane,
+    dead_networks,
     dead_unit_fractions,
     grid_measures,
+    grid_regions,
     init_gradient_norms,
     measure_batch_size,
 )
@@ -287,6 +289,13 @@ def train_chunk(
     # 1. Before training: dead units and gradient norms at initialisation.
     dead_init = dead_unit_fractions(net, X_train, batch) if measure and spec0.depth else nan
     g_first, g_last = init_gradient_norms(net, X_train, y_train)
+    planes = (
+        {key: data_plane(datasets[key]) for key in dict.fromkeys(map(data_key, specs))}
+        if measure
+        else {}
+    )
+    born_dead = dead_networks(net, X_train, batch).to(nan.dtype) if measure else nan
+    regions_init = grid_regions(net, specs, planes, batch) if measure else nan
 
     # 2. Training: the fused CPU kernel where it applies (engine.fused), else autograd.
     options = per_model_options(specs, net.weights[0].dtype, device)
@@ -313,6 +322,8 @@ def train_chunk(
         "dead_unit_frac_init": dead_init,
         "grad_norm_init_first": g_first,
         "grad_norm_init_last": g_last,
+        "born_dead": born_dead,
+        "linear_regions_init": regions_init,
     }
     if regression:
         values.update(train_r2=final[2], test_r2=final[3], test_mse=final[1])
@@ -320,12 +331,12 @@ def train_chunk(
         values.update(train_acc=final[2], test_acc=final[3], best_test_acc=test_acc.max(0).values)
     surfaces = []
     if measure:
-        planes = {key: data_plane(datasets[key]) for key in dict.fromkeys(map(data_key, specs))}
         grid = grid_measures(net, specs, planes, surface_rows, batch, regression)
         values.update(
             dead_unit_frac=dead_unit_fractions(net, X_train, batch) if spec0.depth else nan,
             linear_fit_r2=grid.r2,
             linear_regions=grid.regions,
+            dead_after_training=dead_networks(net, X_train, batch).to(nan.dtype),
         )
         surfaces = [
             Surface(
