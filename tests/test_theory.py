@@ -97,3 +97,19 @@ def test_zero_bias_regions_are_judged_against_2n_and_random_biases_against_polyn
                         "agrees"}  # fmt: skip
     rows.loc[rows["init"] == "kaiming", "mean"] *= 2  # 4N: not what zero biases allow
     assert [r["verdict"] for r in _region_rows(rows)][0] == "departs"
+
+
+def test_a_network_is_dead_when_a_layer_is_exactly_constant_and_only_then():
+    from bench.engine.measure import dead_networks
+    from bench.engine.stacked import build_stacked
+    from bench.spec import RunSpec
+
+    X = torch.randn(2, 2, 50, generator=torch.Generator().manual_seed(0))  # (models, in, n)
+    # a layer pushed far below zero: relu outputs exact zeros, leaky_relu a shrunken signal
+    for name, expected in (("relu", True), ("leaky_relu", False)):
+        net = build_stacked([RunSpec(activation=name, depth=3, width=4, seed=s) for s in (0, 1)],
+                            get_activation(name), 2, 1, "cpu")  # fmt: skip
+        assert not dead_networks(net, X, batch=2).any()  # born alive at these seeds
+        with torch.no_grad():
+            net.biases[1][0] -= 100.0  # model 0: every unit of layer 2 far below zero
+        assert dead_networks(net, X, batch=1).tolist() == [expected, False], name

@@ -43,27 +43,22 @@ def dead_unit_fractions(net: StackedMLP, X: torch.Tensor, batch: int) -> torch.T
     return torch.cat(out)
 
 
-# A network is dead when its output is the same for every input: the logits' spread over the
-# samples is within float32 rounding of their size (a dead ReLU layer makes it exactly zero).
-DEAD_SPREAD = 1e-6
-
-
 @torch.no_grad()
 def dead_networks(net: StackedMLP, X: torch.Tensor, batch: int) -> torch.Tensor:
-    """Whether each network's output is the same on every sample of X (models, in, samples):
-    (models,) bool. For relu: some hidden layer has no unit active on any input, so no
-    gradient reaches the layers below it. Never true without hidden layers."""
+    """Whether each network is dead on X (models, in, samples): some hidden layer outputs
+    exactly the same values for every sample (for relu: no unit of it is active on any input),
+    so the output is constant and no gradient reaches the layers below. (models,) bool; never
+    true without hidden layers. Exact equality: a signal that only shrinks (leaky_relu's
+    negative side, tanh near saturation) is not dead."""
     models = X.shape[0]
-    if net.depth == 0:
-        return torch.zeros(models, dtype=torch.bool, device=X.device)
-    out = []
+    dead = torch.zeros(models, dtype=torch.bool, device=X.device)
     for start in range(0, models, batch):
         part = slice(start, start + batch)
-        logits = net.subset(part).forward(X[part])[0]  # (m, out, samples)
-        spread = logits.amax(2) - logits.amin(2)
-        scale = logits.abs().amax(2).clamp_min(1.0)
-        out.append((spread <= DEAD_SPREAD * scale).all(1))
-    return torch.cat(out)
+        post = net.subset(part).forward(X[part], keep=True)[2]  # each (m, width, samples)
+        for h in post:
+            constant = (h.amax(2) == h.amin(2)).all(1)  # (m,): every unit, every sample
+            dead[part] |= constant
+    return dead
 
 
 def init_gradient_norms(
