@@ -8,6 +8,7 @@ import os
 import sys
 
 from bench import __version__
+from bench.card.command import cmd_card
 from bench.commands import (
     PAGE_NAME,
     cmd_explore,
@@ -162,6 +163,15 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("list-activations", help="every activation, built-in and plugin")
     plugin(p)
     p.set_defaults(func=cmd_list_activations)
+
+    p = sub.add_parser("card", help="a one-page verdict on one activation (or --all built-ins)")
+    p.add_argument("name", nargs="?", metavar="NAME", help="a built-in or a plugin's activation")
+    p.add_argument("--all", action="store_true", help="every built-in, then the leaderboard")
+    p.add_argument("--out", help="folder for card.md, card.png, card.json [reports/cards/NAME]")
+    p.add_argument("--protocol", default="card-v1", help="a shipped protocol or a file [card-v1]")
+    p.add_argument("--jobs", type=_positive(int), help="worker processes [cores]")
+    plugin(p)
+    p.set_defaults(func=cmd_card)
 
     p = sub.add_parser("perf", help="engine speed against the notebook loop and scikit-learn")
     p.add_argument("--out", default="results/perf", help="folder for perf.csv and perf.md")

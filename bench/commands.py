@@ -54,10 +54,16 @@ def _device(name: str) -> torch.device:
 def cmd_list_activations(args) -> int:
     registry = _registry(args)
     rows = [
-        (a.name, a.source, "yes" if a.learnable else "no", a.description, ", ".join(a.aliases))
+        (
+            a.name,
+            a.source,
+            "yes" if a.learnable else "no",
+            a.description + (f" [{a.reference}]" if a.reference else ""),
+            ", ".join(a.aliases),
+        )
         for a in registry
     ]
-    header = ("name", "source", "learnable", "description", "aliases")
+    header = ("name", "source", "learnable", "description [reference]", "aliases")
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(3)]
     for row in [header, *rows]:
         cells = [row[i].ljust(widths[i]) for i in range(3)]

@@ -21,7 +21,7 @@ from types import MappingProxyType
 import torch
 from torch import nn
 
-from bench.activations import BUILTINS
+from bench.activations import BUILTINS, ZOO
 
 
 class ActivationError(ValueError):
@@ -77,13 +77,14 @@ class PluginFailure:
 
 
 def _builtin(b) -> Activation:
+    factory = b.module or (lambda fn=b.fn, name=b.name: Elementwise(fn, name))
     return Activation(
         name=b.name,
-        factory=lambda fn=b.fn, name=b.name: Elementwise(fn, name),
+        factory=factory,
         description=b.description,
         reference=b.reference,
         source="builtin",
-        learnable=False,
+        learnable=b.module is not None,
         piecewise_linear=b.piecewise_linear,
         affine=b.affine,
         glorot_factor=b.glorot_factor,
@@ -154,7 +155,7 @@ class Registry:
         )
 
 
-BUILTIN_REGISTRY = Registry().add(*(_builtin(b) for b in BUILTINS))
+BUILTIN_REGISTRY = Registry().add(*(_builtin(b) for b in (*BUILTINS, *ZOO)))
 
 
 # --------------------------------------------------------------------------- making records

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 import bench
-from bench.activations import BUILTINS
+from bench.activations import BUILTINS, ZOO
 from bench.plugins import get_activation
 from bench.registry import BUILTIN_REGISTRY, ActivationError
 
@@ -32,7 +32,7 @@ AT_ONE_AND_MINUS_ONE = {
 
 def test_every_required_builtin_exists_with_a_description_and_a_reference():
     names = {a.name for a in BUILTIN_REGISTRY}
-    assert names == set(AT_ONE_AND_MINUS_ONE)
+    assert names == set(AT_ONE_AND_MINUS_ONE) | {b.name for b in ZOO}  # the zoo: test_zoo.py
     for b in BUILTINS:
         assert b.description and b.reference
 
@@ -73,7 +73,7 @@ def test_a_callable_passes_straight_through():
 
 def test_piecewise_linear_flags_mark_the_countable_activations():
     countable = {a.name for a in BUILTIN_REGISTRY if a.piecewise_linear}
-    assert countable == {"none", "relu", "leaky_relu"}
+    assert countable == {"none", "relu", "leaky_relu", "abs"}
     assert {a.name for a in BUILTIN_REGISTRY if a.affine} == {"none"}
 
 
