@@ -397,12 +397,12 @@ def test_learning_curves_are_skipped_when_no_run_is_left_to_draw():
     assert s.curves.empty
 
 
-def test_csv_datasets_are_shown_by_their_stem():
+def test_csv_datasets_are_shown_by_the_name_the_grid_gave_them():
+    # one name everywhere: the report, export --where and the explore page
     runs = synthetic.make_runs(activations=("none",), datasets=("circles",), seeds=(0,))
     runs["dataset"] = "data/my points.csv"
     prepared = prepare_runs(runs)
-    assert set(prepared["dataset"]) == {"my points"}
-    assert set(prepared["dataset_source"]) == {"data/my points.csv"}
+    assert set(prepared["dataset"]) == set(prepared["dataset_source"]) == {"data/my points.csv"}
 
 
 def test_a_dataset_where_the_linear_network_ties_the_top_is_the_negative_control():

@@ -85,11 +85,10 @@ def load_results(results_dir: Path | str) -> Results:
 
 
 def dataset_label(name: str) -> str:
-    """A dataset's display name: builtins as they are, a CSV file by its stem."""
-    name = str(name)
-    if name.lower().endswith(".csv"):
-        return Path(name).stem
-    return name
+    """A dataset's display name: its name as stored, which for a CSV file is its path as
+    written in the grid (bench.csv_data.CsvName), the one name export --where and the explore
+    page use too."""
+    return str(name)
 
 
 def prepare_runs(runs: pd.DataFrame) -> pd.DataFrame:
