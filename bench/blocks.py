@@ -26,6 +26,11 @@ from bench.store import Store
 MAIN = "main"  # the name of the one block of a grid file without [[block]] tables
 
 
+def block_title(name: str, question: str) -> str:
+    """A block's title: its question, else "Block NAME" (the report's section, explore's tab)."""
+    return question or f"Block {name}"
+
+
 @dataclass(frozen=True)
 class BlockInfo:
     name: str  # unique in its grid
@@ -46,6 +51,10 @@ class Blocks:
 
     def question(self, name: str) -> str:
         return self._get(name).question
+
+    def title(self, name: str) -> str:
+        """How the report and the explore page name a block: its question, else "Block NAME"."""
+        return block_title(name, self.question(name))
 
     def run_ids(self, name: str) -> set[str]:
         self._get(name)

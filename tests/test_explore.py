@@ -26,9 +26,9 @@ import pandas as pd
 import pytest
 from report_synthetic import make_runs, make_surfaces, write_results
 
+from bench.blocks import block_title
 from bench.cli import main
 from bench.explore import write_explore_page
-from bench.explore.cells import block_title
 from bench.explore.data import explore_data, part_bytes
 from bench.explore.encode import unpack
 from bench.grid import load_grid

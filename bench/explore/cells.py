@@ -359,12 +359,6 @@ def lesson(records: list[dict], layout: Layout, control: list[int | None]) -> di
 # --------------------------------------------------------------------------- blocks
 
 
-def block_title(name: str, question: str) -> str:
-    """How the page names a block (study): its question, as the report titles the block's
-    section (bench.report.blocks.title), or "Block <name>"."""
-    return question or f"Block {name}"
-
-
 def block_view(records: list[dict], layout: Layout, cells: list[int]) -> dict:
     """What the page needs to show one block (study) whose cells are `cells` (indices into
     `records`): axes (the indices of the axes that vary within it; at least one), levels (per

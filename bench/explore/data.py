@@ -17,12 +17,11 @@ from pathlib import Path
 import pandas as pd
 
 from bench import colors
-from bench.blocks import MAIN, load_blocks
+from bench.blocks import MAIN, block_title, load_blocks
 from bench.explore.cells import (
     MEANINGS,
     MEASURES,
     add_ceilings,
-    block_title,
     block_view,
     cell_index,
     function_key,

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from bench.blocks import Blocks
+from bench.blocks import Blocks, block_title
 from bench.report import figures, regression
 from bench.report.figure_kit import REFERENCE_PHRASE, Built, Inputs, Skip
 from bench.report.markdown import HIGHER, compare, fmt, note, pct_ci, table_cell
@@ -77,7 +77,7 @@ def studies(results: Results, blocks: Blocks) -> tuple[Results, list[Study]]:
 
 
 def title(study: Study) -> str:
-    return study.question or f"Block {study.name}"
+    return block_title(study.name, study.question)
 
 
 def sections(study: Study) -> list[tuple[str, str, Callable[[Inputs], Built]]]:
