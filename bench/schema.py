@@ -70,7 +70,7 @@ METRICS: tuple[Column, ...] = (
     Column("linear_fit_r2", "float64", "R^2 of an affine fit to the logits on the input plane"),
     Column("linear_regions", "float64", "distinct linear pieces on the input plane (NaN: smooth)"),
     Column("linear_regions_init", "float64", "the same at initialisation, before training"),
-    Column("born_dead", "float64", "1 if the output is the same on every training input at init"),
+    Column("born_dead", "float64", "1 if a hidden layer is zero on every training input at init"),
     Column("dead_after_training", "float64", "the same after training (1 or 0)"),
     Column("dead_unit_frac", "float64", "hidden units never active on the training set, trained"),
     Column("dead_unit_frac_init", "float64", "the same at initialisation"),

@@ -105,8 +105,9 @@ def test_a_network_is_dead_when_a_layer_is_exactly_constant_and_only_then():
     from bench.spec import RunSpec
 
     X = torch.randn(2, 2, 50, generator=torch.Generator().manual_seed(0))  # (models, in, n)
-    # a layer pushed far below zero: relu outputs exact zeros, leaky_relu a shrunken signal
-    for name, expected in (("relu", True), ("leaky_relu", False)):
+    # a layer pushed far below zero: relu outputs exact zeros; leaky_relu a shrunken signal,
+    # tanh a saturated one (exactly -1 in float32): neither is a dead ReLU
+    for name, expected in (("relu", True), ("leaky_relu", False), ("tanh", False)):
         net = build_stacked([RunSpec(activation=name, depth=3, width=4, seed=s) for s in (0, 1)],
                             get_activation(name), 2, 1, "cpu")  # fmt: skip
         assert not dead_networks(net, X, batch=2).any()  # born alive at these seeds

@@ -46,18 +46,17 @@ def dead_unit_fractions(net: StackedMLP, X: torch.Tensor, batch: int) -> torch.T
 @torch.no_grad()
 def dead_networks(net: StackedMLP, X: torch.Tensor, batch: int) -> torch.Tensor:
     """Whether each network is dead on X (models, in, samples): some hidden layer outputs
-    exactly the same values for every sample (for relu: no unit of it is active on any input),
-    so the output is constant and no gradient reaches the layers below. (models,) bool; never
-    true without hidden layers. Exact equality: a signal that only shrinks (leaky_relu's
-    negative side, tanh near saturation) is not dead."""
+    exactly zero for every unit and sample (no unit active on any input: the dying ReLU of Lu
+    et al. 2019), so the output is the same everywhere and no gradient reaches the layers
+    below. (models,) bool; never true without hidden layers. Only an activation that is zero
+    on an interval can die: leaky_relu's negative side, elu or tanh never output exact zeros."""
     models = X.shape[0]
     dead = torch.zeros(models, dtype=torch.bool, device=X.device)
     for start in range(0, models, batch):
         part = slice(start, start + batch)
         post = net.subset(part).forward(X[part], keep=True)[2]  # each (m, width, samples)
         for h in post:
-            constant = (h.amax(2) == h.amin(2)).all(1)  # (m,): every unit, every sample
-            dead[part] |= constant
+            dead[part] |= (h == 0).flatten(1).all(1)
     return dead
 
 

@@ -99,8 +99,9 @@ def build(inputs: Inputs) -> Built:
         raise Skip("no network of this grid was born dead (the widths are too large).")
     figure = plot_shares(table, inputs.styles)
     caption = (
-        "Share of networks born dead (output the same for every training input at "
-        "initialisation), one panel per width, mean over replicates with 95% intervals; the "
+        "Share of networks born dead (some hidden layer outputs zero for every unit and "
+        "training input at initialisation, so the output is the same everywhere), one panel "
+        "per width, mean over replicates with 95% intervals; the "
         "dash-dotted line is ReLU's bound 1 - (1 - 2^-N)^L (Lu et al. 2019): the chance "
         f"that the network is dead at one given input. {note(table)}"
     )
