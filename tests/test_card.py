@@ -106,7 +106,7 @@ def test_verdict_is_tied_when_the_interval_contains_one_half():
 
 
 def test_relu_under_another_name_is_tied_with_relu(setup, monkeypatch):
-    for name, value in (("COST_MODELS", 4), ("COST_EPOCHS", 2), ("COST_REPEATS", 1)):
+    for name, value in (("COST_MODELS", 4), ("COST_EPOCHS", 2), ("COST_ROUNDS", 1)):
         monkeypatch.setattr(cost, name, value)  # the cost line, timed briefly
     result = card(setup, "same_as_relu", measure_cost=True)
     versus = result.card["versus"]["relu"]

@@ -1,14 +1,16 @@
 """The cost line of a card: time per training step of the candidate against relu.
 
 Both are timed on the engine's generic path (`bench.engine.train_stacked`), the path every
-activation can take, on the same chunk: COST_MODELS models of the protocol's middle shape on
-circles, full batch, Adam. relu alone may also take the fused kernel in a real run, so the
-card states both the ratio on the same path and the path each trained on in the protocol.
+activation can take, on the same chunk: COST_MODELS models of the protocol's circles shape
+nearest depth 4, full batch, Adam, on one thread. The two are timed in alternation,
+COST_ROUNDS times each, and the fastest round of each is kept: other work on the machine only
+ever slows a round down, so the minimum is the least disturbed measurement of both.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -20,8 +22,8 @@ from bench.registry import Activation
 from bench.spec import RunSpec
 
 COST_MODELS = 32  # models in the timed chunk
-COST_EPOCHS = 10  # full-batch steps per timing
-COST_REPEATS = 2  # the fastest of these is kept (the least disturbed by other work)
+COST_EPOCHS = 5  # full-batch steps per round
+COST_ROUNDS = 7  # rounds per activation, alternating; the fastest is kept
 
 
 @dataclass(frozen=True)
@@ -32,16 +34,16 @@ class Cost:
     path: str  # the engine path both were timed on
 
 
-def step_seconds(activation: Activation, spec: RunSpec) -> float:
-    """Seconds per full-batch training step of COST_MODELS runs of `spec` with `activation`."""
+def _round(activation: Activation, spec: RunSpec) -> Callable[[], float]:
+    """A function timing one round (COST_EPOCHS steps) of COST_MODELS runs of `spec`."""
     specs = [
         RunSpec(**{**spec.__dict__, "seed": s, "epochs": COST_EPOCHS}) for s in range(COST_MODELS)
     ]
     datasets = {data_key(s): load_data(s) for s in specs}
     data = datasets[data_key(specs[0])]
     X_train, y_train, X_test, y_test = engine.stack_data(specs, datasets, "cpu")
-    best = float("inf")
-    for _ in range(COST_REPEATS):
+
+    def timed() -> float:
         net = engine.build_stacked(
             specs, activation, data.n_features, output_size(data.n_classes), "cpu"
         )
@@ -53,12 +55,19 @@ def step_seconds(activation: Activation, spec: RunSpec) -> float:
             seeds=torch.tensor([s.seed for s in specs]),
             epochs=COST_EPOCHS, eval_every=COST_EPOCHS,
         )  # fmt: skip
-        best = min(best, time.perf_counter() - start)
-    return best / COST_EPOCHS
+        return (time.perf_counter() - start) / COST_EPOCHS
+
+    return timed
 
 
 def measure_cost(candidate: Activation, relu: Activation, spec: RunSpec) -> Cost:
     """The candidate's and relu's step times on the generic path, and their ratio."""
-    ours = step_seconds(candidate, spec)
-    theirs = step_seconds(relu, spec)
-    return Cost(ours, theirs, ours / theirs, "generic")
+    ours, theirs = _round(candidate, spec), _round(relu, spec)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        times = [(ours(), theirs()) for _ in range(COST_ROUNDS)]
+    finally:
+        torch.set_num_threads(threads)
+    best_ours, best_theirs = min(t[0] for t in times), min(t[1] for t in times)
+    return Cost(best_ours, best_theirs, best_ours / best_theirs, "generic")
