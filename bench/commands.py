@@ -104,6 +104,11 @@ def cmd_plan(args) -> int:
     print(f"stored    {plan.stored} (in {store.root})")
     print(f"to train  {plan.pending} in {plan.groups} groups, {chunks} chunks")
     if plan.tasks:
+        from bench.memory import check_plan
+
+        fit = check_plan(plan, device, jobs if device.type == "cpu" else 1)
+        print("\n".join(fit.lines()))
+        jobs = min(jobs, fit.workers) or 1  # what `run` will use
         guess = estimate(
             plan, device, jobs, args.threads, recalibrate=args.recalibrate, planning=planning
         )

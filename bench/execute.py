@@ -9,7 +9,9 @@ machines; a task carries everything needed (specs, the activation's record, CSV 
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -17,7 +19,7 @@ import torch
 
 import bench
 from bench import engine, schema
-from bench.plan import Task
+from bench.plan import Task, split_tasks_of
 
 
 @dataclass
@@ -100,31 +102,77 @@ def outcome_tables(task: Task, arrays: engine.ChunkArrays) -> TaskOutcome:
     return TaskOutcome(runs=runs, curves=curves, surfaces=surfaces, weights=weights)
 
 
-def execute_task(task: Task, device: str, threads: int | None) -> TaskOutcome:
-    """Trains one chunk; never raises for a failing run: the error goes into its rows.
+def failed_outcome(task: Task, device: str | torch.device, error: str) -> TaskOutcome:
+    """The rows of a chunk whose runs failed, with the reason in `error`."""
+    runs = _run_rows(task)
+    runs["affine"] = task.activation.affine
+    runs["diverged"] = False
+    runs["error"] = error.strip()[:2000]
+    empty = pd.DataFrame()
+    return _stamped(TaskOutcome(runs=runs, curves=empty, surfaces=empty, weights=empty), device)
 
-    Module-level so joblib (loky) and Dask can ship it to other processes and machines.
-    """
-    if threads:
-        torch.set_num_threads(threads)
-    resolved = engine.resolve_device(device)
-    try:
-        arrays = engine.train_chunk(
-            task.specs,
-            task.activation,
-            resolved,
-            surface_rows=task.surface_rows,
-            datasets=task.datasets,
-        )
-        outcome = outcome_tables(task, arrays)
-    except Exception as exc:  # a group that raises is recorded as failed, the grid goes on
-        runs = _run_rows(task)
-        runs["affine"] = task.activation.affine
-        runs["diverged"] = False
-        runs["error"] = f"{type(exc).__name__}: {exc}".strip()[:2000]
-        empty = pd.DataFrame()
-        outcome = TaskOutcome(runs=runs, curves=empty, surfaces=empty, weights=empty)
+
+def _stamped(outcome: TaskOutcome, device: str | torch.device) -> TaskOutcome:
+    """Where and by which versions the chunk was trained."""
+    resolved = engine.resolve_device(device) if isinstance(device, str) else device
     outcome.runs["device"] = engine.device_label(resolved)
     outcome.runs["engine_version"] = engine.ENGINE_VERSION
     outcome.runs["nonlinbench_version"] = bench.__version__
     return outcome
+
+
+def halves(task: Task) -> list[Task]:
+    """The task as two of half its models each (one, when it holds one model)."""
+    return split_tasks_of(task, max(1, (len(task) + 1) // 2))
+
+
+def _train(task: Task, device: torch.device) -> TaskOutcome:
+    arrays = engine.train_chunk(
+        task.specs,
+        task.activation,
+        device,
+        surface_rows=task.surface_rows,
+        datasets=task.datasets,
+    )
+    return outcome_tables(task, arrays)
+
+
+def _concat(outcomes: list[TaskOutcome]) -> TaskOutcome:
+    return TaskOutcome(
+        *(pd.concat([getattr(o, f) for o in outcomes], ignore_index=True) for f in
+          ("runs", "curves", "surfaces", "weights"))
+    )  # fmt: skip
+
+
+def execute_task(task: Task, device: str, threads: int | None) -> TaskOutcome:
+    """Trains one chunk; never raises for a failing run: the error goes into its rows.
+
+    A chunk that runs out of GPU memory is trained again as two halves, once; what still does
+    not fit is recorded as failed. Module-level so joblib (loky) and Dask can ship it to other
+    processes and machines. When the task names a `started` folder, a file there (named by its
+    first run id) tells the runner that this chunk was being trained if the worker is killed.
+    """
+    if task.started:
+        (Path(task.started) / task.run_ids[0]).write_text(str(os.getpid()))
+    if threads:
+        torch.set_num_threads(threads)
+    resolved = engine.resolve_device(device)
+    try:
+        outcome = _train(task, resolved)
+    except torch.cuda.OutOfMemoryError as exc:
+        torch.cuda.empty_cache()
+        first = str(exc).splitlines()[0] if str(exc) else "CUDA out of memory"
+        parts = []
+        for half in halves(task):
+            try:
+                parts.append(_train(half, resolved))
+            except torch.cuda.OutOfMemoryError:
+                torch.cuda.empty_cache()
+                error = f"out of GPU memory training a chunk of {len(task)} models, and again as "
+                parts.append(failed_outcome(half, resolved, f"{error}{len(half)}: {first}"))
+            except Exception as again:  # noqa: BLE001 - recorded, like any failing group
+                parts.append(failed_outcome(half, resolved, f"{type(again).__name__}: {again}"))
+        outcome = _concat(parts)
+    except Exception as exc:  # a group that raises is recorded as failed, the grid goes on
+        return failed_outcome(task, resolved, f"{type(exc).__name__}: {exc}")
+    return _stamped(outcome, resolved)

@@ -8,7 +8,7 @@ a decision surface), so workers look nothing up.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import torch
 
@@ -34,6 +34,9 @@ class Task:
     # the run ids name, even if the file changes meanwhile. Built-in data is regenerated.
     datasets: dict[tuple, Dataset] = field(default_factory=dict)
     cost: float = 0.0  # relative cost, for ordering and estimates
+    # A folder where the worker notes that it began this task (bench.execute), so the runner
+    # knows which chunks a killed worker pool held; "" for none.
+    started: str = ""
 
     def __len__(self) -> int:
         return len(self.specs)
@@ -154,3 +157,32 @@ def make_plan(
         block_ids=block_ids,
         activations=len({s.activation for s in specs}),
     )
+
+
+def split_tasks_of(task: Task, max_models: int) -> list[Task]:
+    """The task cut into pieces of at most `max_models` runs, in order."""
+    pieces = []
+    for start in range(0, len(task), max_models):
+        stop = min(start + max_models, len(task))
+        specs = task.specs[start:stop]
+        keys = {data_key(s) for s in specs}
+        pieces.append(
+            Task(
+                specs=specs,
+                run_ids=task.run_ids[start:stop],
+                activation=task.activation,
+                surface_rows=tuple(r - start for r in task.surface_rows if start <= r < stop),
+                datasets={k: v for k, v in task.datasets.items() if k in keys},
+                cost=task.cost * len(specs) / max(len(task), 1),
+                started=task.started,
+            )
+        )
+    return pieces
+
+
+def split_tasks(plan: Plan, max_models: int) -> Plan:
+    """The plan with every task of more than `max_models` runs cut into pieces of at most that
+    many (a smaller chunk needs less memory: bench.memory), largest first again."""
+    tasks = [piece for task in plan.tasks for piece in split_tasks_of(task, max_models)]
+    tasks.sort(key=lambda t: -t.cost)
+    return replace(plan, tasks=tasks)

@@ -12,24 +12,29 @@ from __future__ import annotations
 import contextlib
 import os
 import platform
+import re
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import torch
+from joblib.externals.loky.process_executor import TerminatedWorkerError
 from tqdm.auto import tqdm
 
 import bench
-from bench import engine
+from bench import engine, memory
 from bench.backends import BACKENDS, dask_results, local_results
 from bench.blocks import manifest_entry
+from bench.execute import execute_task, failed_outcome, halves
 from bench.grid import MAX_RUNS, Grid
-from bench.plan import make_plan
+from bench.plan import make_plan, split_tasks
 from bench.store import Store, StoreError, describe_os_error
 
 
@@ -136,6 +141,9 @@ def run_grid(
         plan = make_plan(grid, store, resolved, max_chunk=max_chunk, max_runs=max_runs)
         if backend == "local":
             jobs = 1 if resolved.type != "cpu" else (jobs or default_jobs(resolved))
+            if plan.tasks:  # nothing trains that cannot fit: fewer workers, smaller chunks, or no
+                fit = memory.check_plan(plan, resolved, jobs)
+                plan, jobs = _fit_memory(fit, plan, jobs)
             if threads is None and resolved.type == "cpu":
                 threads = max(1, (os.cpu_count() or 1) // jobs)  # divide cores, don't oversubscribe
         manifest = base_manifest(grid, resolved, command)
@@ -167,7 +175,8 @@ def run_grid(
         else:
             if threads:
                 torch.set_num_threads(threads)
-            _train(plan, store, summary, quiet, local_results(plan.tasks, device, threads, jobs))
+            results = _surviving_kills(plan.tasks, device, threads, jobs)
+            _train(plan, store, summary, quiet, results)
         summary.wall_s = time.perf_counter() - t0
         manifest.update(
             finished=pd.Timestamp.now("UTC").isoformat(),
@@ -179,6 +188,112 @@ def run_grid(
         )
         store.write_manifest(manifest)
     return summary
+
+
+def _fit_memory(fit: memory.MemoryFit, plan, jobs: int):
+    """The plan and workers that fit this machine's memory (a note on stderr when they are
+    fewer or smaller than asked), or the one-line refusal (memory.refuse)."""
+    if fit.workers >= jobs:
+        return plan, jobs
+    if fit.workers >= 1:
+        print(
+            f"memory: {fit.workers} of {jobs} jobs fit ({memory.gib(fit.need(fit.workers))} of "
+            f"{memory.gib(fit.available)} {fit.source}; largest chunk {fit.largest.setting}): "
+            f"training with {fit.workers}",
+            file=sys.stderr,
+        )
+        return plan, fit.workers
+    if fit.max_chunk is None:
+        memory.refuse(fit)
+    print(
+        f"memory: 1 job with at most {fit.max_chunk} models per chunk fits "
+        f"({memory.gib(fit.available)} {fit.source}; largest chunk {fit.largest.setting})",
+        file=sys.stderr,
+    )
+    return split_tasks(plan, fit.max_chunk), 1
+
+
+def _surviving_kills(tasks: list, device: str, threads: int | None, jobs: int):
+    """local_results, surviving a worker killed by the operating system or a signal.
+
+    A killed worker takes its pool down with it: the chunks it and the others were training
+    (each worker notes the chunk it starts, Task.started) are reported in one line and trained
+    again once, each as two halves in a worker of their own, after the chunks not yet
+    started; a half killed again is stored as failed, with the reason in runs.error. What
+    finished stays stored.
+    """
+    started = Path(tempfile.mkdtemp(prefix="nonlinbench-started-"))
+    pending = {t.run_ids[0]: replace(t, started=str(started)) for t in tasks}
+    retry: list[tuple] = []
+    try:
+        while pending:
+            try:
+                for outcome in local_results(list(pending.values()), device, threads, jobs):
+                    pending.pop(outcome.runs["run_id"].iloc[0], None)
+                    yield outcome
+            except TerminatedWorkerError as exc:
+                reason = _kill_reason(exc)
+                held = [t for first, t in pending.items() if (started / first).exists()]
+                lost = held or list(pending.values())  # no notes: any of them
+                for task in lost:
+                    del pending[task.run_ids[0]]
+                    retry.append((task, reason))
+                for note in started.iterdir():
+                    note.unlink()
+                print(
+                    f"warning: a worker was killed ({reason}) while training "
+                    f"{'; '.join(map(_describe, lost))}: trying each once more as two halves",
+                    file=sys.stderr,
+                )
+        for task, reason in retry:
+            for half in halves(replace(task, started="")):
+                yield _alone(half, task, reason, device, threads)
+    finally:
+        shutil.rmtree(started, ignore_errors=True)
+        if retry:  # no worker outlives the command
+            from joblib.externals.loky import get_reusable_executor
+
+            get_reusable_executor(max_workers=1).shutdown(wait=True, kill_workers=True)
+
+
+def _alone(half, task, reason: str, device: str, threads: int | None):
+    """One half of a killed chunk, trained in a worker of its own (one at a time, so a kill
+    names its chunk); failed if killed again."""
+    from joblib.externals.loky import get_reusable_executor
+
+    try:
+        return (
+            get_reusable_executor(max_workers=1)
+            .submit(execute_task, half, device, threads)
+            .result()
+        )
+    except TerminatedWorkerError as exc:
+        again = _kill_reason(exc)
+        print(
+            f"warning: killed again ({again}): {_describe(half)}; marked failed",
+            file=sys.stderr,
+        )
+        return failed_outcome(
+            half,
+            device,
+            f"worker killed ({reason}) training a chunk of {len(task)} models, and again "
+            f"({again}) as {len(half)}: too large for this machine's memory?",
+        )
+
+
+def _kill_reason(exc: BaseException) -> str:
+    """joblib's 'The exit codes of the workers are {SIGKILL(-9)}' as 'SIGKILL(-9)'."""
+    found = re.search(r"exit codes of the workers are \{([^}]*)\}", str(exc))
+    return found.group(1) if found else type(exc).__name__
+
+
+def _describe(task) -> str:
+    """A chunk's settings in a few words: activation, depth x width, optimizer, its runs."""
+    spec = task.specs[0]
+    return (
+        f"{spec.activation} depth x width {spec.depth} x {spec.width}, n_samples "
+        f"{spec.n_samples}, {spec.optimizer} ({len(task)} runs)"
+    )
 
 
 def _recover(store: Store, grid: Grid, fresh: bool) -> list[str]:
@@ -240,7 +355,7 @@ def _train(plan, store: Store, summary: RunSummary, quiet: bool, results) -> Non
             summary.diverged += int(outcome.runs["diverged"].fillna(False).sum())
             done_runs += len(outcome.runs)
             bar.set_postfix_str(f"{done_runs}/{plan.pending} runs", refresh=False)
-            bar.update(work[outcome.runs["run_id"].iloc[0]])
+            bar.update(work.pop(outcome.runs["run_id"].iloc[0], 0.0))  # a retried half: 0
     except (KeyboardInterrupt, Terminated) as exc:
         summary.interrupted = "SIGTERM" if isinstance(exc, Terminated) else "SIGINT"
     finally:
