@@ -47,10 +47,11 @@ def test_the_report_is_priced_by_activations_and_runs_in_figures(tmp_path):
     assert estimate.report_seconds(plan, prices) == pytest.approx(0.25 * units)
 
 
-def test_plan_prints_the_parts_and_the_report(monkeypatch, capsys):
+def test_plan_prints_the_parts_and_the_report(monkeypatch, capsys, tmp_path):
     prices = Calibration(1e-5, 0.0, 0.0, 0.0, startup=5.0, per_task=0.1, per_figure=0.2)
     monkeypatch.setattr(estimate, "prices", lambda *a, **k: ((prices, prices), True))
-    assert main(["plan", "seed", "--device", "cpu", "--jobs", "1"]) == 0
+    empty = str(tmp_path / "results")  # results/seed may hold the grid already
+    assert main(["plan", "seed", "--out", empty, "--device", "cpu", "--jobs", "1"]) == 0
     out = capsys.readouterr().out
     assert "for `run` on cpu with 1 job(s)" in out
     assert "          start 5 s, planning " in out
