@@ -21,6 +21,7 @@ engine's accuracy with MLPClassifier's over 20 seeds (an independent implementat
 
 from __future__ import annotations
 
+import os
 import statistics
 import time
 from collections.abc import Callable
@@ -220,6 +221,7 @@ def run_perf(
     budget = 2.0 if quick else 12.0  # seconds per repeat for large engine configurations
     loop_epochs = 100 if quick else EPOCHS
     timings: list[Timing] = []
+    load_before = os.getloadavg()[0]
     print(f"perf on {engine.device_label(device)}, torch {torch.__version__}, "
         f"{torch.get_num_threads()} threads, {repeats} repeats")  # fmt: skip
 
@@ -333,6 +335,9 @@ def run_perf(
         profile = seed_epoch_profile(data.X_train.T.contiguous(), data.y_train,
                                      data.X_test.T.contiguous(), data.y_test, net)  # fmt: skip
         profile.to_csv(out / "profile.csv", index=False)
-    (out / "perf.md").write_text(render_markdown(table, ceiling, device, checks, quick, profile))
+    load = (load_before, os.getloadavg()[0])
+    (out / "perf.md").write_text(
+        render_markdown(table, ceiling, device, checks, quick, profile, load)
+    )
     print(f"wrote {out / 'perf.csv'} and {out / 'perf.md'}")
     return table

@@ -69,6 +69,7 @@ def render_markdown(
     checks: pd.DataFrame | None,
     quick: bool,
     profile: pd.DataFrame | None = None,
+    load: tuple[float, float] | None = None,
 ) -> str:
     head = table.iloc[0]
     headline = table[table.label == "headline"].iloc[0]
@@ -94,6 +95,17 @@ def render_markdown(
         f"{head.threads} threads; median of {head.repeats} repeats. Measured fp32 matmul "
         f"ceiling: **{ceiling / 1e9:.1f} GFLOP/s**." + (" Quick mode (--quick)." if quick else ""),
         "",
+        *(
+            [
+                f"Host load (1-minute load average): {load[0]:.1f} at the start, {load[1]:.1f} at "
+                f"the end, on {os.cpu_count()} cores. Above the core count, other processes shared "
+                "the cores: the interleaved ratios still compare like with like, the absolute "
+                "times do not carry over to a quiet host.",
+                "",
+            ]
+            if load
+            else []
+        ),  # fmt: skip
         "Setup (the seed notebook's): circles, 1000 points, noise 0.03, 800 for training, "
         "2->10->10->1 ReLU, full-batch SGD at lr 0.1, 1000 epochs. The engine evaluates train "
         "and test loss and accuracy every epoch (eval_every 1), as the notebook does, unless "

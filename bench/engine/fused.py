@@ -50,13 +50,16 @@ if kernels is not None:
     assert kernels.DIVERGENCE_FACTOR == reference.DIVERGENCE_FACTOR
 
 # Modules compiled into fused_kernels' kernels.
-EMBEDDED = ("fused_act", "fused_linear", "fused_math", "fused_options")
+EMBEDDED = ("fused_act", "fused_linear", "fused_math", "fused_options", "fused_zoo")
+# Modules whose cached functions call another module's (numba links the callee in).
+CALLERS = ("fused_kernels", "fused_act", "fused_linear", "fused_zoo")
 
 
 def drop_stale_kernels() -> None:
     """Numba's cache checks only each cached function's own source file, but fused_kernels'
-    kernels embed the EMBEDDED modules: when those change, the cached kernels of fused_kernels
-    and fused_act are deleted (a stamp of the modules' contents sits beside the cache)."""
+    kernels embed the EMBEDDED modules: when those change, the cached kernels of the modules
+    that call into others (CALLERS) are deleted (a stamp of the modules' contents sits beside
+    the cache)."""
     folder = Path(kernels.__file__).parent
     sources = b"".join((folder / f"{name}.py").read_bytes() for name in EMBEDDED)
     digest = hashlib.sha256(sources).hexdigest()
@@ -65,7 +68,7 @@ def drop_stale_kernels() -> None:
     try:
         if stamp.is_file() and stamp.read_text() == digest:
             return
-        for path in [*cache.glob("fused_kernels.*.nb[ic]"), *cache.glob("fused_act.*.nb[ic]")]:
+        for path in [p for name in CALLERS for p in cache.glob(f"{name}.*.nb[ic]")]:
             path.unlink(missing_ok=True)
         cache.mkdir(parents=True, exist_ok=True)
         stamp.write_text(digest)
@@ -125,10 +128,14 @@ def why_not_fused(net: StackedMLP, device: torch.device, options: Iterable[str] 
 # the seed setup with Adam, and the default grid's widths 4/8/32 by depths 1-4). In float32 the
 # activations built on exp or erf run fused_math's vectorised loops (seed setup: elu 2.0x,
 # gelu 1.6x, silu 2.0x, tanh 2.9x, sigmoid 2.5x faster than generic; gelu and silu 1.2-2.8x on
-# the grid's shapes); at width 256 the generic path's batched matrix products win.
+# the grid's shapes). The zoo (fused_zoo) and mish and softplus measured 7-47x faster (N = 64,
+# seed setup with Adam, on a heavily loaded host, where torch's eager kernels suffer most).
+# sin and snake call libm per element: sin measured 0.8x on a quiet host (3x under load), so
+# both keep the generic path. At width 256 the generic path's batched matrix products win.
 FUSED_ACTIVATIONS = frozenset(
     {"none", "relu", "leaky_relu", "elu", "selu", "gelu", "silu", "mish", "tanh", "sigmoid",
-     "softplus"}
+     "softplus", "celu", "hardswish", "hardsigmoid", "hardtanh", "relu6", "softsign",
+     "squared_relu", "abs", "gaussian", "erf", "logsigmoid"}
 )  # fmt: skip
 FUSED_MAX_WIDTH = 128
 

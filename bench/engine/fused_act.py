@@ -28,11 +28,14 @@ from bench.engine.fused_math import (
     softplus_float32,
     tanh_float32,
 )
+from bench.engine.fused_zoo import ZOO_CODES, zoo_backward, zoo_forward
 
 # Code per built-in name (bench.activations); the kernel receives the code.
 ACT_CODES = {
     "none": 0, "relu": 1, "leaky_relu": 2, "elu": 3, "selu": 4, "gelu": 5,
     "silu": 6, "mish": 7, "tanh": 8, "sigmoid": 9, "softplus": 10, "sin": 11,
+    "celu": 3,  # celu with alpha 1 (F.celu's default) is elu
+    **ZOO_CODES,  # the zoo's parameter-free built-ins (fused_zoo)
 }  # fmt: skip
 SELU_ALPHA = 1.6732632423543772848170429916717  # torch's constants
 SELU_SCALE = 1.0507009873554804934193349852946
@@ -113,10 +116,12 @@ def activate(code, Z, A, rows, count, bits):
             for s in range(count):
                 z = Z[o, s]
                 A[o, s] = z if z > threshold else np.log1p(np.exp(z))
-    else:
+    elif code == 11:
         for o in range(rows):
             for s in range(count):
                 A[o, s] = np.sin(Z[o, s])
+    else:
+        zoo_forward(code, Z, A, rows, count, bits)
 
 
 @njit(cache=True, inline="always")
@@ -191,7 +196,9 @@ def activation_backward(code, Z, A, G, rows, count, bits):
                 z = Z[o, s]
                 e = np.exp(z)
                 G[o, s] = G[o, s] if z > threshold else G[o, s] * e / (e + one)
-    else:
+    elif code == 11:
         for o in range(rows):
             for s in range(count):
                 G[o, s] = G[o, s] * np.cos(Z[o, s])
+    else:
+        zoo_backward(code, Z, A, G, rows, count, bits)
