@@ -5,8 +5,12 @@
     optim       SGD and Adam with a learning rate per model
     train       the training loop and `train_chunk`, which returns arrays
     fused       the fused CPU path: the same training in one compiled Numba kernel
-                (fused_kernels, fused_act), picked by `train_chunk` where it applies and
-                measured faster; NONLINBENCH_ENGINE=generic|fused forces a path
+                (fused_kernels; fused_linear: the layers' products; fused_act, fused_math,
+                fused_zoo: activations and loss; fused_options: optimizer, penalties, dropout
+                and shuffle hashes), picked by `train_chunk` where it applies and measured
+                faster; NONLINBENCH_ENGINE=generic|fused forces a path; fused_profile times
+                its phases (perf.md)
+    graphs      the CUDA path: one epoch captured as a CUDA graph and replayed
     measure     dead units, gradients at init, grid measures and decision surfaces
 
 `bench.model.train_reference` is the one-model definition the engine must match; the runner
@@ -34,7 +38,9 @@ from bench.engine.train import (
     train_stacked,
 )
 
-ENGINE_VERSION = "1"
+# 2: the fused kernel on every axis, with float32 vectorised exp/erf forms (results within
+# float32 rounding of version 1's; `plan`'s cached prices, keyed on it, are measured again).
+ENGINE_VERSION = "2"
 
 __all__ = [
     "ENGINE_VERSION",
