@@ -55,7 +55,7 @@ def title(card: dict) -> str:
 
 
 def _p(v: dict) -> str:
-    return f"{v['p_improvement']:.2f} [{v['low']:.2f}, {v['high']:.2f}]"
+    return f"{v['p_improvement']:.3f} [{v['low']:.3f}, {v['high']:.3f}]"
 
 
 def _dataset_line(entry: dict, candidate: str, metric: str) -> str:
@@ -220,8 +220,7 @@ def leaderboard(cards: list[dict]) -> str:
         "whose runs are cached on disk per protocol and engine version, so a second card trains "
         "only the candidate.",
         "",
-        "Each activation's card (`nonlinbench card NAME`) trains the protocol named below and "
-        "compares it with the reference activations. **Score**: IQM of the share of the best "
+        "**Score**: IQM of the share of the best "
         "possible accuracy (test accuracy / the Bayes rule's on the same test points) with its "
         "95% stratified bootstrap interval. **Tier**: tier 1 is every activation whose interval "
         "overlaps the highest's, then the same rule on the rest: activations of one tier are "
