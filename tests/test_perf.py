@@ -67,4 +67,4 @@ def test_perf_md_reads_its_headline_goals_and_limits_from_the_measurements():
     assert "## Headline: one process, N = 1024 models" in md
     assert "**100.0x** the notebook loop and **25.0x** scikit-learn" in md
     assert "| speedup_vs_loop" in md and "| >= 60" in md and "| >= 15" in md
-    assert "## What limits it" in md and "backward is the largest share (55%)" in md
+    assert "## What limits it" in md and "Backward is the largest share (55%)" in md
