@@ -589,7 +589,10 @@ def graph_specs(case):
     return [RunSpec(**{**base, **case}, seed=s) for s in range(3)]
 
 
-@pytest.mark.parametrize("case", GRAPH_CASES)
+@pytest.mark.parametrize(  # two in make test, the rest under make test-slow
+    "case", [c if i < 2 else pytest.param(c, marks=pytest.mark.slow)
+             for i, c in enumerate(GRAPH_CASES)]
+)  # fmt: skip
 def test_the_capturable_epoch_run_eagerly_is_train_stacked(case):
     # The graph path's step functions (epoch, optimizer step count and divergence on the
     # device) without capture, on the CPU: train_stacked's numbers exactly.

@@ -357,7 +357,10 @@ def axis_case(name, epochs, seeds=2):
     return [RunSpec(**{**base, **AXIS_CASES[name]}, seed=seed) for seed in range(seeds)]
 
 
-@pytest.mark.parametrize("name", AXIS_CASES)
+@pytest.mark.parametrize(  # three in make test (regression, a stack, both), two slow
+    "name", [n if n in ("sine_tanh_sgd", "stack_relu_tanh", "stack_regression")
+             else pytest.param(n, marks=pytest.mark.slow) for n in AXIS_CASES]
+)  # fmt: skip
 def test_regression_and_stacks_match_the_reference_in_float32(name):
     assert_matches_reference(axis_case(name, 100), torch.float32, 1e-4)
 
