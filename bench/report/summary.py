@@ -82,6 +82,7 @@ def build_report(
     report, byte for byte; a file whose content did not change is not rewritten.
     """
     matplotlib.use("Agg")
+    _TABLES_WRITTEN.clear()
     results_dir, out_dir = Path(results_dir), Path(out_dir)
     results = load_results(results_dir)
     runs = results.runs
@@ -148,6 +149,9 @@ def build_report(
     parts += _failures_table(failure_counts(runs), tables_dir)
     parts += ["## Environment", environment(results.manifest)]
     parts += ["## Reproduce", reproduce(results.manifest, name)]
+    for stale in tables_dir.glob("*.csv"):  # a table not made this time must not linger
+        if stale not in _TABLES_WRITTEN:
+            stale.unlink()
     summary_path = out_dir / "summary.md"
     write_if_changed(summary_path, ("\n\n".join(p for p in parts if p) + "\n").encode())
     return summary_path
@@ -176,7 +180,12 @@ def _save_figure(figure, path: Path) -> None:
     write_if_changed(path, buffer.getvalue())
 
 
+# The tables written by the report being built: any other CSV in its tables/ is stale.
+_TABLES_WRITTEN: set[Path] = set()
+
+
 def _write_csv(frame: pd.DataFrame, path: Path, index: bool = False) -> None:
+    _TABLES_WRITTEN.add(path)
     write_if_changed(path, frame.to_csv(index=index).encode())
 
 
