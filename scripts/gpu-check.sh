@@ -39,7 +39,7 @@ export NONLINBENCH_CACHE_DIR="${NONLINBENCH_CACHE_DIR:-$OUT/cache}"
 
 # name | seconds | command (run by bash -c, output to $OUT/<name>.log)
 STEPS=(
-    "env|30|$PYTHON -c 'import sys, torch; print(sys.version); print(\"torch\", torch.__version__, \"cuda\", torch.version.cuda); print(torch.cuda.get_device_name(0)); free, total = torch.cuda.mem_get_info(); print(f\"memory free {free / 2**30:.1f} of {total / 2**30:.1f} GiB\")'"
+    "env|30|$PYTHON -c 'import sys, torch; print(sys.version); print(\"torch\", torch.__version__, \"cuda\", torch.version.cuda); print(torch.cuda.get_device_name(0)); free, total = torch.cuda.mem_get_info(); print(f\"memory free {free / 2**30:.1f} of {total / 2**30:.1f} GiB\"); import importlib.util as u; print(\"optional:\", {m: u.find_spec(m) is not None for m in (\"numba\", \"tabulate\", \"psutil\", \"dask\")})'"
     "cuda-tests|$TESTS_S|$PYTHON -m pytest -q -p no:cacheprovider -o addopts='' -k 'cuda or graph or capturable' tests/test_engine.py"
     "perf|$PERF_S|$PYTHON -m bench perf --device cuda --repeats 3 --quick --out '$OUT/perf'"
     "default-grid|$GRID_S|$PYTHON -m bench run default --device cuda --fresh --quiet --out '$OUT/default/results'"
