@@ -132,6 +132,8 @@ def train_graphed(
     initial = [p.detach().clone() for p in net.parameters()]
     try:
         return _train(*args, **kwargs, capture=capture)
+    except torch.cuda.OutOfMemoryError:
+        raise  # the runner's to handle (bench.execute retries the chunk as halves)
     except RuntimeError as exc:  # capture refused: train the chunk again, eagerly
         if not capture:
             raise
