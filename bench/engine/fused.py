@@ -263,7 +263,7 @@ def train_fused(
     eval_every: int = 10,
     **options: torch.Tensor,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """`train.train_stacked` on the fused path: same arguments, same results (to rounding).
+    """`eager.train_stacked` on the fused path: same arguments, same results (to rounding).
 
     X: (models, in, samples), y: (models, samples). Returns curves (evaluations, 4, models)
     float32 and diverged_epoch (models,) int64; net's weights and biases are trained in place.

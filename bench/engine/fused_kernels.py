@@ -16,7 +16,7 @@ Layout (`bench.engine.fused` packs it):
     Z, A:   (layers [+ 1], width, tile)   pre- and post-activations of one tile of samples
     curves: (models, E, 4)       train_loss, test_loss, train_acc, test_acc at record_at
 
-The algorithm is `bench.engine.train.train_stacked`'s (and so `bench.model.train_reference`'s)
+The algorithm is `bench.engine.eager.train_stacked`'s (and so `bench.model.train_reference`'s)
 step for step: mean BCE-with-logits (one output), cross-entropy or squared error (regression,
 scored by R^2), each model's gradient of its own mean loss (plus its weight penalties), SGD (with momentum) or Adam as torch.optim computes
 them, dropout with `bench.model.dropout_scale`'s masks (fused_options), the divergence rule of
@@ -202,7 +202,7 @@ def _train_one(
     codes (hidden layers,) activation codes, hyper (HYPER,) its options (columns of
     fused_options), drop_at its dropout threshold (0: none), dropout whether the chunk has
     dropout, regression: squared error and R^2, curves (E, 4) float64. Returns the epoch at
-    which it diverged (0: never). Steps as in train.train_stacked."""
+    which it diverged (0: never). Steps as in eager.train_stacked."""
     t = theta.dtype.type
     n, n_test = X.shape[1], X_test.shape[1]
     layers = len(sizes) - 1

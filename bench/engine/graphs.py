@@ -36,6 +36,7 @@ from dataclasses import dataclass
 
 import torch
 
+from bench.engine.eager import train_stacked
 from bench.engine.optim import StackedOptimizer
 from bench.engine.stacked import StackedMLP, per_model_loss, per_model_score
 from bench.model import batches, eval_epochs, has_diverged, shuffle_order, weight_penalty
@@ -118,10 +119,9 @@ def train_graphed(
     l1: torch.Tensor | None = None,
     capture: bool | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """`train.train_stacked`'s contract (same arguments, same results) with one epoch captured
+    """`eager.train_stacked`'s contract (same arguments, same results) with one epoch captured
     as a CUDA graph and replayed; capture=None: on CUDA. Falls back to train_stacked (from the
     initial parameters) when capture fails."""
-    from bench.engine.train import train_stacked
 
     device = X_train.device
     capture = device.type == "cuda" if capture is None else capture
