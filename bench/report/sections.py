@@ -80,7 +80,8 @@ def _gallery(inputs: Inputs) -> Built:
         "on the right). The corner shows the run's test accuracy."
     )
     shown = [c for c in GALLERY_COLUMNS if c in selected]
-    return Built(figure, caption, data=selected[shown])
+    data = selected[shown].sort_values(["dataset", "activation"], kind="stable")
+    return Built(figure, caption, data=data)  # sorted: shards merge in any order
 
 
 GALLERY_COLUMNS = (
