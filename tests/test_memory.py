@@ -173,6 +173,7 @@ CHUNKS = {
 FACTOR = 2.0
 
 
+@pytest.mark.slow  # trains four chunks in fresh processes (~17 s): under make test-slow
 @pytest.mark.skipif(not Path("/proc/self/clear_refs").exists(), reason="needs Linux's VmHWM reset")
 def test_predicted_peaks_are_within_a_factor_of_2_of_measured_peaks(tmp_path):
     for name, (depth, width, optimizer, n, seeds) in CHUNKS.items():
