@@ -29,6 +29,7 @@ from bench.report.results import (
     Results,
     is_regression,
     levels,
+    restrict,
     usable,
 )
 from bench.report.summaries import references
@@ -48,18 +49,6 @@ class Study:
     question: str
     results: Results
     main: pd.DataFrame  # the main block's runs: what the contrast is read against
-
-
-def restrict(results: Results, ids: set[str]) -> Results:
-    """``results`` with only the runs (and their curves and surfaces) whose id is in ``ids``."""
-    runs = results.runs[results.runs["run_id"].isin(ids)]
-    curves = results.curves
-    if len(curves) and "run_id" in curves:
-        curves = curves[curves["run_id"].isin(ids)]
-    surfaces = results.surfaces
-    if surfaces is not None and "run_id" in surfaces:
-        surfaces = surfaces[surfaces["run_id"].isin(ids)]
-    return Results(results.path, runs, curves, surfaces, results.manifest)
 
 
 def studies(results: Results, blocks: Blocks) -> tuple[Results, list[Study]]:

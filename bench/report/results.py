@@ -219,6 +219,20 @@ def is_regression(runs: pd.DataFrame) -> np.ndarray:
     return regression | (unknown & source.isin(known).to_numpy(bool))
 
 
+def restrict(results: Results, ids: set[str]) -> Results:
+    """``results`` with only the runs whose id is in ``ids``, their curves and their surfaces
+    (None when none of theirs was stored)."""
+    runs = results.runs[results.runs["run_id"].isin(ids)]
+    curves = results.curves
+    if len(curves) and "run_id" in curves:
+        curves = curves[curves["run_id"].isin(ids)]
+    surfaces = results.surfaces
+    if surfaces is not None and "run_id" in surfaces:
+        surfaces = surfaces[surfaces["run_id"].isin(ids)]
+        surfaces = surfaces if len(surfaces) else None
+    return Results(results.path, runs, curves, surfaces, results.manifest)
+
+
 def split_tasks(results: Results) -> tuple[Results | None, Results | None]:
     """(the classification results, the regression results): each with its runs, their curves
     and their surfaces; None for a kind without runs. Results without regression runs come back
@@ -228,17 +242,6 @@ def split_tasks(results: Results) -> tuple[Results | None, Results | None]:
         return results, None
 
     def part(mask: np.ndarray) -> Results | None:
-        if not mask.any():
-            return None
-        runs = results.runs[mask]
-        ids = set(runs["run_id"])
-        curves = results.curves
-        if len(curves) and "run_id" in curves:
-            curves = curves[curves["run_id"].isin(ids)]
-        surfaces = results.surfaces
-        if surfaces is not None and "run_id" in surfaces:
-            surfaces = surfaces[surfaces["run_id"].isin(ids)]
-            surfaces = surfaces if len(surfaces) else None
-        return Results(results.path, runs, curves, surfaces, results.manifest)
+        return restrict(results, set(results.runs.loc[mask, "run_id"])) if mask.any() else None
 
     return part(~regression), part(regression)

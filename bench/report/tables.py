@@ -89,7 +89,7 @@ def summarize(
     compare = [a for a in by if a not in within]
     chosen = select(runs, compare, within, metric=metric, where=where)
     level = seed_level(chosen.runs, by, metric)
-    summary = _bootstrap(level, by, metric, n_resamples, confidence, seed)
+    summary = summarize_replicates(level, by, metric, n_resamples, confidence, seed)
     if metric == "test_acc" and len(summary):
         summary = _with_yardstick_means(summary, chosen.runs, by)
     summary.attrs["selection"] = chosen
@@ -106,7 +106,7 @@ def _with_yardstick_means(summary: pd.DataFrame, runs: pd.DataFrame, by: list[st
     return summary.merge(means, on=by, how="left")
 
 
-def _bootstrap(
+def summarize_replicates(
     level: pd.DataFrame, by: list[str], metric: str, n_resamples: int, confidence: float, seed: int
 ) -> pd.DataFrame:
     """Mean and two-level bootstrap interval of ``metric`` per group of ``by`` over the replicate
@@ -156,7 +156,7 @@ def paired_change(
     if start not in wide or end not in wide:
         return pd.DataFrame(columns=[*by, *SUMMARY_COLUMNS])
     fall = (wide[start] - wide[end]).dropna().rename(metric).reset_index()
-    return _bootstrap(fall, by, metric, n_resamples, confidence, seed)
+    return summarize_replicates(fall, by, metric, n_resamples, confidence, seed)
 
 
 def cell(summary: pd.DataFrame, **where) -> pd.Series | None:

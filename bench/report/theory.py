@@ -26,7 +26,7 @@ from bench.report.markdown import INTERVALS, fmt, note
 from bench.report.plotting import activation_legend, legend_handles
 from bench.report.results import is_regression, levels, seed_axes, with_hidden_layers
 from bench.report.support import select
-from bench.report.tables import _bootstrap, seed_level, summarize
+from bench.report.tables import CONFIDENCE, seed_level, summarize, summarize_replicates
 from bench.theory import mean_field
 
 TOLERANCE = 0.1  # decades per layer: a factor of 1.26 in the per-layer gradient ratio
@@ -79,7 +79,7 @@ def gradient_slopes(runs: pd.DataFrame, n_resamples: int, seed: int) -> pd.DataF
         .dropna()
         .reset_index()
     )
-    summary = _bootstrap(slopes, cells, "slope", n_resamples, 0.95, seed)
+    summary = summarize_replicates(slopes, cells, "slope", n_resamples, CONFIDENCE, seed)
     summary["predicted"] = [
         _predicted(r.activation, r.init, int(r.width)) for r in summary.itertuples()
     ]
