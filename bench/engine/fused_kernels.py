@@ -4,8 +4,9 @@ Why: at the seed's size (2->10->10->1, 800 samples) a hidden tensor of 256 model
 through memory about ten times per epoch in the generic path's separate eager kernels, and
 autograd adds its own passes. Here one thread trains one model start to finish: a tile of
 samples goes forward, through the loss and backward with every intermediate in cache (L2),
-the gradients accumulate over tiles, and the optimizer steps; models run in parallel
-(`prange`). The innermost loops run over a tile's samples (contiguous), so they vectorise.
+the gradients accumulate over tiles, and the optimizer steps; pieces of the models run on
+threads (the kernel releases the GIL: fused.run_in_threads). The innermost loops run over a
+tile's samples (contiguous), so they vectorise.
 
 Layout (`bench.engine.fused` packs it):
 
@@ -32,7 +33,7 @@ deletes their cached versions when one of those changes.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 from bench.engine import fused_options as opt
 from bench.engine.fused_act import activate, activation_backward
@@ -114,13 +115,13 @@ def _loss(logits, labels, count, scale, G, bits, regression):
     return loss, correct
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _score(loss, correct, n, total_ss, regression):
     """Accuracy (hits / n), or for regression R^2 = 1 - SS_res / SS_tot (loss: SS_res)."""
     return 1.0 - loss / total_ss if regression else correct / n
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _total_ss(y, regression):
     """SS_tot = sum (y - mean y)^2 of a target row in its dtype, as bench.model.r_squared."""
     if not regression:
@@ -158,7 +159,7 @@ def _backward(theta, grad, sizes, w_off, b_off, codes, Z, A, G, G_next, count, b
         G, G_next = G_next, G
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _load(X, y, order, start, count, A0, labels):
     """A0[:F, :count] and labels[:count] = samples order[start : start + count] of (X, y)."""
     for f in range(X.shape[0]):
@@ -171,7 +172,7 @@ def _load(X, y, order, start, count, A0, labels):
 # --------------------------------------------------------------------------- one model
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _evaluate(ev, X, y, total_ss, order, Z, A, G, labels, bits, drop):
     """Mean loss and score (accuracy, or R^2) of one model on all of (X, y), tile by tile. ev:
     (theta, sizes, w_off, b_off, codes, regression); total_ss: y's SS_tot (_total_ss); drop: a
@@ -186,14 +187,14 @@ def _evaluate(ev, X, y, total_ss, order, Z, A, G, labels, bits, drop):
         _load(X, y, order, start, count, A[0], labels)
         _forward(theta, sizes, w_off, b_off, codes, Z, A, count, bits, whole)
         tile_loss, tile_correct = _loss(
-            Z[len(sizes) - 2, :out], labels, count, 0.0, G, bits, regression
-        )
+            Z[len(sizes) - 2, :out], labels, count, theta.dtype.type(0.0), G, bits, regression
+        )  # scale 0 in theta's dtype: the training call's signature, compiled once
         loss += tile_loss
         correct += tile_correct
     return loss / n, _score(loss, correct, n, total_ss, regression)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _train_one(
     theta, sizes, w_off, b_off, codes, X, y, X_test, y_test, lr, hyper, drop_at, seed, adam,
     dropout, regression, epochs, batch_size, record_at, tile, curves,
@@ -230,15 +231,14 @@ def _train_one(
     # epoch e come from epoch e + 1's training forward (`deferred`), as in train_stacked.
     defer = full_batch and not dropout
     ev = (theta, sizes, w_off, b_off, codes, regression)
-    scratch = (Z, A, G, labels, bits, drop)
-    test_set = (X_test, y_test, ss_test, test_order)
-    train_set = (X, y, ss_train, in_order)
-    curves[0, 1], curves[0, 3] = _evaluate(ev, *test_set, *scratch)
+    curves[0, 1], curves[0, 3] = _evaluate(ev, X_test, y_test, ss_test, test_order, Z, A, G,
+                                           labels, bits, drop)  # fmt: skip
     deferred = 0
     if not defer:
-        curves[0, 0], curves[0, 2] = _evaluate(ev, *train_set, *scratch)
+        curves[0, 0], curves[0, 2] = _evaluate(ev, X, y, ss_train, in_order, Z, A, G, labels,
+                                               bits, drop)  # fmt: skip
         deferred = -1
-    slot, step, initial_loss = 1, 0, t(0.0)
+    slot, step, initial_loss, diverged = 1, 0, t(0.0), 0
     for epoch in range(1, epochs + 1):
         if not full_batch:
             opt.shuffle(seed, epoch, n, order)
@@ -271,50 +271,52 @@ def _train_one(
             if epoch == 1 and start == 0:
                 initial_loss = batch_loss
             if not np.isfinite(batch_loss) or batch_loss > t(DIVERGENCE_FACTOR) * initial_loss:
-                _record_frozen(ev, train_set, test_set, scratch, record_at, slot, curves)
-                return epoch
+                diverged = epoch
+                break
             # 3. The weight penalties' gradients and the optimizer step.
             if weight_decay != 0 or l1 != 0:
                 opt.penalise(theta, grad, sizes, w_off, weight_decay, l1)
             step += 1
             opt.step(theta, grad, exp_avg, exp_avg_sq, lr, momentum, adam, step)
+        if diverged:
+            break
         if slot < len(record_at) and epoch == record_at[slot]:
-            curves[slot, 1], curves[slot, 3] = _evaluate(ev, *test_set, *scratch)
+            curves[slot, 1], curves[slot, 3] = _evaluate(ev, X_test, y_test, ss_test, test_order,
+                                                         Z, A, G, labels, bits, drop)  # fmt: skip
             if defer and epoch != epochs:
                 deferred = slot
             else:
-                curves[slot, 0], curves[slot, 2] = _evaluate(ev, *train_set, *scratch)
+                curves[slot, 0], curves[slot, 2] = _evaluate(ev, X, y, ss_train, in_order, Z, A,
+                                                             G, labels, bits, drop)  # fmt: skip
             slot += 1
-    return 0
-
-
-@njit(cache=True)
-def _record_frozen(ev, train_set, test_set, scratch, record_at, slot, curves):
-    """A diverged model's remaining evaluations, from `slot` on: the frozen model's metrics
-    (train_stacked goes on evaluating it; here it is evaluated once)."""
-    train = _evaluate(ev, *train_set, *scratch)
-    test = _evaluate(ev, *test_set, *scratch)
-    for k in range(slot, len(record_at)):
-        curves[k, 0], curves[k, 2] = train
-        curves[k, 1], curves[k, 3] = test
+    if diverged:
+        # The frozen model's remaining evaluations, from `slot` on (train_stacked goes on
+        # evaluating it; here it is evaluated once).
+        train = _evaluate(ev, X, y, ss_train, in_order, Z, A, G, labels, bits, drop)
+        test = _evaluate(ev, X_test, y_test, ss_test, test_order, Z, A, G, labels, bits, drop)
+        for k in range(slot, len(record_at)):
+            curves[k, 0], curves[k, 2] = train
+            curves[k, 1], curves[k, 3] = test
+    return diverged
 
 
 # --------------------------------------------------------------------------- entry point
 
 
-@njit(parallel=True, cache=True)
+@njit(nogil=True, cache=True)
 def train_models(
-    theta, sizes, w_off, b_off, codes, X, y, X_test, y_test, lr, hyper, drop_at, seeds, adam,
-    dropout, regression, epochs, batch_size, record_at, tile, curves, diverged_epoch,
+    theta, X, y, X_test, y_test, lr, hyper, drop_at, seeds, curves, diverged_epoch, sizes,
+    w_off, b_off, codes, adam, dropout, regression, epochs, batch_size, record_at, tile,
 ):  # fmt: skip
-    """Trains every model in parallel (they are independent). theta (models, P), codes
-    (hidden layers,) int64 activation codes (fused_act.ACT_CODES), X (models, F, n), y
-    (models, n) targets in theta's dtype (class indices, or values with regression), lr
-    (models,), hyper (models, HYPER) the per-model options (fused_options' columns), drop_at
-    (models,) int64 dropout thresholds, seeds (models,) int64, dropout: whether the chunk has
-    dropout, regression: squared error and R^2, curves (models, E, 4) float64, diverged_epoch
-    (models,) int64."""
-    for m in prange(theta.shape[0]):
+    """Trains every model, one after another, without the GIL (fused.run_in_threads gives
+    threads pieces of the models axis). Per model (models first): theta (models, P), X (models,
+    F, n), y (models, n) targets in theta's dtype (class indices, or values with regression),
+    X_test, y_test likewise, lr (models,), hyper (models, HYPER) the per-model options
+    (fused_options' columns), drop_at (models,) int64 dropout thresholds, seeds (models,)
+    int64, curves (models, E, 4) float64, diverged_epoch (models,) int64. Shared: the layout,
+    codes (hidden layers,) int64 activation codes (fused_act.ACT_CODES), adam, dropout (whether
+    the chunk has dropout), regression (squared error and R^2), the loop's shape."""
+    for m in range(theta.shape[0]):
         diverged_epoch[m] = _train_one(
             theta[m], sizes, w_off, b_off, codes, X[m], y[m], X_test[m], y_test[m], lr[m],
             hyper[m], drop_at[m], seeds[m], adam, dropout, regression, epochs, batch_size,
