@@ -126,8 +126,9 @@ BUILTINS: tuple[Builtin, ...] = (
 
 
 # --------------------------------------------------------------------------- the zoo
-# The literature's activations beyond the core twelve above (which the fused kernel knows by
-# code, bench.engine.fused_act; those it does not know train on the engine's generic path).
+# The literature's activations beyond the core twelve above. The fused kernel knows the
+# parameter-free ones by code (bench.engine.fused_zoo); snake (libm's sin per element, slower
+# there) and the learnable ones train on the engine's generic path (fused.why_not_fused).
 # Each description starts with its formula; `nonlinbench card` gives each a verdict.
 
 

@@ -296,6 +296,14 @@ def test_learnable_and_plugin_activations_keep_the_generic_path(monkeypatch):
         monkeypatch.delenv(fused.ENV)
 
 
+@pytest.mark.parametrize("name", ["learnable_swish", "rational"])
+def test_a_learnable_builtin_is_kept_off_the_fused_path_for_its_parameters(name):
+    from bench.registry import BUILTIN_REGISTRY
+
+    net = engine.build_stacked([RunSpec(activation=name)], BUILTIN_REGISTRY.get(name), 2, 1, CPU)
+    assert fused.why_not_fused(net, CPU) == f"activation '{name}' has learnable parameters"
+
+
 def test_train_chunk_gives_the_same_arrays_on_either_path(monkeypatch):
     specs = [RunSpec(n_samples=200, epochs=40, eval_every=10, seed=s) for s in range(3)]
     relu = BUILTIN_REGISTRY.get("relu")

@@ -230,6 +230,22 @@ def test_rerunning_an_edited_grid_into_the_same_folder_asks_for_fresh(write_grid
     assert set(pd.read_parquet(out / "runs.parquet")["epochs"]) == {30}
 
 
+def test_an_edited_grid_that_still_holds_every_stored_run_goes_on_in_its_folder(
+    write_grid, tmp_path, capsys
+):
+    out = tmp_path / "out"
+    argv = ("--out", str(out), "--quiet", *ONE_THREAD)
+    first = write_grid('n_samples = 100\nactivation = "relu"\nepochs = 30')
+    assert cli(capsys, "run", str(first), *argv)[0] == 0
+    stored = set(pd.read_parquet(out / "runs.parquet")["run_id"])
+    # A comment and a second activation: a new text, but the relu runs are still its runs.
+    grown = write_grid('# and tanh\nn_samples = 100\nactivation = ["relu", "tanh"]\nepochs = 30')
+    assert cli(capsys, "run", str(grown), *argv)[0] == 0
+    runs = pd.read_parquet(out / "runs.parquet")
+    assert stored < set(runs["run_id"])
+    assert set(runs["activation"]) == {"relu", "tanh"}
+
+
 def test_an_enormous_grid_is_refused_at_once_with_its_size(tmp_path, capsys):
     path = tmp_path / "huge.toml"
     path.write_text(

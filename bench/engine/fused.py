@@ -114,6 +114,8 @@ def why_not_fused(net: StackedMLP, device: torch.device, options: Iterable[str] 
     if device.type != "cpu":
         return f"device {device.type} (the fused path is CPU-only)"
     for act in hidden_activations(net) or [net.activation]:
+        if act.learnable:
+            return f"activation '{act.name}' has learnable parameters"
         if act.function is None or act.name not in ACT_CODES:
             return f"activation '{act.name}' is not a built-in function"
     if any(net.act_params):  # (a stack of parameter-free layers holds empty dicts)
