@@ -2,8 +2,8 @@
 
     plan (tasks) -> peak bytes per chunk -> workers that fit -> run adapts or refuses
 
-The engine cuts a group into chunks from a budget for activations (engine.bytes_per_model);
-this module adds what that budget leaves out, the parameters and everything that scales with
+The engine cuts a group into chunks from a budget for activations (engine.bytes_per_model,
+which this module counts too, so the two agree); this module adds what that budget leaves out, the parameters and everything that scales with
 them, so a single model too large for the machine is found before anything trains. The
 model is checked against measured peaks in tests/test_memory.py.
 """
@@ -18,12 +18,12 @@ import torch
 from bench import engine
 from bench.data import Dataset, data_key, load_data
 from bench.engine.measure import MEASURE_RESOLUTION, measure_batch_size
+from bench.engine.placement import FLOAT_BYTES  # the benchmark trains in float32
 from bench.errors import UserError
 from bench.layers import hidden_widths
 from bench.model import LayerStack
 from bench.spec import RunSpec
 
-FLOAT_BYTES = 4  # the benchmark trains in float32
 # Copies of the parameters alive at a chunk's peak, besides the optimiser's state: the
 # parameters, their gradients, and the host copy state_dicts makes for the weights table
 # while both are still alive (measured in tests/test_memory.py).
@@ -31,9 +31,6 @@ PARAMETER_COPIES = 3
 # Adam's step makes one temporary the size of the parameters (the denominator) besides its
 # two moments.
 ADAM_TEMPORARIES = 1
-# Floats kept per unit and sample while training (pre- and post-activation for the backward
-# pass, and the gradient in flight): measured 1 to 3 on the CPU paths.
-ACTIVATION_FLOATS = 3
 # A worker process besides its chunk: Python, torch, numba, the bench modules and the fused
 # kernels it compiles (peak resident, Linux, torch 2.13: 580 MiB after the imports, 890 MiB
 # after the chunks of six activations of the quick grid).
@@ -85,7 +82,6 @@ def chunk_memory(specs: list[RunSpec], data: Dataset) -> ChunkMemory:
     widths = hidden_widths(spec)
     params = LayerStack.of_widths(data.n_features, data.n_classes, widths).linear_parameters
     per_copy = FLOAT_BYTES * params * models
-    stack = LayerStack.of_widths(data.n_features, data.n_classes, widths)
     samples = len(data.X_train) + len(data.X_test)
     # the engine's sub-batch of the grid measures (engine.measure.measure_batch_size)
     per_measure = FLOAT_BYTES * max(spec.width * max(spec.depth, 1), 1) * MEASURE_RESOLUTION**2 * 3
@@ -97,7 +93,7 @@ def chunk_memory(specs: list[RunSpec], data: Dataset) -> ChunkMemory:
         params=params,
         parameters=PARAMETER_COPIES * per_copy,
         optimizer=optimizer_states(specs) * per_copy,
-        activations=FLOAT_BYTES * ACTIVATION_FLOATS * stack.units * samples * models,
+        activations=engine.bytes_per_model(spec, data) * models,
         measures=per_measure * measured_together,
         setting=f"depth x width {layers}, {samples} samples, {spec.optimizer}",
     )

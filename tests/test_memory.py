@@ -197,3 +197,20 @@ def test_predicted_peaks_are_within_a_factor_of_2_of_measured_peaks(tmp_path):
         assert models == CHUNKS[name][-1], name
         assert measured > 100 << 20, name  # large enough to stand out of the process's noise
         assert predicted / FACTOR <= measured <= predicted * FACTOR, (name, predicted, measured)
+
+
+def test_the_engine_cuts_chunks_from_the_activations_this_model_counts(write_grid, tmp_path):
+    from bench import engine
+
+    mixed = SMALL.replace(
+        'activation = "relu"\ndepth = 2\nwidth = 256', 'layers = "16 relu, 8 tanh"'
+    )
+    plan = _plan(write_grid, tmp_path, mixed)
+    specs, data = plan.tasks[0].specs, next(iter(plan.datasets.values()))
+    per_model = engine.bytes_per_model(specs[0], data)
+    assert memory.chunk_memory(specs[:5], data).activations == 5 * per_model
+    # 3 floats per unit (16 + 8 hidden, 1 logit) and the 2 inputs, per sample of both splits
+    assert per_model == 4 * (3 * (16 + 8 + 1) + 2) * 200
+    gpu = torch.device("cuda")  # no cache cap: the budget alone cuts (it is given, not asked)
+    assert engine.chunk_size(specs[0], data, gpu, budget=5 * per_model) == 5
+    assert engine.chunk_size(specs[0], data, gpu, budget=5 * per_model - 1) == 4

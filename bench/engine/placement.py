@@ -14,6 +14,7 @@ from collections.abc import Sequence
 import torch
 
 from bench.data import Dataset, data_key, load_data
+from bench.layers import hidden_widths
 from bench.model import LayerStack
 from bench.spec import RunSpec
 
@@ -39,14 +40,22 @@ def device_label(device: torch.device) -> str:
     return device.type
 
 
-# A chunk may use this share of free GPU memory: the rest is left to the allocator's caching
-# and to the measurement sub-batches, which run after training.
-GPU_MEMORY_SHARE = 0.5
-# On the CPU, a quarter of the available RAM, and never more than 512 MiB: a smaller budget
-# also keeps the working set nearer the caches, and 512 MiB keeps 4096 seed-sized models well
-# under 2 GiB resident.
-CPU_MEMORY_SHARE = 0.25
-CPU_MEMORY_CAP = 512 << 20
+FLOAT_BYTES = 4  # the benchmark trains in float32
+# Floats one model keeps per unit and sample while training (pre- and post-activation for the
+# backward pass, and the gradient in flight): measured 1 to 3 on the CPU paths against peak
+# resident memory (tests/test_memory.py), which bench.memory checks a whole chunk with.
+ACTIVATION_FLOATS = 3
+# A chunk's activations (bytes_per_model) may use this share of free GPU memory: the rest is
+# left to the parameters, the optimiser's state, the allocator's caching and the measurement
+# sub-batches, which run after training. (Half of the 0.5 this was while chunks were cut from
+# an estimate of 6 floats per unit and sample: the same chunks.)
+GPU_MEMORY_SHARE = 0.25
+# On the CPU, an eighth of the available RAM, and never more than 256 MiB of activations: a
+# smaller budget also keeps the working set nearer the caches, and 256 MiB keeps 4096
+# seed-sized models well under 2 GiB resident. (Half of the quarter and 512 MiB of the 6-float
+# estimate: the same chunks.)
+CPU_MEMORY_SHARE = 0.125
+CPU_MEMORY_CAP = 256 << 20
 # On a CPU, per-model speed drops once a hidden activation tensor (models, width, samples)
 # outgrows the caches: for the seed's network, 4096 models in one program measured 186 ms per
 # model against 68 ms at 256. Chunks are capped so that one such tensor stays near 8 MiB.
@@ -67,12 +76,12 @@ def memory_budget_bytes(device: torch.device) -> int:
 
 
 def bytes_per_model(spec: RunSpec, data: Dataset) -> int:
-    """Rough peak bytes one model needs while training: saved activations and their grads."""
-    stack = LayerStack.of(data.n_features, data.n_classes, spec.depth, spec.width)
-    n = len(data.X_train) + len(data.X_test)
-    # ~6 float32 tensors per unit and sample (pre/post activation, grads, eval copies), and
-    # the inputs twice; the measurement grid is processed in sub-batches of its own budget.
-    return 4 * stack.units * n * 6 + 4 * data.n_features * n * 2
+    """Bytes one model keeps while training on both data splits: ACTIVATION_FLOATS per hidden
+    and output unit and sample, and its inputs. The one count of activations: chunk_size cuts
+    chunks from it, and bench.memory adds the parameters, optimiser state and measures to it."""
+    stack = LayerStack.of_widths(data.n_features, data.n_classes, hidden_widths(spec))
+    samples = len(data.X_train) + len(data.X_test)
+    return FLOAT_BYTES * (ACTIVATION_FLOATS * stack.units + data.n_features) * samples
 
 
 def chunk_size(
