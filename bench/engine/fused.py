@@ -24,7 +24,6 @@ from __future__ import annotations
 import hashlib
 import os
 from collections.abc import Iterable
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -168,36 +167,11 @@ def use_fused(
     return reason is None and measured_win(net)
 
 
-def kernel_threads() -> int:
-    """Threads that train a chunk's models: torch's (the runner divides the cores between jobs
-    that way)."""
-    return max(1, torch.get_num_threads())
+def set_threads() -> None:
+    """Numba's threads follow torch's (the runner divides the cores between jobs that way)."""
+    import numba
 
-
-# Pieces of models per thread: a piece whose models diverge early ends early, so more pieces
-# than threads keep every thread busy to the end.
-PIECES_PER_THREAD = 4
-
-
-def run_in_threads(kernel, arrays: tuple, models: int, threads: int, *shared) -> None:
-    """kernel(*(a[lo:hi] for a in arrays), *shared) over pieces [lo, hi) of the models axis, on
-    `threads` threads. The kernel releases the GIL (nogil) and each model is independent, so
-    the pieces run in parallel; slices of the models axis keep C order, so every piece hits the
-    same compiled signature. A plain Python thread pool instead of Numba's parallel=True: the
-    parallel lowering cost about 10 s of the kernel's first compile (of 46 s), and the runner's
-    workers train on one thread each."""
-    if threads <= 1 or models <= 1:
-        kernel(*arrays, *shared)
-        return
-    pieces = min(models, threads * PIECES_PER_THREAD)
-    bounds = np.linspace(0, models, pieces + 1).astype(int)
-    with ThreadPoolExecutor(max_workers=threads) as pool:
-        done = [
-            pool.submit(kernel, *(a[lo:hi] for a in arrays), *shared)
-            for lo, hi in zip(bounds[:-1], bounds[1:], strict=True)
-        ]
-        for future in done:
-            future.result()
+    numba.set_num_threads(max(1, min(torch.get_num_threads(), numba.config.NUMBA_NUM_THREADS)))
 
 
 # --------------------------------------------------------------------------- packing
@@ -314,16 +288,13 @@ def train_fused(
     curves = np.zeros((models, len(record_at), 4))
     diverged = np.zeros(models, np.int64)
     regression = y_train.is_floating_point()  # squared error and R^2 (bench.model.loss_fn)
-    # Per-model arrays (models first) in the kernel's argument order, then the shared ones.
-    per_model = (
+    set_threads()
+    tile = tile_size(net.depth, int(sizes[1:-1].max(initial=1)), n, theta.itemsize,
+                     net.dropout is not None)  # fmt: skip
+    kernels.train_models(
         theta, host(X_train, dtype), host(y_train, dtype), host(X_test, dtype),
         host(y_test, dtype), host(lr, dtype), host(hyper, dtype), host(drop_at, torch.int64),
         host(seeds, torch.int64), curves, diverged,
-    )  # fmt: skip
-    tile = tile_size(net.depth, int(sizes[1:-1].max(initial=1)), n, theta.itemsize,
-                     net.dropout is not None)  # fmt: skip
-    run_in_threads(
-        kernels.train_models, per_model, models, kernel_threads(),
         sizes, w_off, b_off, activation_codes(net), optimizer == "adam",
         net.dropout is not None, regression, epochs, batch_size, record_at, tile,
     )  # fmt: skip

@@ -4,9 +4,8 @@ Why: at the seed's size (2->10->10->1, 800 samples) a hidden tensor of 256 model
 through memory about ten times per epoch in the generic path's separate eager kernels, and
 autograd adds its own passes. Here one thread trains one model start to finish: a tile of
 samples goes forward, through the loss and backward with every intermediate in cache (L2),
-the gradients accumulate over tiles, and the optimizer steps; pieces of the models run on
-threads (the kernel releases the GIL: fused.run_in_threads). The innermost loops run over a
-tile's samples (contiguous), so they vectorise.
+the gradients accumulate over tiles, and the optimizer steps; models run in parallel
+(`prange`). The innermost loops run over a tile's samples (contiguous), so they vectorise.
 
 Layout (`bench.engine.fused` packs it):
 
@@ -33,7 +32,7 @@ deletes their cached versions when one of those changes.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
 from bench.engine import fused_options as opt
 from bench.engine.fused_act import activate, activation_backward
@@ -194,7 +193,7 @@ def _evaluate(ev, X, y, total_ss, order, Z, A, G, labels, bits, drop):
     return loss / n, _score(loss, correct, n, total_ss, regression)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _train_one(
     theta, sizes, w_off, b_off, codes, X, y, X_test, y_test, lr, hyper, drop_at, seed, adam,
     dropout, regression, epochs, batch_size, record_at, tile, curves,
@@ -303,24 +302,25 @@ def _train_one(
 # --------------------------------------------------------------------------- entry point
 
 
-# Not parallel=True: with a prange here (and _train_one compiled apart) the kernel measured
-# 5% faster per model on one thread (seed network: 18.6 against 19.5 ms; the parfor gufunc's
-# array arguments reach LLVM as non-aliasing), but its first compile took 37 s on two cores
-# against 23 s (bench.engine.warm).
-@njit(nogil=True, cache=True)
+# parallel=True: the prange body becomes a gufunc whose array arguments reach LLVM as not
+# aliasing one another, and _train_one inlined there measured 5% faster per model on one thread
+# (seed network: 18.6 against 19.5 ms) than the same code in a nogil loop driven by a Python
+# thread pool, whose first compile was 14 s shorter (23 against 37 s on two cores,
+# bench.engine.warm, which compiles this one at install).
+@njit(parallel=True, cache=True)
 def train_models(
     theta, X, y, X_test, y_test, lr, hyper, drop_at, seeds, curves, diverged_epoch, sizes,
     w_off, b_off, codes, adam, dropout, regression, epochs, batch_size, record_at, tile,
 ):  # fmt: skip
-    """Trains every model, one after another, without the GIL (fused.run_in_threads gives
-    threads pieces of the models axis). Per model (models first): theta (models, P), X (models,
-    F, n), y (models, n) targets in theta's dtype (class indices, or values with regression),
-    X_test, y_test likewise, lr (models,), hyper (models, HYPER) the per-model options
-    (fused_options' columns), drop_at (models,) int64 dropout thresholds, seeds (models,)
-    int64, curves (models, E, 4) float64, diverged_epoch (models,) int64. Shared: the layout,
-    codes (hidden layers,) int64 activation codes (fused_act.ACT_CODES), adam, dropout (whether
-    the chunk has dropout), regression (squared error and R^2), the loop's shape."""
-    for m in range(theta.shape[0]):
+    """Trains every model in parallel (they are independent; Numba's threads follow torch's,
+    fused.set_threads). Per model (models first): theta (models, P), X (models, F, n), y
+    (models, n) targets in theta's dtype (class indices, or values with regression), X_test,
+    y_test likewise, lr (models,), hyper (models, HYPER) the per-model options (fused_options'
+    columns), drop_at (models,) int64 dropout thresholds, seeds (models,) int64, curves
+    (models, E, 4) float64, diverged_epoch (models,) int64. Shared: the layout, codes (hidden
+    layers,) int64 activation codes (fused_act.ACT_CODES), adam, dropout (whether the chunk has
+    dropout), regression (squared error and R^2), the loop's shape."""
+    for m in prange(theta.shape[0]):
         diverged_epoch[m] = _train_one(
             theta[m], sizes, w_off, b_off, codes, X[m], y[m], X_test[m], y_test[m], lr[m],
             hyper[m], drop_at[m], seeds[m], adam, dropout, regression, epochs, batch_size,

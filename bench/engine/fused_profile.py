@@ -73,10 +73,12 @@ def seed_epoch_profile(X_train, y_train, X_test, y_test, net, lr: float = 0.1) -
     their FLOPs and GFLOP/s. X: (in, samples) float32 tensors, y: (samples,)."""
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
+    fused.set_threads()
     try:
         return _profile(X_train, y_train, X_test, y_test, net, lr)
     finally:
         torch.set_num_threads(threads)
+        fused.set_threads()
 
 
 def _profile(X_train, y_train, X_test, y_test, net, lr):

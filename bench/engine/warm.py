@@ -1,7 +1,7 @@
 """Compile the fused kernel before the first run needs it, on two cores at once.
 
 A fresh install has no Numba cache: the first chunk of every worker compiled the whole kernel
-(about 35 s on one core of the 2-core reference machine), each worker the same code at the same
+(about 47 s on one core of the 2-core reference machine), each worker the same code at the same
 time. `python -m bench.engine.warm` (make's install step) compiles it once into the on-disk
 cache, split over two processes: this one trains a tiny float32 network through
 `train_chunk` (the real path, so exactly the signatures a grid uses), while a second process

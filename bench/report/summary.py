@@ -82,14 +82,13 @@ def build_report(
     report, byte for byte; a file whose content did not change is not rewritten.
     """
     matplotlib.use("Agg")
-    _TABLES_WRITTEN.clear()
     results_dir, out_dir = Path(results_dir), Path(out_dir)
     results = load_results(results_dir)
     runs = results.runs
     name = resolve_grid_name(results.manifest, grid_name, results_dir)
-    figures_dir, tables_dir = out_dir / "figures", out_dir / "tables"
+    figures_dir = out_dir / "figures"
     figures_dir.mkdir(parents=True, exist_ok=True)
-    tables_dir.mkdir(parents=True, exist_ok=True)
+    tables = Tables(out_dir / "tables")
 
     # The main block is the report's body; every further block gets a section of its own.
     main, further = studies(results, _blocks(results_dir))
@@ -136,7 +135,7 @@ def build_report(
             _save_figure(built.figure, figures_dir / filename)
             written.add(filename)
             if built.data is not None and len(built.data):
-                _write_csv(built.data, tables_dir / f"{Path(filename).stem}.csv")
+                tables.write(built.data, f"{Path(filename).stem}.csv")
             parts.append(f"![{title}](figures/{filename})\n\n*Figure {number}. {built.caption}*")
             parts.append(built.text)  # empty for most figures; dropped below
     for stale in figures_dir.glob("*.png"):  # a figure skipped this time must not linger
@@ -145,13 +144,11 @@ def build_report(
 
     parts.append("## Tables")
     if s is not None:
-        parts += _tables(s, tables_dir)
-    parts += _failures_table(failure_counts(runs), tables_dir)
+        parts += _tables(s, tables)
+    parts += _failures_table(failure_counts(runs), tables)
     parts += ["## Environment", environment(results.manifest)]
     parts += ["## Reproduce", reproduce(results.manifest, name)]
-    for stale in tables_dir.glob("*.csv"):  # a table not made this time must not linger
-        if stale not in _TABLES_WRITTEN:
-            stale.unlink()
+    tables.remove_stale()
     summary_path = out_dir / "summary.md"
     write_if_changed(summary_path, ("\n\n".join(p for p in parts if p) + "\n").encode())
     return summary_path
@@ -180,22 +177,33 @@ def _save_figure(figure, path: Path) -> None:
     write_if_changed(path, buffer.getvalue())
 
 
-# The tables written by the report being built: any other CSV in its tables/ is stale.
-_TABLES_WRITTEN: set[Path] = set()
+class Tables:
+    """The report's tables/ folder: each CSV written through it is remembered, so that any
+    other CSV there, one this build did not make, can be removed as stale."""
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+        self.written: set[Path] = set()
+        folder.mkdir(parents=True, exist_ok=True)
+
+    def write(self, frame: pd.DataFrame, name: str, index: bool = False) -> None:
+        path = self.folder / name
+        self.written.add(path)
+        write_if_changed(path, frame.to_csv(index=index).encode())
+
+    def remove_stale(self) -> None:
+        for path in self.folder.glob("*.csv"):
+            if path not in self.written:
+                path.unlink()
 
 
-def _write_csv(frame: pd.DataFrame, path: Path, index: bool = False) -> None:
-    _TABLES_WRITTEN.add(path)
-    write_if_changed(path, frame.to_csv(index=index).encode())
-
-
-def _tables(s: Summaries, tables_dir: Path) -> list:
+def _tables(s: Summaries, tables: Tables) -> list:
     """The tables section of summary.md; each table is also written as a CSV file. Every table
     says, from its selection, what its cells average over and what was left out."""
     by_dataset = s.by_dataset[["activation", "dataset", "mean", "low", "high", "n"]]
     by_dataset = by_dataset.sort_values(["activation", "dataset"], kind="stable")
-    _write_csv(by_dataset, tables_dir / "accuracy_by_activation_dataset.csv")
-    _write_csv(s.by_depth, tables_dir / "accuracy_by_activation_depth.csv")
+    tables.write(by_dataset, "accuracy_by_activation_dataset.csv")
+    tables.write(s.by_depth, "accuracy_by_activation_depth.csv")
     parts = [
         "### Test accuracy by activation and dataset",
         f"{HOW} Networks with hidden layers only. {note(s.by_dataset)} The first row is chance; "
@@ -203,8 +211,8 @@ def _tables(s: Summaries, tables_dir: Path) -> list:
         accuracy_pivot(by_dataset, "dataset", {"chance": s.chance}).to_markdown(),
     ]
     if len(s.yardsticks) and np.isfinite(s.yardsticks["bayes"].to_numpy(float)).any():
-        _write_csv(s.yardsticks, tables_dir / "best_possible.csv")
-        _write_csv(s.of_best, tables_dir / "share_of_best_possible.csv")
+        tables.write(s.yardsticks, "best_possible.csv")
+        tables.write(s.of_best, "share_of_best_possible.csv")
         parts += [
             "### The best possible accuracy, per dataset and noise",
             "Chance; the Bayes rule's accuracy on the very test points the runs were scored on "
@@ -225,15 +233,15 @@ def _tables(s: Summaries, tables_dir: Path) -> list:
         accuracy_pivot(s.by_depth, "depth").to_markdown(),
     ]
     for axis, axis_summaries in s.by_axis.items():
-        _write_csv(axis_summaries.by_activation, tables_dir / f"accuracy_by_activation_{axis}.csv")
+        tables.write(axis_summaries.by_activation, f"accuracy_by_activation_{axis}.csv")
         parts += [
             f"### Test accuracy by activation and {axis}",
             f"{HOW} Networks with hidden layers. {note(axis_summaries.by_activation)}",
             accuracy_pivot(axis_summaries.by_activation, axis).to_markdown(),
         ]
-    parts += _convergence_table(s, tables_dir)
+    parts += _convergence_table(s, tables)
     if not s.learned.empty:
-        _write_csv(s.learned, tables_dir / "learned_parameters.csv")
+        tables.write(s.learned, "learned_parameters.csv")
         learned = s.learned.assign(
             activation=s.learned["activation"] + ": " + s.learned["parameter"]
         )
@@ -245,7 +253,7 @@ def _tables(s: Summaries, tables_dir: Path) -> list:
         ]
     parts.append("### Ranking")
     if len(s.ranking):
-        _write_csv(s.ranking, tables_dir / "ranking.csv")
+        tables.write(s.ranking, "ranking.csv")
         parts += [
             "IQM of test accuracy over tasks and seeds with 95% stratified-bootstrap intervals, "
             f"and the probability of improving on {s.ranking.attrs['reference']} (rliable's "
@@ -260,9 +268,9 @@ def _tables(s: Summaries, tables_dir: Path) -> list:
     return parts
 
 
-def _failures_table(failures: pd.DataFrame, tables_dir: Path) -> list[str]:
+def _failures_table(failures: pd.DataFrame, tables: Tables) -> list[str]:
     """Failed and diverged runs per activation, classification and regression runs alike."""
-    _write_csv(failures, tables_dir / "failures.csv", index=True)
+    tables.write(failures, "failures.csv", index=True)
     return [
         "### Failed and diverged runs",
         "Failed: the run stopped with an error (its metrics are missing). Diverged: the training "
@@ -272,10 +280,10 @@ def _failures_table(failures: pd.DataFrame, tables_dir: Path) -> list[str]:
     ]
 
 
-def _convergence_table(s: Summaries, tables_dir: Path) -> list[str]:
+def _convergence_table(s: Summaries, tables: Tables) -> list[str]:
     if s.convergence.empty:
         return []
-    _write_csv(s.convergence, tables_dir / "convergence.csv")
+    tables.write(s.convergence, "convergence.csv")
     table = s.convergence.assign(
         cell=[
             f"{r.not_converged}/{r.runs}" + (f" ({r.median_rate:.3f})" if r.not_converged else "")
