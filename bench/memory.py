@@ -17,7 +17,7 @@ import torch
 
 from bench import engine
 from bench.data import Dataset, data_key, load_data
-from bench.engine.measure import MEASURE_RESOLUTION, measure_batch_size
+from bench.engine.measure import measure_peak_bytes
 from bench.engine.placement import FLOAT_BYTES  # the benchmark trains in float32
 from bench.errors import UserError
 from bench.layers import hidden_widths
@@ -53,7 +53,8 @@ class ChunkMemory:
     parameters: int  # bytes: parameters, gradients and the weights' host copy
     optimizer: int  # bytes: SGD's momentum, or Adam's two moments and its step's temporary
     activations: int  # bytes: what training keeps per unit and sample, both data splits
-    measures: int  # bytes: one sub-batch of the grid measures (100 x 100 points), after training
+    measures: int  # bytes: one sub-batch of the grid measures, after training (its point batch
+    # and its points' activation patterns: engine.measure.measure_peak_bytes)
     setting: str  # depth x width, samples, optimizer: what to change
 
     @property
@@ -83,9 +84,6 @@ def chunk_memory(specs: list[RunSpec], data: Dataset) -> ChunkMemory:
     params = LayerStack.of_widths(data.n_features, data.n_classes, widths).linear_parameters
     per_copy = FLOAT_BYTES * params * models
     samples = len(data.X_train) + len(data.X_test)
-    # the engine's sub-batch of the grid measures (engine.measure.measure_batch_size)
-    per_measure = FLOAT_BYTES * max(spec.width * max(spec.depth, 1), 1) * MEASURE_RESOLUTION**2 * 3
-    measured_together = measure_batch_size(models, spec.depth, spec.width)
     width = max(widths, default=0)
     layers = f"{len(widths)} x {width}" if len(set(widths)) <= 1 else "+".join(map(str, widths))
     return ChunkMemory(
@@ -94,7 +92,7 @@ def chunk_memory(specs: list[RunSpec], data: Dataset) -> ChunkMemory:
         parameters=PARAMETER_COPIES * per_copy,
         optimizer=optimizer_states(specs) * per_copy,
         activations=engine.bytes_per_model(spec, data) * models,
-        measures=per_measure * measured_together,
+        measures=measure_peak_bytes(models, spec.depth, spec.width),
         setting=f"depth x width {layers}, {samples} samples, {spec.optimizer}",
     )
 

@@ -261,30 +261,50 @@ def count_linear_regions(
     for h in pre_activations:
         if h.dim() != 3 or h.shape[:2] != (M, P):
             raise ValueError("pre_activations must all be (M, P, width) with the same M and P")
-    dev = pre_activations[0].device
-    n_units = sum(h.shape[2] for h in pre_activations)
-    n_words = max(1, math.ceil(n_units / 64))  # padding units are always 0
-
-    counts = torch.empty(M, dtype=torch.int64, device=dev)
+    n_words = pattern_words(sum(h.shape[2] for h in pre_activations))
+    counts = torch.empty(M, dtype=torch.int64, device=pre_activations[0].device)
     step = max(1, chunk_bytes // max(1, P * 64 * n_words))
     for m0 in range(0, M, step):
-        m1 = min(M, m0 + step)
-        m = m1 - m0
-        # the sign pattern of every point, all layers side by side
-        bits = torch.zeros(m, P, 64 * n_words, dtype=torch.bool, device=dev)  # (m, P, units)
-        start = 0
-        for h in pre_activations:
-            bits[..., start : start + h.shape[2]] = h[m0:m1] > 0
-            start += h.shape[2]
-        # pack: bit k of byte j is unit 8j + k; the bytes of a point, read 8 at a time, are its
-        # int64 words (only equality of words matters, so byte order and sign are irrelevant)
-        bits = bits.view(m, P, 8 * n_words, 8).view(torch.uint8)  # (m, P, bytes, 8) of 0 / 1
-        packed = torch.zeros(m, P, 8 * n_words, dtype=torch.uint8, device=dev)  # (m, P, bytes)
-        for k in range(8):
-            packed |= bits[..., k] << k
-        codes = packed.view(torch.int64)  # (m, P, n_words)
-        counts[m0:m1] = _count_unique_rows(codes)
+        codes = activation_pattern_codes([h[m0 : m0 + step] for h in pre_activations])
+        counts[m0 : m0 + step] = count_distinct_patterns(codes)
     return counts
+
+
+def pattern_words(n_units: int) -> int:
+    """int64 words per point of a packed activation pattern of `n_units` hidden units."""
+    return max(1, math.ceil(n_units / 64))  # padding units are always 0
+
+
+def activation_pattern_codes(pre_activations: list[torch.Tensor]) -> torch.Tensor:
+    """Each point's activation pattern (signs `pre > 0` of all hidden units, of all layers),
+    packed 8 bits to a byte and 8 bytes to an int64 word.
+
+    pre_activations: one (M, P, width_l) tensor per hidden layer (at least one).
+    Returns (M, P, pattern_words(units)) int64: two points share a pattern exactly when their
+    rows are equal, so patterns of points seen in separate batches can be concatenated along P
+    and counted together (count_distinct_patterns), at 1/32 of the pre-activations' bytes.
+    """
+    M, P = pre_activations[0].shape[:2]
+    n_words = pattern_words(sum(h.shape[2] for h in pre_activations))
+    # the sign pattern of every point, all layers side by side
+    bits = torch.zeros(M, P, 64 * n_words, dtype=torch.bool, device=pre_activations[0].device)
+    start = 0
+    for h in pre_activations:
+        bits[..., start : start + h.shape[2]] = h > 0
+        start += h.shape[2]
+    # pack: bit k of byte j is unit 8j + k; the bytes of a point, read 8 at a time, are its
+    # int64 words (only equality of words matters, so byte order and sign are irrelevant)
+    bits = bits.view(M, P, 8 * n_words, 8).view(torch.uint8)  # (M, P, bytes, 8) of 0 / 1
+    packed = torch.zeros(M, P, 8 * n_words, dtype=torch.uint8, device=bits.device)
+    for k in range(8):
+        packed |= bits[..., k] << k
+    return packed.view(torch.int64)  # (M, P, n_words)
+
+
+def count_distinct_patterns(codes: torch.Tensor) -> torch.Tensor:
+    """Distinct activation patterns per model among its points: (M, P, W) int64 codes of
+    activation_pattern_codes -> (M,) int64."""
+    return _count_unique_rows(codes)
 
 
 # -----------------------------------------------------------------------------

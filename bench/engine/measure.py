@@ -21,15 +21,39 @@ from bench.spec import RunSpec
 MEASURE_RESOLUTION = 100  # the plane's grid: 100 x 100 points, for the measures and surfaces
 # Measuring on the grid keeps about three float32 tensors per hidden unit and grid point
 # (pre-activations, post-activations, sign codes); models are measured in sub-batches that
-# keep these under 64 MiB, far below a training chunk's budget.
+# keep these under 64 MiB, far below a training chunk's budget, and a model too large for
+# that alone is measured on the grid's points a batch at a time.
 MEASURE_BYTES = 64 << 20
 
 
+def measure_bytes_per_point(depth: int, width: int) -> int:
+    """Bytes one model keeps per grid point while measured: three float32 per hidden unit."""
+    return 4 * max(width * max(depth, 1), 1) * 3
+
+
 def measure_batch_size(models: int, depth: int, width: int) -> int:
-    """Models per sub-batch of the grid measures (see MEASURE_BYTES)."""
-    units = max(width * max(depth, 1), 1)
-    per_model = 4 * units * MEASURE_RESOLUTION**2 * 3
+    """Models per sub-batch of the grid measures (see MEASURE_BYTES): at least one."""
+    per_model = measure_bytes_per_point(depth, width) * MEASURE_RESOLUTION**2
     return max(1, min(models, MEASURE_BYTES // per_model))
+
+
+def measure_point_batch(depth: int, width: int) -> int:
+    """Grid points measured at a time: all of them, unless one model on all of them keeps
+    more than MEASURE_BYTES (many wide layers: 64 x 4096 would keep 29 GiB); then as many as
+    MEASURE_BYTES holds, at least one. The measures do not depend on it (grid_measures)."""
+    points = MEASURE_RESOLUTION**2
+    return max(1, min(points, MEASURE_BYTES // measure_bytes_per_point(depth, width)))
+
+
+def measure_peak_bytes(models: int, depth: int, width: int) -> int:
+    """Bytes the grid measures of `models` such models hold at once: one sub-batch's forward
+    on one batch of points (MEASURE_BYTES at most, unless a single point keeps more), and the
+    packed activation patterns of all the sub-batch's points, twice while they are counted
+    (the codes and their sorted copy, metrics.count_distinct_patterns)."""
+    together = measure_batch_size(models, depth, width)
+    forward = measure_bytes_per_point(depth, width) * together * measure_point_batch(depth, width)
+    codes = 8 * metrics.pattern_words(width * depth) * MEASURE_RESOLUTION**2 * together
+    return forward + 2 * codes
 
 
 @torch.no_grad()
@@ -118,6 +142,34 @@ def data_plane(data: Dataset) -> Plane:
     return Plane(kind, points, inputs, extent, shown, labels, targets.astype(np.float32))
 
 
+def plane_outputs(
+    net: StackedMLP, inputs: torch.Tensor, point_batch: int, patterns: bool
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Some models' logits on their planes' points, and the points' activation patterns,
+    `point_batch` points at a time.
+
+    inputs: (models, in, P). Returns logits (models, P, out) and, when `patterns` (and the
+    network has hidden layers), codes (models, P, words) int64 (metrics.activation_pattern_codes),
+    else None. Each point's forward is its own, so the batches concatenate along P to what one
+    forward over all P gives, and distinct patterns are counted over all points at once.
+    """
+    patterns = patterns and net.depth > 0
+    logits, codes = [], []
+    for start in range(0, inputs.shape[2], point_batch):
+        out, pre_acts, _ = net.forward(inputs[:, :, start : start + point_batch], keep=patterns)
+        logits.append(out.transpose(1, 2))  # (models, points, out)
+        if patterns:  # metrics take (models, points, units): transpose views of our layout
+            codes.append(metrics.activation_pattern_codes([z.transpose(1, 2) for z in pre_acts]))
+    return torch.cat(logits, 1), torch.cat(codes, 1) if patterns else None
+
+
+def _regions(codes: torch.Tensor | None, models: int, device: torch.device) -> torch.Tensor:
+    """Distinct activation patterns per model (models,), one where there are no hidden layers."""
+    if codes is None:
+        return torch.ones(models, device=device)
+    return metrics.count_distinct_patterns(codes).float()
+
+
 @torch.no_grad()
 def grid_regions(
     net: StackedMLP, specs: Sequence[RunSpec], planes: dict[tuple, Plane], batch: int
@@ -135,12 +187,12 @@ def grid_regions(
         return regions
     keys = [data_key(s) for s in specs]
     inputs_on_device = {k: p.inputs.to(device) for k, p in planes.items()}
+    point_batch = measure_point_batch(specs[0].depth, specs[0].width)
     for start in range(0, models, batch):
         part = slice(start, min(start + batch, models))
         inputs = torch.stack([inputs_on_device[keys[i]].T for i in range(part.start, part.stop)])
-        _, pre_acts, _ = net.subset(part).forward(inputs, keep=True)
-        pre_acts = [z.transpose(1, 2) for z in pre_acts]
-        regions[part] = metrics.count_linear_regions(pre_acts).to(regions.dtype)
+        _, codes = plane_outputs(net.subset(part), inputs, point_batch, patterns=True)
+        regions[part] = _regions(codes, part.stop - part.start, device).to(regions.dtype)
     return regions
 
 
@@ -162,12 +214,16 @@ def grid_measures(
     batch: int,
     regression: bool = False,
 ) -> GridMeasures:
-    """linear_fit_r2 and linear_regions on each model's data plane, and decision surfaces."""
+    """linear_fit_r2 and linear_regions on each model's data plane, and decision surfaces.
+
+    Models are measured `batch` at a time, each sub-batch on its planes' points
+    measure_point_batch at a time (all of them but for networks of many wide layers)."""
     models = len(specs)
     device = net.weights[0].device
     keys = [data_key(s) for s in specs]
     inputs_on_device = {k: p.inputs.to(device) for k, p in planes.items()}
     countable = net.activation.piecewise_linear
+    point_batch = measure_point_batch(specs[0].depth, specs[0].width)
     r2 = torch.empty(models, device=device)
     regions = torch.full((models,), float("nan"), device=device)
     wanted = set(surface_rows)
@@ -177,17 +233,15 @@ def grid_measures(
         rows = range(part.start, part.stop)
         inputs = torch.stack([inputs_on_device[keys[i]].T for i in rows])  # (m, in, P)
         points = torch.stack([planes[keys[i]].points for i in rows]).to(device)  # (m, P, 2)
-        logits, pre_acts, _ = net.subset(part).forward(inputs, keep=countable)
-        # metrics take (models, points, features): transpose views of our layout.
-        logits = logits.transpose(1, 2)
+        raw = all(specs[i].features == "raw" for i in rows)
+        # a feature map bends the plane: its pieces are not linear, so not counted
+        counted = raw and countable and not net.activation.affine
+        logits, codes = plane_outputs(net.subset(part), inputs, point_batch, patterns=counted)
         r2[part] = metrics.linear_fit_r2(points, logits).to(r2.dtype)
-        if not all(specs[i].features == "raw" for i in rows):
-            pass  # a feature map bends the plane: its pieces are not linear, so not counted
-        elif net.activation.affine:
+        if raw and net.activation.affine:
             regions[part] = 1.0  # one affine map: one region, whatever the grid shows
-        elif countable:
-            pre_acts = [z.transpose(1, 2) for z in pre_acts]
-            regions[part] = metrics.count_linear_regions(pre_acts).to(regions.dtype)
+        elif counted:
+            regions[part] = _regions(codes, len(rows), device).to(regions.dtype)
         for i in wanted.intersection(rows):
             one = logits[i - start : i - start + 1]
             if regression:
