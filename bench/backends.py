@@ -6,12 +6,14 @@ per chunk; no worker outlives the command.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 import joblib
 import torch
 
+from bench import memory
 from bench.data import data_key, load_data
 from bench.execute import TaskOutcome, execute_task
 from bench.plan import Task
@@ -49,24 +51,49 @@ class WorkerCapacity:
     threads: int  # the worker's nthreads
     device: str  # the device type the worker resolves `--device` to: cpu, cuda, mps
     budget_bytes: int  # engine.memory_budget_bytes on the worker (free GPU memory, or RAM)
+    # Bytes the worker may hold while it trains a chunk: Dask's memory_limit for it, or where
+    # it has none (or trains on a GPU, which memory_limit does not bound) the memory available
+    # there (memory.available_bytes on the worker); 0: unknown, chunks are not checked.
+    memory_limit: int = 0
+    limit_source: str = ""  # "Dask memory_limit", "RAM available", "free on cuda:..."
 
 
-def _describe_worker(device: str) -> tuple[str, int]:
-    """Runs on a worker: the device type it resolves `device` to, and its memory budget."""
+def _describe_worker(device: str) -> tuple[str, int, int, str]:
+    """Runs on a worker: the device type it resolves `device` to, its memory budget, and the
+    memory available there with where that number comes from (memory.available_bytes)."""
     from bench import engine
 
     resolved = engine.resolve_device(device)
-    return resolved.type, engine.memory_budget_bytes(resolved)
+    available, source = memory.available_bytes(resolved)
+    return resolved.type, engine.memory_budget_bytes(resolved), available, source
 
 
 def worker_capacities(client, device: str) -> list[WorkerCapacity]:
-    """Every worker's threads (from the scheduler) and device and memory (asked of it)."""
+    """Every worker's threads and memory limit (from the scheduler), and its device, budget
+    and available memory (asked of it)."""
     workers = client.scheduler_info()["workers"]
     described = client.run(_describe_worker, device)
-    return [
-        WorkerCapacity(address, int(workers[address]["nthreads"]), *described[address])
-        for address in sorted(workers)
-    ]
+    capacities = []
+    for address in sorted(workers):
+        kind, budget, available, source = described[address]
+        dask_limit = int(workers[address].get("memory_limit") or 0)  # 0: none set
+        limit, source = (
+            (dask_limit, "Dask memory_limit")
+            if dask_limit and kind != "cuda"
+            else (available, source)
+        )
+        threads = int(workers[address]["nthreads"])
+        capacities.append(WorkerCapacity(address, threads, kind, budget, limit, source))
+    return capacities
+
+
+def describe_limits(workers: list[WorkerCapacity]) -> str:
+    """For `run`: each worker's own memory limit, in one line."""
+    return "memory: Dask workers' limits: " + ", ".join(
+        f"{w.address} {memory.gib(w.memory_limit)} ({w.limit_source})" if w.memory_limit
+        else f"{w.address} unknown"
+        for w in workers
+    )  # fmt: skip
 
 
 def _data(task: Task, spec):
@@ -102,9 +129,12 @@ def plan_for_workers(
 
     The client planned chunks for its own device and memory; here each group's runs (its
     chunks, merged) are cut again, piece by piece, for the worker that takes the piece: the
-    least loaded one (planned cost per thread), and the piece's size is engine.chunk_size on
-    that worker's device, memory budget and threads. Where the client's chunks were cut
-    smaller than its own chunk size on `device` (`--max-chunk`), that size stays the cap.
+    least loaded one (planned cost per thread) of those that one model of the group fits,
+    and the piece's size is engine.chunk_size on that worker's device, memory budget and
+    threads, cut smaller where the piece's predicted peak would not fit the worker's memory
+    limit (memory.models_within). Where the client's chunks were cut smaller than its own
+    chunk size on `device` (`--max-chunk`), that size stays the cap. Refuses in one line
+    (memory.refuse_on_workers) a group of which not even one model fits any worker.
     """
     from bench import engine
 
@@ -122,15 +152,19 @@ def plan_for_workers(
         merged = _merge(group)
         spec0 = merged.specs[0]
         data = _data(merged, spec0)
+        able = _workers_for_one_model(merged, data, workers)
         client_size = engine.chunk_size(spec0, data, client_device)
         largest = max(len(t) for t in group)
         cap = largest if len(group) > 1 and largest < client_size else None
         cost = merged.cost / max(len(merged), 1)
         start = 0
         while start < len(merged):
-            worker = min(workers, key=lambda w: (load[w.address] / w.threads, w.address))
+            worker = min(able, key=lambda w: (load[w.address] / w.threads, w.address))
             size = engine.chunk_size(spec0, data, torch.device(worker.device), cap,
                                      budget=worker.budget_bytes, threads=worker.threads)  # fmt: skip
+            if worker.memory_limit:  # at least one: the worker is able
+                piece = merged.specs[start : start + size]
+                size = max(1, memory.models_within(piece, data, worker.memory_limit))
             stop = min(start + size, len(merged))
             planned.append((_piece(merged, start, stop), worker))
             load[worker.address] += cost * (stop - start)
@@ -138,15 +172,34 @@ def plan_for_workers(
     return planned
 
 
+def _workers_for_one_model(group: Task, data, workers: list[WorkerCapacity]):
+    """The workers whose memory limit fits one model of the group (any one: SGD's momentum
+    may differ between them), or the refusal (memory.refuse_on_workers)."""
+    singles = [memory.chunk_memory([spec], data) for spec in group.specs]
+    one_model = max(singles, key=lambda chunk: chunk.peak)
+    able = [
+        w
+        for w in workers
+        if not w.memory_limit
+        or memory.worker_need(one_model) <= int(w.memory_limit * memory.USABLE_SHARE)
+    ]
+    if not able:
+        memory.refuse_on_workers(
+            one_model, {w.address: (w.memory_limit, w.limit_source) for w in workers}
+        )
+    return able
+
+
 def dask_results(
     tasks: list[Task], device: str, threads: int | None, scheduler: str
 ) -> Iterator[TaskOutcome]:
     """Runs the chunks on a Dask cluster, yielding each as it finishes (a shard per chunk).
 
-    The chunks are cut for the workers (`plan_for_workers`: each worker's device, memory and
-    threads, as the worker reports them), each is sent to its worker, and it trains there with
-    that worker's threads (or `threads`, when given). Raises SchedulerError when the
-    scheduler does not answer within SCHEDULER_TIMEOUT_S.
+    The chunks are cut for the workers (`plan_for_workers`: each worker's device, memory budget,
+    memory limit and threads, as the worker reports them; the limits are stated in one line on
+    stderr, and a grid no worker can hold is refused), each is sent to its worker, and it
+    trains there with that worker's threads (or `threads`, when given). Raises SchedulerError
+    when the scheduler does not answer within SCHEDULER_TIMEOUT_S.
     """
     try:
         from dask.distributed import Client, as_completed
@@ -164,6 +217,7 @@ def dask_results(
         workers = worker_capacities(client, device)
         if not workers:
             raise SchedulerError(f"--scheduler {scheduler}: the cluster has no workers")
+        print(describe_limits(workers), file=sys.stderr)
         futures = [
             client.submit(
                 execute_task,

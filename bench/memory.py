@@ -3,8 +3,9 @@
     plan (tasks) -> peak bytes per chunk -> workers that fit -> run adapts or refuses
 
 The engine cuts a group into chunks from a budget for activations (engine.bytes_per_model,
-which this module counts too, so the two agree); this module adds what that budget leaves out, the parameters and everything that scales with
-them, so a single model too large for the machine is found before anything trains. The
+which this module counts too, so the two agree); this module adds what that budget leaves
+out, the parameters and everything that scales with them, so a single model too large for
+the machine, or for every Dask worker's memory limit, is found before anything trains. The
 model is checked against measured peaks in tests/test_memory.py.
 """
 
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from functools import partial
 
 import torch
 
@@ -206,7 +208,7 @@ def check_plan(plan, device: torch.device, jobs: int, available: int | None = No
         # the most models per chunk that fit one worker, for every task (a peak grows with
         # the models in a chunk, though not in proportion: the measures' sub-batch is capped)
         max_chunk = min(
-            _most_models(task.specs, data, usable)
+            _most_models(len(task), partial(_fits_here, task.specs, data, usable))
             for (task, data), chunk in zip(chunks, sized, strict=True)
             if need_bytes(chunk, 1) > usable
         )
@@ -222,16 +224,53 @@ def check_plan(plan, device: torch.device, jobs: int, available: int | None = No
     )
 
 
-def _most_models(specs: list[RunSpec], data: Dataset, usable: int) -> int:
-    """The most of `specs`, from the first, that one worker can train within `usable` bytes."""
-    low, high = 1, len(specs)  # need(low) fits (the caller checked one model), need(high) not
+def _fits_here(specs: list[RunSpec], data: Dataset, usable: int, models: int) -> bool:
+    """Whether one worker of this machine trains the first `models` of `specs` as one chunk
+    within `usable` bytes."""
+    return need_bytes(chunk_memory(specs[:models], data), 1) <= usable
+
+
+def _most_models(count: int, fits) -> int:
+    """The most models n <= count with fits(n), given fits(1) (a peak grows with n)."""
+    low, high = 1, count + 1  # fits(low), and not fits(high) (no more than count)
     while high - low > 1:
         mid = (low + high) // 2
-        if need_bytes(chunk_memory(specs[:mid], data), 1) <= usable:
+        if fits(mid):
             low = mid
         else:
             high = mid
     return low
+
+
+def worker_need(chunk: ChunkMemory) -> int:
+    """What a Dask worker needs to train `chunk`: its process (WORKER_BASE_BYTES) and the
+    chunk's peak. The client, not the worker, stores the weights."""
+    return WORKER_BASE_BYTES + chunk.peak
+
+
+def models_within(specs: list[RunSpec], data: Dataset, limit: int) -> int:
+    """The most of `specs`, from the first, that a Dask worker whose memory limit is `limit`
+    bytes can train as one chunk, counting on USABLE_SHARE of it; 0 when not even one."""
+    usable = int(limit * USABLE_SHARE)
+
+    def fits(n: int) -> bool:
+        return worker_need(chunk_memory(specs[:n], data)) <= usable
+
+    return _most_models(len(specs), fits) if specs and fits(1) else 0
+
+
+def refuse_on_workers(one_model: ChunkMemory, limits: dict[str, tuple[int, str]]) -> None:
+    """Raises the one-line error for a group of which not even one model fits any Dask
+    worker. limits: each worker's address -> (its memory limit in bytes, where it comes from)."""
+    address, (largest, source) = max(limits.items(), key=lambda item: item[1][0])
+    m = one_model
+    raise UserError(
+        f"not enough memory to train this grid on the Dask workers: one model of {m.setting} "
+        f"({m.params:,} parameters) needs {gib(worker_need(m))} with its worker process, and "
+        f"the largest worker limit is {gib(largest)} ({source} of {address}; a plan counts on "
+        f"{USABLE_SHARE:.0%} of it): make width, depth or n_samples smaller, or give the "
+        "workers more memory (dask worker --memory-limit)"
+    )
 
 
 def refuse(fit: MemoryFit) -> None:
