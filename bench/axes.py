@@ -47,8 +47,8 @@ def _int_in(low: int, high: int, why: str) -> tuple[type, _Check, str]:
 
 # Upper bounds, checked before anything trains. Seeds are stored as int64 and seed torch's
 # generator; data seeds seed numpy's and scikit-learn's (32 bits). A dataset's points, and the
-# sizes of a network, are bounded so that one model of the largest allowed setting still fits
-# in a CPU chunk's memory budget (512 MiB, see bench.engine.placement).
+# sizes of a network, are bounded against typos, not against memory: whether a setting fits
+# this machine is checked from its predicted peak before training (bench.memory).
 MAX_SEED = 2**63 - 1
 MAX_DATA_SEED = 2**32 - 1
 MAX_SAMPLES = 2_000_000

@@ -97,6 +97,11 @@ class Grid:
                 where.setdefault(spec, []).append(i)
         return list(where), [tuple(v) for v in where.values()]
 
+    def run_ids(self) -> list[str]:
+        """The run id of every run (membership's order)."""
+        specs, _ = self.membership()
+        return run_ids(specs, dataset_fingerprints(specs))
+
     def specs(self) -> list[RunSpec]:
         """The union of the blocks' runs (each the product of its axes, minus excluded
         combinations), each run once, in block order."""

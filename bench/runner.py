@@ -33,7 +33,7 @@ from bench import engine, memory
 from bench.backends import BACKENDS, dask_results, local_results
 from bench.blocks import manifest_entry
 from bench.execute import execute_task, failed_outcome, halves
-from bench.grid import MAX_RUNS, Grid, dataset_fingerprints, run_ids
+from bench.grid import MAX_RUNS, Grid
 from bench.plan import make_plan, split_tasks
 from bench.store import Store, StoreError, describe_os_error
 
@@ -321,7 +321,7 @@ def _recover(store: Store, grid: Grid, fresh: bool) -> list[str]:
         # An edited grid file may go on in the same folder while every stored run is still
         # one of its runs (comments, blocks, added values: the new runs are trained); a stored
         # run the grid no longer has would mix two grids in one report.
-        outside = store.stored_ids() - set(grid_run_ids(grid))
+        outside = store.stored_ids() - set(grid.run_ids())
         if outside:
             raise StoreError(
                 f"results folder {store.root} holds runs of another version of grid "
@@ -330,12 +330,6 @@ def _recover(store: Store, grid: Grid, fresh: bool) -> list[str]:
                 "them, or --out to keep both"
             )
     return merge.corrupt
-
-
-def grid_run_ids(grid: Grid) -> list[str]:
-    """The run ids of every run of the grid (its blocks' union)."""
-    specs, _ = grid.membership()
-    return run_ids(specs, dataset_fingerprints(specs))
 
 
 def _train(plan, store: Store, summary: RunSummary, quiet: bool, results) -> None:

@@ -28,7 +28,7 @@ from bench.report.results import (  # noqa: E402
     prepare_runs,
     split_tasks,
 )
-from bench.report.summary import _tables  # noqa: E402
+from bench.report.summary import Tables, _tables  # noqa: E402
 from bench.report.yardsticks import with_yardsticks  # noqa: E402
 
 FAST = {"n_resamples": 150}
@@ -58,8 +58,7 @@ def reports(tmp_path_factory):
         out[name] = build_report(results, root / name / "report", **FAST)
     alone = load_results(synthetic.write_mixed_results(root / "alone", classification, None))
     s = summaries(alone, **FAST)
-    (root / "alone" / "tables").mkdir()
-    out["alone"] = "\n\n".join(_tables(s, root / "alone" / "tables"))
+    out["alone"] = "\n\n".join(_tables(s, Tables(root / "alone" / "tables")))
     out["alone_tables"] = root / "alone" / "tables"
     out["alone_headline"] = headline(alone.runs, s)
     return out
