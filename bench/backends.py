@@ -88,7 +88,7 @@ def worker_capacities(client, device: str) -> list[WorkerCapacity]:
 
 
 def describe_limits(workers: list[WorkerCapacity]) -> str:
-    """For `run`: each worker's own memory limit, in one line."""
+    """For `run` and `plan`: each worker's own memory limit, in one line."""
     return "memory: Dask workers' limits: " + ", ".join(
         f"{w.address} {memory.gib(w.memory_limit)} ({w.limit_source})" if w.memory_limit
         else f"{w.address} unknown"
@@ -190,6 +190,29 @@ def _workers_for_one_model(group: Task, data, workers: list[WorkerCapacity]):
     return able
 
 
+def connect(scheduler: str):
+    """A Dask client of the scheduler at `scheduler` (SchedulerError when it does not answer
+    within SCHEDULER_TIMEOUT_S; RuntimeError without the distributed extra)."""
+    try:
+        from dask.distributed import Client
+    except ImportError:
+        raise RuntimeError(
+            "the dask backend needs the distributed extra: pip install 'nonlinbench[distributed]'"
+        ) from None
+    try:
+        return Client(scheduler, timeout=SCHEDULER_TIMEOUT_S)
+    except (OSError, ValueError) as exc:
+        raise SchedulerError(f"--scheduler {scheduler}: cannot reach it: {exc}") from None
+
+
+def cluster_workers(client, scheduler: str, device: str) -> list[WorkerCapacity]:
+    """worker_capacities, or SchedulerError when the cluster has no workers."""
+    workers = worker_capacities(client, device)
+    if not workers:
+        raise SchedulerError(f"--scheduler {scheduler}: the cluster has no workers")
+    return workers
+
+
 def dask_results(
     tasks: list[Task], device: str, threads: int | None, scheduler: str
 ) -> Iterator[TaskOutcome]:
@@ -201,22 +224,12 @@ def dask_results(
     trains there with that worker's threads (or `threads`, when given). Raises SchedulerError
     when the scheduler does not answer within SCHEDULER_TIMEOUT_S.
     """
-    try:
-        from dask.distributed import Client, as_completed
-    except ImportError:
-        raise RuntimeError(
-            "the dask backend needs the distributed extra: pip install 'nonlinbench[distributed]'"
-        ) from None
-    try:
-        client = Client(scheduler, timeout=SCHEDULER_TIMEOUT_S)
-    except (OSError, ValueError) as exc:
-        raise SchedulerError(f"--scheduler {scheduler}: cannot reach it: {exc}") from None
-    with client:
+    from dask.distributed import as_completed
+
+    with connect(scheduler) as client:
         if not tasks:
             return
-        workers = worker_capacities(client, device)
-        if not workers:
-            raise SchedulerError(f"--scheduler {scheduler}: the cluster has no workers")
+        workers = cluster_workers(client, scheduler, device)
         print(describe_limits(workers), file=sys.stderr)
         futures = [
             client.submit(

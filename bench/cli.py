@@ -114,6 +114,11 @@ def build_parser() -> argparse.ArgumentParser:
     _grid_argument(p)
     p.add_argument("--out", help="results folder to check for stored runs [results/<grid name>]")
     p.add_argument(
+        "--scheduler",
+        help="also check the plan against this Dask cluster's workers (tcp://HOST:PORT): "
+        "their memory limits, and the pieces each would train",
+    )
+    p.add_argument(
         "--recalibrate",
         action="store_true",
         help="measure this machine's speed again instead of using the cached prices",

@@ -80,6 +80,21 @@ def _out_dir(args, grid) -> Path:
     return Path(args.out) if args.out else Path("results") / grid.name
 
 
+def _print_cluster_plan(plan, scheduler: str, device: str) -> None:
+    """The Dask workers' memory limits and the pieces `run --backend dask` would send each
+    (bench.backends.plan_for_workers refuses, in one line, a grid no worker can hold)."""
+    from bench.backends import cluster_workers, connect, describe_limits, plan_for_workers
+
+    with connect(scheduler) as client:
+        workers = cluster_workers(client, scheduler, device)
+    print(describe_limits(workers))
+    planned = plan_for_workers(plan.tasks, workers, device)
+    for worker in workers:
+        sizes = [len(task) for task, taker in planned if taker == worker]
+        largest = f", at most {max(sizes)} models each" if sizes else ""
+        print(f"          {worker.address}: {len(sizes)} chunks{largest}")
+
+
 def cmd_plan(args) -> int:
     from bench.estimate import GPU_HINT_SECONDS, estimate
     from bench.plan import make_plan
@@ -108,6 +123,8 @@ def cmd_plan(args) -> int:
 
         fit = check_plan(plan, device, jobs if device.type == "cpu" else 1)
         print("\n".join(fit.lines()))
+        if args.scheduler:
+            _print_cluster_plan(plan, args.scheduler, args.device)
         jobs = min(jobs, fit.workers) or 1  # what `run` will use
         guess = estimate(
             plan, device, jobs, args.threads, recalibrate=args.recalibrate, planning=planning

@@ -132,3 +132,18 @@ def test_a_grid_no_worker_fits_is_refused_in_one_line_before_training(
     assert error.startswith("nonlinbench: error: not enough memory")
     for words in ("8 x 4096", "adam", "3.0 GiB (Dask memory_limit of tcp://", "width, depth"):
         assert words in error
+
+
+def test_plan_checks_the_grid_against_the_clusters_workers(cluster, write_grid, tmp_path, capsys):
+    grid = write_grid(WIDE.format(seeds=list(range(40))))
+    args = ["plan", str(grid), "--out", str(tmp_path / "out"), "--device", "cpu"]
+    assert main([*args, "--scheduler", cluster.scheduler_address]) == 0
+    out = capsys.readouterr().out
+    assert "memory: Dask workers' limits:" in out and "1.5 GiB (Dask memory_limit)" in out
+    # each worker's pieces, cut to its limit (as in the test above): 5 and 16 models at most
+    assert "at most 5 models each" in out and "at most 16 models each" in out
+    huge = WIDE.format(seeds=[0, 1]).replace("depth = 3", "depth = 8").replace("1024", "4096")
+    assert main(["plan", str(write_grid(huge)), *args[2:], "--scheduler",
+                 cluster.scheduler_address]) == 2  # fmt: skip
+    error = capsys.readouterr().err.strip()
+    assert error.startswith("nonlinbench: error: not enough memory to train this grid on the Dask")
