@@ -31,3 +31,9 @@ def test_the_install_step_runs_both_halves_and_says_so():
     )
     assert done.returncode == 0, done.stderr
     assert "fused kernel compiled" in done.stdout
+
+
+def test_without_numba_the_install_step_says_so_and_succeeds(monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "bench.engine.fused_kernels", None)  # import fails
+    assert warm.main([]) == 0
+    assert "every chunk will train on the generic path" in capsys.readouterr().out
