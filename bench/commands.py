@@ -4,10 +4,13 @@ imports either."""
 
 from __future__ import annotations
 
+import multiprocessing
+import os
 import shlex
 import sys
 import time
 from collections import Counter
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import torch
@@ -229,8 +232,19 @@ def cmd_report(args) -> int:
 
     results, name = results_folder(args)
     out = Path(args.out) if args.out else Path("reports") / name
-    summary = build_report(results, out, grid_name=name)
-    page = write_explore_page(results, out / "explore.html")
+    page_file = out / "explore.html"
+    if (os.cpu_count() or 1) < 2:
+        summary = build_report(results, out, grid_name=name)
+        page = write_explore_page(results, page_file)
+    else:
+        # The page reads the results, not the report: a second process writes it meanwhile
+        # (default grid on 2 cores: 24 s instead of 31 s; the page alone takes about 10 s).
+        # Spawned, not forked, so it inherits no thread of this process.
+        spawn = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(max_workers=1, mp_context=spawn) as pool:
+            writing = pool.submit(write_explore_page, results, page_file)
+            summary = build_report(results, out, grid_name=name)
+            page = writing.result()
     print(f"wrote {summary}, {out / 'figures'}/ and {page}", file=sys.stderr)
     return 0
 
