@@ -299,10 +299,12 @@ def prices(
 # `nonlinbench report` in units of one representative figure drawn and saved
 # (`Calibration.per_figure`, measured on this machine): a fixed part, a part per activation (the
 # rows of its figures and tables) and a part per 1000 runs (the bootstrap intervals). Fitted on a
-# loaded 2-core CPU (a figure 0.3 s): seed 14 s, quick 26 s, playground 21 s, default 106 s.
+# loaded 2-core CPU (a figure 0.3 s): seed 14 s, quick 26 s, playground 21 s, default 106 s; the
+# per-run part refitted on a quiet one once the explore page was written alongside (report:
+# seed 8 s, playground 10 s, theory 11 s, default 24 s; estimated 7, 9, 14 and 28 s).
 REPORT_FIXED = 39.0
 REPORT_PER_ACTIVATION = 4.0
-REPORT_PER_1000_RUNS = 24.0
+REPORT_PER_1000_RUNS = 10.0
 
 
 def report_seconds(plan: Plan, calibration: Calibration) -> float:
