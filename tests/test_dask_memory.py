@@ -135,15 +135,17 @@ def test_a_grid_no_worker_fits_is_refused_in_one_line_before_training(
 
 
 def test_plan_checks_the_grid_against_the_clusters_workers(cluster, write_grid, tmp_path, capsys):
+    from bench.commands import _print_cluster_plan  # what `plan --scheduler` prints
+
     grid = write_grid(WIDE.format(seeds=list(range(40))))
-    args = ["plan", str(grid), "--out", str(tmp_path / "out"), "--device", "cpu"]
-    assert main([*args, "--scheduler", cluster.scheduler_address]) == 0
+    plan = make_plan(load_grid(grid), Store(tmp_path / "out"), torch.device("cpu"))
+    _print_cluster_plan(plan, cluster.scheduler_address, "cpu")
     out = capsys.readouterr().out
     assert "memory: Dask workers' limits:" in out and "1.5 GiB (Dask memory_limit)" in out
     # each worker's pieces, cut to its limit (as in the test above): 5 and 16 models at most
     assert "at most 5 models each" in out and "at most 16 models each" in out
     huge = WIDE.format(seeds=[0, 1]).replace("depth = 3", "depth = 8").replace("1024", "4096")
-    assert main(["plan", str(write_grid(huge)), *args[2:], "--scheduler",
-                 cluster.scheduler_address]) == 2  # fmt: skip
+    args = ["plan", str(write_grid(huge)), "--out", str(tmp_path / "out"), "--device", "cpu"]
+    assert main([*args, "--scheduler", cluster.scheduler_address]) == 2  # before any estimate
     error = capsys.readouterr().err.strip()
     assert error.startswith("nonlinbench: error: not enough memory to train this grid on the Dask")
