@@ -171,6 +171,8 @@ def _load(X, y, order, start, count, A0, labels):
 # --------------------------------------------------------------------------- one model
 
 
+# Inlined into _train_one (measured 3% faster per model than a call: seed network, one thread,
+# 18.6 against 19.2 ms); Numba cannot inline a call with *args, so its callers spell them out.
 @njit(cache=True, inline="always")
 def _evaluate(ev, X, y, total_ss, order, Z, A, G, labels, bits, drop):
     """Mean loss and score (accuracy, or R^2) of one model on all of (X, y), tile by tile. ev:

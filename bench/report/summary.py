@@ -86,8 +86,7 @@ def build_report(
     results = load_results(results_dir)
     runs = results.runs
     name = resolve_grid_name(results.manifest, grid_name, results_dir)
-    figures_dir = out_dir / "figures"
-    figures_dir.mkdir(parents=True, exist_ok=True)
+    figures = Outputs(out_dir / "figures", ".png")
     tables = Tables(out_dir / "tables")
 
     # The main block is the report's body; every further block gets a section of its own.
@@ -117,7 +116,6 @@ def build_report(
         parts += ["## Reproducing the seed notebook", reproduction]
 
     parts.append("## Figures")
-    written = set()
     with sns.axes_style("whitegrid"), plt.rc_context(RC):
         plan = figure_plan(s, with_regression=rs is not None)
         if s is not None and born_dead.measured(classification.runs):
@@ -132,15 +130,12 @@ def build_report(
             except Skip as skip:
                 parts.append(f"> Skipped: {skip}")
                 continue
-            _save_figure(built.figure, figures_dir / filename)
-            written.add(filename)
+            figures.write_bytes(filename, _png(built.figure))
             if built.data is not None and len(built.data):
                 tables.write(built.data, f"{Path(filename).stem}.csv")
             parts.append(f"![{title}](figures/{filename})\n\n*Figure {number}. {built.caption}*")
             parts.append(built.text)  # empty for most figures; dropped below
-    for stale in figures_dir.glob("*.png"):  # a figure skipped this time must not linger
-        if stale.name not in written:
-            stale.unlink()
+    figures.remove_stale()  # a figure skipped this time must not linger
 
     parts.append("## Tables")
     if s is not None:
@@ -170,31 +165,42 @@ def write_if_changed(path: Path, data: bytes) -> None:
     path.write_bytes(data)
 
 
-def _save_figure(figure, path: Path) -> None:
+def _png(figure) -> bytes:
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=DPI, bbox_inches="tight", metadata=PNG_METADATA)
     plt.close(figure)
-    write_if_changed(path, buffer.getvalue())
+    return buffer.getvalue()
 
 
-class Tables:
-    """The report's tables/ folder: each CSV written through it is remembered, so that any
-    other CSV there, one this build did not make, can be removed as stale."""
+class Outputs:
+    """One of the report's folders (figures/, tables/): each file written through it is
+    remembered, so that any other file of its kind there, one this build did not make, can be
+    removed as stale."""
 
-    def __init__(self, folder: Path):
-        self.folder = folder
+    def __init__(self, folder: Path, suffix: str):
+        self.folder, self.suffix = folder, suffix
         self.written: set[Path] = set()
         folder.mkdir(parents=True, exist_ok=True)
 
-    def write(self, frame: pd.DataFrame, name: str, index: bool = False) -> None:
+    def write_bytes(self, name: str, data: bytes) -> None:
         path = self.folder / name
         self.written.add(path)
-        write_if_changed(path, frame.to_csv(index=index).encode())
+        write_if_changed(path, data)
 
     def remove_stale(self) -> None:
-        for path in self.folder.glob("*.csv"):
+        for path in self.folder.glob(f"*{self.suffix}"):
             if path not in self.written:
                 path.unlink()
+
+
+class Tables(Outputs):
+    """The report's tables/ folder, written as CSV files."""
+
+    def __init__(self, folder: Path):
+        super().__init__(folder, ".csv")
+
+    def write(self, frame: pd.DataFrame, name: str, index: bool = False) -> None:
+        self.write_bytes(name, frame.to_csv(index=index).encode())
 
 
 def _tables(s: Summaries, tables: Tables) -> list:
