@@ -192,11 +192,11 @@ def _workers_for_one_model(group: Task, data, workers: list[WorkerCapacity]):
 
 def connect(scheduler: str):
     """A Dask client of the scheduler at `scheduler` (SchedulerError when it does not answer
-    within SCHEDULER_TIMEOUT_S; RuntimeError without the distributed extra)."""
+    within SCHEDULER_TIMEOUT_S, or without the distributed extra: a one-line error either way)."""
     try:
         from dask.distributed import Client
     except ImportError:
-        raise RuntimeError(
+        raise SchedulerError(
             "the dask backend needs the distributed extra: pip install 'nonlinbench[distributed]'"
         ) from None
     try:
@@ -224,9 +224,9 @@ def dask_results(
     trains there with that worker's threads (or `threads`, when given). Raises SchedulerError
     when the scheduler does not answer within SCHEDULER_TIMEOUT_S.
     """
-    from dask.distributed import as_completed
+    with connect(scheduler) as client:  # (connect says what to install when dask is missing)
+        from dask.distributed import as_completed
 
-    with connect(scheduler) as client:
         if not tasks:
             return
         workers = cluster_workers(client, scheduler, device)

@@ -5,6 +5,7 @@ even one model fits any worker is refused in one line before anything trains."""
 from __future__ import annotations
 
 import importlib.util
+import sys
 from dataclasses import replace
 
 import pytest
@@ -149,3 +150,15 @@ def test_plan_checks_the_grid_against_the_clusters_workers(cluster, write_grid, 
     assert main([*args, "--scheduler", cluster.scheduler_address]) == 2  # before any estimate
     error = capsys.readouterr().err.strip()
     assert error.startswith("nonlinbench: error: not enough memory to train this grid on the Dask")
+
+
+def test_without_the_distributed_extra_plan_and_run_say_what_to_install(
+    monkeypatch, write_grid, tmp_path, capsys
+):
+    monkeypatch.setitem(sys.modules, "dask.distributed", None)  # the import fails
+    grid = str(write_grid(WIDE.format(seeds=[0])))
+    out = ["--out", str(tmp_path / "out"), "--device", "cpu", "--scheduler", "tcp://h:1"]
+    for command in (["plan", grid], ["run", grid, "--backend", "dask", "--quiet"]):
+        assert main([*command, *out]) == 2
+        error = capsys.readouterr().err.strip().splitlines()[-1]
+        assert error.endswith("pip install 'nonlinbench[distributed]'")
