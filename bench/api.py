@@ -15,10 +15,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from bench.grid import MAX_RUNS, Grid, load_grid
-from bench.runner import RunSummary
-from bench.runner import run_grid as _run_grid
-from bench.store import Store, StoreError
+from bench.grid.parse import MAX_RUNS, Grid, load_grid
+from bench.results.store import Store, StoreError
+from bench.run.runner import RunSummary
+from bench.run.runner import run_grid as _run_grid
 
 
 def run_grid(
@@ -38,7 +38,7 @@ def run_grid(
     """Trains every run of a grid not yet stored in `out`, and returns the counts.
 
     grid: a built-in grid's name (seed, quick, playground, default, full), a grid file's path,
-        or a `bench.grid.Grid`.
+        or a `bench.grid.parse.Grid`.
     out: the results folder [results/<grid name>]; rerunning resumes (stored runs are skipped).
     device: auto (cuda, then mps, then cpu), cuda, mps or cpu.
     jobs, threads: worker processes on a CPU [cores], torch threads per worker [cores / jobs].
@@ -48,7 +48,7 @@ def run_grid(
     max_chunk: at most this many models per chunk; max_runs: refuse a larger grid.
     backend, scheduler: "local" (this machine), or "dask" with a scheduler's tcp://HOST:PORT.
 
-    Mistakes in the grid raise `bench.grid.GridError`, in the results folder `StoreError`, each
+    Mistakes in the grid raise `bench.grid.parse.GridError`, in the results folder `StoreError`, each
     with a one-line message.
     """
     grid = grid if isinstance(grid, Grid) else load_grid(grid)

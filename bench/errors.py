@@ -2,8 +2,8 @@
 itself so that any module may raise them: each is printed as one line, exit status 2.
 
 Mistakes in a grid file, a dataset, a plugin or a results folder have their own types
-(bench.axes.GridError, bench.csv_data.DatasetError, bench.registry.ActivationError,
-bench.store.StoreError); bench.cli prints those the same way.
+(bench.grid.axes.GridError, bench.data.csv_files.DatasetError, bench.activations.registry.ActivationError,
+bench.results.store.StoreError); bench.cli prints those the same way.
 """
 
 

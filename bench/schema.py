@@ -30,7 +30,7 @@ AXIS_COLUMNS: tuple[Column, ...] = tuple(
     for f in fields(RunSpec)
 )
 
-# The arguments of `bench.data.make_dataset`: runs that agree on these train on the same data.
+# The arguments of `bench.data.datasets.make_dataset`: runs that agree on these train on the same data.
 DATA_AXES: tuple[str, ...] = (
     "dataset",
     "n_samples",

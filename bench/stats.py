@@ -298,3 +298,12 @@ def probability_of_improvement_ci(
     )
     low, high = _percentiles(replicates, confidence)
     return Interval(probability_of_improvement(x, y), low, high)
+
+
+def r_squared(prediction, y):
+    """1 - SS_res / SS_tot along the last axis: (..., n) -> (...), for torch tensors and numpy
+    arrays alike. 1 is a perfect fit, 0 is no better than predicting the mean of y, below 0
+    worse than that."""
+    residual = ((y - prediction) ** 2).sum(-1)
+    total = ((y - y.mean(-1, keepdims=True)) ** 2).sum(-1)  # torch and numpy both say keepdims
+    return 1 - residual / total

@@ -56,7 +56,7 @@ if [ "$DRY_RUN" = 1 ]; then
     done
     echo "time limits add up to ${total}s"
     [ "$total" -le 600 ] || { echo "gpu-check.sh: the limits exceed 10 minutes" >&2; exit 1; }
-    for file in tests/test_engine.py bench/perf.py bench/engine/graphs.py bench/grids/default.toml; do
+    for file in tests/test_engine.py bench/perf/measure.py bench/engine/graphs.py bench/grids/default.toml; do
         [ -f "$file" ] || { echo "gpu-check.sh: $file is missing" >&2; exit 1; }
     done
     exit 0

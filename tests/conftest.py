@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from bench import registry
+from bench.activations import registry
 
 # Four runs (two activations x two seeds) of a 2 -> 4 -> 2 network, 20 epochs on 100 points:
 # trains in well under a second.

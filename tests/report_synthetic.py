@@ -2,7 +2,7 @@
 
 `write_results` writes runs.parquet, curves.parquet, surfaces.parquet and manifest.json in the
 runner's format (bench.schema). Axes that the tests do not vary take the seed notebook's values
-(bench.notebook.setup()), so a synthetic grid contains the notebook's configuration when its
+(bench.grid.notebook.setup()), so a synthetic grid contains the notebook's configuration when its
 depths, widths, noises and datasets include the notebook's.
 """
 
@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from bench import notebook
+from bench.grid import notebook
 
 ACTIVATIONS = ("none", "relu", "tanh", "my_swish")  # my_swish: a plugin-looking name
 DATASETS = ("circles", "blobs", "spirals4")
@@ -277,8 +277,8 @@ BELOW_BEST = {
 
 def regression_yardsticks(dataset: str) -> tuple[float, float]:
     """(best possible, best line) R^2 of a synthetic regression dataset, as the report computes
-    them (bench.ceiling.r2_yardsticks)."""
-    from bench.ceiling import r2_yardsticks
+    them (bench.data.ceiling.r2_yardsticks)."""
+    from bench.data.ceiling import r2_yardsticks
 
     fixed = dataclasses.asdict(notebook.setup())
     args = {a: fixed[a] for a in ("label_noise", "data_seed", "test_size", "stratify", "features")}
@@ -356,8 +356,8 @@ def make_regression_surfaces(runs: pd.DataFrame, resolution: int = 24) -> pd.Dat
     """One surface per dataset, noise, activation, depth and width: sine on a 'line' plane (the
     y axis a dummy), saddle on the 'input' plane; the fit is the truth for a nonlinear network
     and a straight line for the linear one."""
-    from bench.data import make_dataset
-    from bench.generators import REGRESSION_TRUTH
+    from bench.data.datasets import make_dataset
+    from bench.data.generators import REGRESSION_TRUTH
 
     keys = ["dataset", "noise", "activation", "depth", "width"]
     rows = []

@@ -6,9 +6,9 @@ import pytest
 import torch
 
 import bench
-from bench.activations import BUILTINS, ZOO
-from bench.plugins import get_activation
-from bench.registry import BUILTIN_REGISTRY, ActivationError
+from bench.activations.builtins import BUILTINS, ZOO
+from bench.activations.plugins import get_activation
+from bench.activations.registry import BUILTIN_REGISTRY, ActivationError
 
 # Values at x = 1 and x = -1, computed by hand from each activation's defining formula.
 E = math.e

@@ -20,7 +20,7 @@ def test_a_notebook_runs_a_grid_and_reads_its_three_tables(write_grid, tmp_path)
 
 
 def test_loading_a_folder_without_results_says_so(tmp_path):
-    from bench.store import StoreError
+    from bench.results.store import StoreError
 
     with pytest.raises(StoreError, match="no runs.parquet"):
         bench.load_results(tmp_path)

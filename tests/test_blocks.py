@@ -2,7 +2,7 @@
 
 Each block is a product of its own axes over the shared [grid] values, minus its own
 [[block.exclude]] tables and the top-level [[exclude]] tables; the grid's runs are the union,
-each run once; the manifest keeps which block(s) each run belongs to (bench.blocks).
+each run once; the manifest keeps which block(s) each run belongs to (bench.results.blocks).
 """
 
 from __future__ import annotations
@@ -13,11 +13,11 @@ import json
 import pandas as pd
 import pytest
 
-from bench import estimate
-from bench.blocks import grid_blocks, load_blocks
 from bench.cli import main
-from bench.estimate import Calibration
-from bench.grid import GridError, load_grid, parse_grid, run_ids
+from bench.grid.parse import GridError, load_grid, parse_grid, run_ids
+from bench.results.blocks import grid_blocks, load_blocks
+from bench.run import estimate
+from bench.run.estimate import Calibration
 
 pytestmark = pytest.mark.usefixtures("isolated")
 

@@ -7,12 +7,12 @@ import textwrap
 
 import pytest
 
+from bench.activations.plugins import load_registry
 from bench.card import cost, make_card, write
 from bench.card.protocol import PROTOCOL, load_protocol
 from bench.card.verdict import verdict
 from bench.cli import main
-from bench.grid import GridError
-from bench.plugins import load_registry
+from bench.grid.parse import GridError
 
 SMALL = """
 name = "card-small"

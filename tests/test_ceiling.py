@@ -1,4 +1,4 @@
-"""The best possible accuracy (bench/ceiling.py) against closed forms and plain Monte Carlo."""
+"""The best possible accuracy (bench/data/ceiling.py) against closed forms and plain Monte Carlo."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from scipy import special, stats
 
-from bench import ceiling
-from bench.data import GENERATOR_VERSION
+from bench.data import ceiling
+from bench.data.datasets import GENERATOR_VERSION
 
 TOLERANCE = 0.005  # half a point
 

@@ -16,7 +16,7 @@ import pytest
 
 import bench
 from bench.cli import main
-from bench.grid import load_grid, run_ids
+from bench.grid.parse import load_grid, run_ids
 from bench.schema import AXES
 
 pytestmark = pytest.mark.usefixtures("isolated")

@@ -2,7 +2,7 @@
 
 import pytest
 
-from bench.crosscheck import cross_check
+from bench.perf.crosscheck import cross_check
 
 
 @pytest.mark.slow

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from bench.cli import main
-from bench.grid import GridError, load_grid, run_ids
+from bench.grid.parse import GridError, load_grid, run_ids
 
 pytestmark = [
     pytest.mark.usefixtures("isolated"),

@@ -8,10 +8,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bench import backends
-from bench.grid import load_grid
-from bench.runner import run_grid
-from bench.store import Store
+from bench.grid.parse import load_grid
+from bench.results.store import Store
+from bench.run import backends
+from bench.run.runner import run_grid
 
 pytestmark = [
     pytest.mark.usefixtures("isolated"),
@@ -130,10 +130,10 @@ def test_each_worker_reports_its_own_threads_and_trains_chunks_cut_for_it(
 
 
 def test_chunks_are_cut_for_each_workers_device_memory_and_threads(monkeypatch):
-    from bench.data import load_data
+    from bench.activations.registry import BUILTIN_REGISTRY
+    from bench.data.datasets import load_data
     from bench.engine import placement
-    from bench.plan import Task
-    from bench.registry import BUILTIN_REGISTRY
+    from bench.run.plan import Task
     from bench.spec import RunSpec
 
     specs = [RunSpec(n_samples=100, width=4, seed=s) for s in range(100)]

@@ -11,13 +11,13 @@ from dataclasses import replace
 import pytest
 import torch
 
-from bench import backends, memory
 from bench.cli import main
 from bench.errors import UserError
-from bench.grid import load_grid
-from bench.plan import make_plan
-from bench.runner import run_grid
-from bench.store import Store
+from bench.grid.parse import load_grid
+from bench.results.store import Store
+from bench.run import backends, memory
+from bench.run.plan import make_plan
+from bench.run.runner import run_grid
 
 pytestmark = [
     pytest.mark.usefixtures("isolated"),
@@ -136,7 +136,7 @@ def test_a_grid_no_worker_fits_is_refused_in_one_line_before_training(
 
 
 def test_plan_checks_the_grid_against_the_clusters_workers(cluster, write_grid, tmp_path, capsys):
-    from bench.commands import _print_cluster_plan  # what `plan --scheduler` prints
+    from bench.cli.commands import _print_cluster_plan  # what `plan --scheduler` prints
 
     grid = write_grid(WIDE.format(seeds=list(range(40))))
     plan = make_plan(load_grid(grid), Store(tmp_path / "out"), torch.device("cpu"))

@@ -1,4 +1,4 @@
-"""Specification of bench/data.py: what every dataset guarantees, and how bad input is reported."""
+"""Specification of bench/data/datasets.py: what every dataset guarantees, and how bad input is reported."""
 
 import re
 
@@ -10,7 +10,7 @@ from sklearn.datasets import make_circles
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import train_test_split
 
-from bench.data import (
+from bench.data.datasets import (
     BUILTIN_DATASETS,
     CLASSIFICATION_DATASETS,
     GENERATOR_VERSION,

@@ -1,18 +1,18 @@
-"""The batched engine is specified by the one-model reference loop (bench.model)."""
+"""The batched engine is specified by the one-model reference loop (bench.engine.reference)."""
 
 import numpy as np
 import pandas as pd
 import pytest
 import torch
 
-from bench import engine, metrics
-from bench.data import data_key, load_data, make_dataset
-from bench.engine import placement
+from bench import engine
+from bench.activations.plugins import load_registry
+from bench.data.datasets import data_key, load_data, make_dataset
+from bench.engine import metrics, placement
+from bench.engine.reference import MLP, output_size, train_reference
 from bench.engine.stacked import predicted_labels
-from bench.layers import activation_record, hidden_widths
-from bench.model import MLP, output_size, train_reference
-from bench.plugins import load_registry
-from bench.spec import RunSpec
+from bench.grid.layers import activation_record
+from bench.spec import RunSpec, hidden_widths
 
 EXAMPLES = __import__("pathlib").Path(__file__).resolve().parent.parent / "examples"
 # Built-ins and the example plugin file's bent_identity and learnable_prelu.
@@ -36,23 +36,11 @@ def train_batch(specs, dtype=torch.float32, device="cpu"):
     """Trains specs as one chunk; returns the stacked net, curves and the data used."""
     data = load_data(specs[0])
     datasets = {data_key(s): load_data(s) for s in specs}
-    X_train, y_train, X_test, y_test = engine.stack_data(specs, datasets, device, dtype)
+    stacked = engine.stack_data(specs, datasets, device, dtype)
     out = output_size(data.n_classes)
     net = build(specs, data.n_features, out, torch.device(device), dtype)
-    curves, diverged = engine.train_stacked(
-        net,
-        X_train,
-        y_train,
-        X_test,
-        y_test,
-        optimizer=specs[0].optimizer,
-        lr=torch.tensor([s.lr for s in specs], dtype=dtype, device=device),
-        seeds=torch.tensor([s.seed for s in specs], device=device),
-        epochs=specs[0].epochs,
-        batch_size=specs[0].batch_size,
-        eval_every=specs[0].eval_every,
-        **engine.per_model_options(specs, dtype, torch.device(device)),
-    )
+    options = engine.TrainOptions.for_runs(specs, dtype, device)
+    curves, diverged = engine.train_stacked(net, stacked, options)
     return net, curves, diverged, datasets
 
 
@@ -213,7 +201,7 @@ def test_regularisation_changes_the_weights_as_documented():
 
 
 def test_dropout_masks_are_per_model_and_scaled_to_keep_the_expectation():
-    from bench.model import dropout_scale
+    from bench.engine.reference import dropout_scale
 
     seeds, p = torch.tensor([0, 1]), torch.tensor([0.25, 0.25], dtype=torch.float64)
     scale = dropout_scale(seeds, p, epoch=1, step=0, layer=0, units=64, n=500)  # (2, 64, 500)
@@ -415,10 +403,11 @@ def test_grid_measures_use_the_first_two_principal_components_for_wider_inputs(t
 
 MEMORY_SCRIPT = """
 import resource, torch
-from bench import engine, metrics
+from bench import engine
+from bench.engine import metrics
 from bench.engine import placement
 from bench.engine.stacked import predicted_labels
-from bench.registry import BUILTIN_REGISTRY
+from bench.activations.registry import BUILTIN_REGISTRY
 from bench.spec import RunSpec
 torch.set_num_threads(1)
 cpu = torch.device("cpu")
@@ -574,13 +563,8 @@ def train_on(specs, train_fn, device="cpu", dtype=torch.float64, **kwargs):
     data = datasets[data_key(specs[0])]
     X = engine.stack_data(specs, datasets, device, dtype)
     net = build(specs, data.n_features, output_size(data.n_classes), torch.device(device), dtype)
-    curves, diverged = train_fn(
-        net, *X, optimizer=specs[0].optimizer,
-        lr=torch.tensor([s.lr for s in specs], dtype=dtype, device=device),
-        seeds=torch.tensor([s.seed for s in specs], device=device), epochs=specs[0].epochs,
-        batch_size=specs[0].batch_size, eval_every=specs[0].eval_every,
-        **engine.per_model_options(specs, dtype, torch.device(device)), **kwargs,
-    )  # fmt: skip
+    options = engine.TrainOptions.for_runs(specs, dtype, device)
+    curves, diverged = train_fn(net, X, options, **kwargs)
     return net, curves, diverged
 
 

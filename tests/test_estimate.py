@@ -3,9 +3,9 @@
 import pytest
 import torch
 
-from bench import estimate
 from bench.cli import main
-from bench.estimate import Calibration, Estimate, human_duration
+from bench.run import estimate
+from bench.run.estimate import Calibration, Estimate, human_duration
 
 CPU = torch.device("cpu")
 

@@ -11,13 +11,13 @@ from pathlib import Path
 import pytest
 import torch
 
-from bench import estimate
 from bench.cli import main
-from bench.estimate import Calibration
-from bench.grid import load_grid
-from bench.plan import make_plan
-from bench.runner import default_jobs
-from bench.store import Store
+from bench.grid.parse import load_grid
+from bench.results.store import Store
+from bench.run import estimate
+from bench.run.estimate import Calibration
+from bench.run.plan import make_plan
+from bench.run.runner import default_jobs
 
 CPU = torch.device("cpu")
 ROOT = Path(__file__).resolve().parent.parent

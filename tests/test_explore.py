@@ -26,13 +26,13 @@ import pandas as pd
 import pytest
 from report_synthetic import make_runs, make_surfaces, write_results
 
-from bench.blocks import block_title
 from bench.cli import main
 from bench.explore import write_explore_page
 from bench.explore.data import explore_data, part_bytes
 from bench.explore.encode import unpack
-from bench.grid import load_grid
-from bench.runner import run_grid
+from bench.grid.parse import load_grid
+from bench.results.blocks import block_title
+from bench.run.runner import run_grid
 from bench.stats import bootstrap_ci
 
 TINY_GRID = """
@@ -446,7 +446,7 @@ def mixed_page(mixed) -> Path:
 
 
 def test_regression_cells_carry_r2_where_accuracy_is(mixed_page, mixed):
-    from bench.ceiling import r2_yardsticks
+    from bench.data.ceiling import r2_yardsticks
     from bench.schema import DATA_AXES
 
     data = embedded_data(mixed_page.read_text())
@@ -782,7 +782,7 @@ def test_in_a_browser_the_page_opens_on_the_lesson_in_the_reports_colours(browse
 
 
 # --------------------------------------------------------------------------- studies (blocks)
-# A grid of [[block]] tables is several studies (bench.blocks): the page offers the study as its
+# A grid of [[block]] tables is several studies (bench.results.blocks): the page offers the study as its
 # first choice, and shows the cells, axes and levels of one study at a time.
 
 QUESTION = "Can a linear model on quadratic features do what hidden layers do?"

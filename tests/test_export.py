@@ -16,8 +16,8 @@ import torch
 from torch import nn
 
 from bench.cli import main
-from bench.grid import load_grid
-from bench.runner import run_grid
+from bench.grid.parse import load_grid
+from bench.run.runner import run_grid
 
 pytestmark = [
     pytest.mark.usefixtures("isolated"),

@@ -7,9 +7,9 @@ import pytest
 import torch
 
 from bench import engine
-from bench.data import make_dataset
-from bench.features import FEATURE_MAPS, apply_feature_map, mapped_size
-from bench.registry import BUILTIN_REGISTRY
+from bench.activations.registry import BUILTIN_REGISTRY
+from bench.data.datasets import make_dataset
+from bench.data.features import FEATURE_MAPS, apply_feature_map, mapped_size
 from bench.spec import LATER_FIELDS, RunSpec
 
 

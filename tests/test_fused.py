@@ -11,14 +11,14 @@ import pytest
 import torch
 
 from bench import engine
-from bench.activations import BUILTINS
-from bench.data import data_key, load_data
+from bench.activations.builtins import BUILTINS
+from bench.activations.registry import BUILTIN_REGISTRY
+from bench.data.datasets import data_key, load_data
 from bench.engine import fused, fused_zoo
+from bench.engine.reference import MLP, output_size, train_reference
 from bench.engine.stacked import predicted_labels
-from bench.layers import activation_record, hidden_widths
-from bench.model import MLP, output_size, train_reference
-from bench.registry import BUILTIN_REGISTRY
-from bench.spec import RunSpec
+from bench.grid.layers import activation_record
+from bench.spec import RunSpec, hidden_widths
 
 pytestmark = pytest.mark.skipif(fused.kernels is None, reason="numba is not installed")
 CPU = torch.device("cpu")
@@ -28,19 +28,13 @@ def train(specs, dtype=torch.float32, path="fused"):
     """Trains specs as one chunk on `path`; returns the stacked net, curves and diverged."""
     datasets = {data_key(s): load_data(s) for s in specs}
     data = datasets[data_key(specs[0])]
-    X_train, y_train, X_test, y_test = engine.stack_data(specs, datasets, CPU, dtype)
+    stacked = engine.stack_data(specs, datasets, CPU, dtype)
     activation = activation_record(specs[0], BUILTIN_REGISTRY)
     net = engine.build_stacked(specs, activation, data.n_features, output_size(data.n_classes),
                                CPU, dtype)  # fmt: skip
     train_fn = fused.train_fused if path == "fused" else engine.train_stacked
-    curves, diverged = train_fn(
-        net, X_train, y_train, X_test, y_test,
-        optimizer=specs[0].optimizer,
-        lr=torch.tensor([s.lr for s in specs], dtype=dtype),
-        seeds=torch.tensor([s.seed for s in specs]),
-        epochs=specs[0].epochs, batch_size=specs[0].batch_size, eval_every=specs[0].eval_every,
-        **engine.per_model_options(specs, dtype, CPU),
-    )  # fmt: skip
+    options = engine.TrainOptions.for_runs(specs, dtype, CPU)
+    curves, diverged = train_fn(net, stacked, options)
     return net, curves, diverged
 
 
@@ -189,7 +183,7 @@ def test_a_chunk_mixing_option_values_matches_the_reference_and_the_generic_path
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 def test_the_kernels_dropout_masks_are_dropout_scale(dtype):
     from bench.engine import fused_options
-    from bench.model import dropout_scale
+    from bench.engine.reference import dropout_scale
 
     rows, count, position = 5, 40, 24
     for seed, p, epoch, step, layer in [(3, 0.3, 1, 0, 0), (2**62 + 12345, 0.5, 977, 6, 3)]:
@@ -281,7 +275,7 @@ def test_train_chunk_picks_the_fused_path_where_it_applies_and_measured_faster(m
 
 
 def test_learnable_and_plugin_activations_keep_the_generic_path(monkeypatch):
-    from bench.plugins import load_registry
+    from bench.activations.plugins import load_registry
 
     examples = __import__("pathlib").Path(__file__).resolve().parent.parent / "examples"
     registry = load_registry([examples / "my_activations.py"])
@@ -298,7 +292,7 @@ def test_learnable_and_plugin_activations_keep_the_generic_path(monkeypatch):
 
 @pytest.mark.parametrize("name", ["learnable_swish", "rational"])
 def test_a_learnable_builtin_is_kept_off_the_fused_path_for_its_parameters(name):
-    from bench.registry import BUILTIN_REGISTRY
+    from bench.activations.registry import BUILTIN_REGISTRY
 
     net = engine.build_stacked([RunSpec(activation=name)], BUILTIN_REGISTRY.get(name), 2, 1, CPU)
     assert fused.why_not_fused(net, CPU) == f"activation '{name}' has learnable parameters"
@@ -382,7 +376,7 @@ def test_regression_and_stacks_match_the_reference_in_float64(name):
 @pytest.mark.parametrize("grid_name", ["default", "playground"])
 def test_every_chunk_of_the_default_and_playground_grids_trains_fused(grid_name, monkeypatch):
     from bench.engine.train import chunk_path
-    from bench.grid import load_grid
+    from bench.grid.parse import load_grid
 
     monkeypatch.delenv(fused.ENV, raising=False)
     grid = load_grid(grid_name)
@@ -444,7 +438,7 @@ def test_tiles_of_16_samples_give_the_run_of_one_tile(monkeypatch):
     torch.testing.assert_close(curves, curves_tiled, rtol=1e-4, atol=1e-6)
 
 
-# The activation zoo's parameter-free built-ins (bench.activations.ZOO; celu is elu): each, in
+# The activation zoo's parameter-free built-ins (bench.activations.builtins.ZOO; celu is elu): each, in
 # float32 and float64, against the reference loop. Names the registry does not hold yet skip.
 ZOO_NAMES = ["celu", *fused_zoo.ZOO_CODES]
 

@@ -1,4 +1,4 @@
-"""Specification of bench/grid.py: grid files become validated run specs with stable ids."""
+"""Specification of bench/grid/parse.py: grid files become validated run specs with stable ids."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import dataclasses
 
 import pytest
 
-from bench.grid import GridError, builtin_grids, load_grid, parse_grid, run_ids
+from bench.grid.parse import GridError, builtin_grids, load_grid, parse_grid, run_ids
 from bench.schema import AXES
 from bench.spec import DEFAULTS, RunSpec
 

@@ -17,8 +17,8 @@ import pandas as pd
 import pytest
 
 from bench.cli import main
-from bench.grid import load_grid
-from bench.runner import run_grid
+from bench.grid.parse import load_grid
+from bench.run.runner import run_grid
 
 pytestmark = pytest.mark.usefixtures("isolated")
 
@@ -73,7 +73,7 @@ def test_two_runs_on_one_folder_store_every_run_once_with_its_curves(write_grid,
 
 
 def test_a_second_writer_is_refused_while_the_first_holds_the_folder(write_grid, tmp_path):
-    from bench.store import Store, StoreError
+    from bench.results.store import Store, StoreError
 
     store = Store(tmp_path / "out")
     with store.writing():
@@ -109,7 +109,7 @@ def test_an_unwritable_out_is_a_one_line_error(write_grid, tmp_path, capsys, mon
 def test_a_full_disk_keeps_finished_chunks_and_says_how_to_resume(
     write_grid, tmp_path, capsys, monkeypatch
 ):
-    from bench.store import Store
+    from bench.results.store import Store
 
     written = []
     original = Store.write_shard
@@ -308,9 +308,9 @@ def test_a_closed_pipe_is_not_an_error():
 def test_a_csv_edited_after_planning_does_not_change_what_the_runs_train_on(write_grid, tmp_path):
     import torch
 
-    from bench.execute import execute_task
-    from bench.plan import make_plan
-    from bench.store import Store
+    from bench.results.store import Store
+    from bench.run.execute import execute_task
+    from bench.run.plan import make_plan
 
     rows = [f"{x / 10:.1f},{y / 10:.1f},{int(x * x + y * y < 200)}" for x in range(-20, 20, 3)
             for y in range(-20, 20, 3)]  # fmt: skip

@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import torch
 
-from bench.data import data_key, load_data
+from bench.activations.registry import BUILTIN_REGISTRY
+from bench.data.datasets import data_key, load_data
 from bench.engine import measure
+from bench.engine.reference import output_size
 from bench.engine.stacked import build_stacked
-from bench.model import output_size
-from bench.registry import BUILTIN_REGISTRY
 from bench.spec import RunSpec
 
 CPU = torch.device("cpu")

@@ -1,4 +1,4 @@
-"""Specification of bench/memory.py: what a chunk needs, what fits, and the refusal; and the
+"""Specification of bench/run/memory.py: what a chunk needs, what fits, and the refusal; and the
 memory model against measured peaks."""
 
 from __future__ import annotations
@@ -12,13 +12,13 @@ from pathlib import Path
 import pytest
 import torch
 
-from bench import memory
 from bench.cli import main
 from bench.errors import UserError
-from bench.grid import load_grid
-from bench.plan import make_plan, split_tasks
-from bench.runner import run_grid
-from bench.store import Store
+from bench.grid.parse import load_grid
+from bench.results.store import Store
+from bench.run import memory
+from bench.run.plan import make_plan, split_tasks
+from bench.run.runner import run_grid
 
 pytestmark = pytest.mark.usefixtures("isolated")
 
@@ -134,11 +134,11 @@ MEASURE = textwrap.dedent(
     from pathlib import Path
     import torch
     torch.set_num_threads(1)
-    from bench import memory
-    from bench.execute import execute_task
-    from bench.grid import load_grid
-    from bench.plan import make_plan
-    from bench.store import Store
+    from bench.run import memory
+    from bench.run.execute import execute_task
+    from bench.grid.parse import load_grid
+    from bench.run.plan import make_plan
+    from bench.results.store import Store
 
     def status(field):
         for line in open("/proc/self/status"):

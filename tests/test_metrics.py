@@ -1,4 +1,4 @@
-"""Specification of bench.metrics, with networks whose answers can be checked by hand."""
+"""Specification of bench.engine.metrics, with networks whose answers can be checked by hand."""
 
 import math
 from itertools import pairwise
@@ -6,7 +6,7 @@ from itertools import pairwise
 import pytest
 import torch
 
-from bench.metrics import (
+from bench.engine.metrics import (
     count_linear_regions,
     covering_grid,
     dead_unit_fraction,

@@ -7,10 +7,11 @@ import pytest
 import torch
 from torch import nn
 
-from bench import engine, notebook
-from bench.data import make_dataset
-from bench.model import MLP, eval_epochs, init_parameters, shuffle_order, train_reference
-from bench.registry import BUILTIN_REGISTRY
+from bench import engine
+from bench.activations.registry import BUILTIN_REGISTRY
+from bench.data.datasets import make_dataset
+from bench.engine.reference import MLP, eval_epochs, init_parameters, shuffle_order, train_reference
+from bench.grid import notebook
 
 
 def test_depth_counts_hidden_layers_and_depth_0_is_logistic_regression():

@@ -32,7 +32,7 @@ def test_the_gpu_check_refuses_an_unknown_argument():
 
 def test_perf_trains_each_chunk_on_the_path_train_chunk_picks(monkeypatch):
     from bench.engine import fused
-    from bench.perf import trainer
+    from bench.perf.measure import trainer
 
     monkeypatch.delenv(fused.ENV, raising=False)
     cpu = torch.device("cpu")
@@ -44,7 +44,7 @@ def test_perf_trains_each_chunk_on_the_path_train_chunk_picks(monkeypatch):
 def test_perf_md_reads_its_headline_goals_and_limits_from_the_measurements():
     import pandas as pd
 
-    from bench.perf_report import render_markdown
+    from bench.perf.write import render_markdown
 
     def row(label, method, models, seconds, **extra):
         base = dict(label=label, method=method, path="fused" if method == "engine" else "",

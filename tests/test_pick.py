@@ -1,4 +1,4 @@
-"""Specification of bench/pick.py: naming one stored run by id or by --where filters.
+"""Specification of bench/results/pick.py: naming one stored run by id or by --where filters.
 
 Checked on runs tables made from grids' specs (no training): every stored value can be
 selected, errors list what to give instead, and the README's export example names one run.
@@ -13,8 +13,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from bench.grid import load_grid, parse_grid, run_ids
-from bench.pick import PickError, select_run
+from bench.grid.parse import load_grid, parse_grid, run_ids
+from bench.results.pick import PickError, select_run
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 

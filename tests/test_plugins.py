@@ -11,11 +11,16 @@ import torch
 from torch import nn
 
 import bench
-from bench import plugins, registry
+from bench.activations import plugins, registry
+from bench.activations.plugins import (
+    get_activation,
+    load_installed,
+    load_plugin_file,
+    load_registry,
+)
+from bench.activations.registry import BUILTIN_REGISTRY, ActivationError
 from bench.cli import main
 from bench.engine import train_chunk
-from bench.plugins import get_activation, load_installed, load_plugin_file, load_registry
-from bench.registry import BUILTIN_REGISTRY, ActivationError
 from bench.spec import RunSpec
 from tests.conftest import declarations_restored
 

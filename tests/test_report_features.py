@@ -121,7 +121,7 @@ def test_the_table_quotes_each_model_on_each_feature_map(section):
     inputs, built = section
     rows = table_rows(built.text)
     assert list(rows) == [LINEAR, "relu"]
-    # bench.features' order, raw first, then the yardsticks of the same test points
+    # bench.data.features' order, raw first, then the yardsticks of the same test points
     assert list(rows[LINEAR]) == ["dataset", "noise", "raw", "quadratic", "chance", "best possible"]
     for (feature, activation), values in ACCURACY.items():
         model = LINEAR if activation == "none" else activation

@@ -16,8 +16,8 @@ matplotlib.use("Agg")
 
 import report_synthetic as synthetic  # noqa: E402
 
-from bench import ceiling  # noqa: E402
-from bench.data import make_dataset  # noqa: E402
+from bench.data import ceiling
+from bench.data.datasets import make_dataset
 from bench.report import build_report, summaries  # noqa: E402
 from bench.report.headline import headline  # noqa: E402
 from bench.report.regression import finding  # noqa: E402

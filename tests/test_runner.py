@@ -1,4 +1,4 @@
-"""Specification of bench/runner.py: planning, resuming, recovering and recording failures."""
+"""Specification of bench/run/runner.py: planning, resuming, recovering and recording failures."""
 
 from __future__ import annotations
 
@@ -10,12 +10,12 @@ import pandas as pd
 import pytest
 import torch
 
-from bench import backends
 from bench.cli import main
-from bench.grid import load_grid, run_ids
-from bench.plan import make_plan
-from bench.runner import run_grid
-from bench.store import Store
+from bench.grid.parse import load_grid, run_ids
+from bench.results.store import Store
+from bench.run import backends
+from bench.run.plan import make_plan
+from bench.run.runner import run_grid
 
 pytestmark = pytest.mark.usefixtures("isolated")
 

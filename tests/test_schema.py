@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 
 from bench import schema
-from bench.grid import load_grid
-from bench.runner import run_grid
+from bench.grid.parse import load_grid
+from bench.run.runner import run_grid
 from bench.spec import RunSpec
 
 README = Path(__file__).resolve().parent.parent / "README.md"

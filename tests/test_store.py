@@ -1,11 +1,11 @@
-"""Specification of bench/store.py: shards are committed atomically and merged idempotently."""
+"""Specification of bench/results/store.py: shards are committed atomically and merged idempotently."""
 
 from __future__ import annotations
 
 import pandas as pd
 import pytest
 
-from bench.store import Store
+from bench.results.store import Store
 
 
 def runs_frame(ids, error="", acc=0.5) -> pd.DataFrame:

@@ -16,6 +16,28 @@ def module_name(path: Path) -> str:
 
 MODULES = {module_name(p): p for p in sorted(PACKAGE.rglob("*.py"))}
 
+# The stages, from the bottom up. A module may import its own package and any stage below its
+# own, never one above it nor another package of its own stage: data flows grid file -> run
+# specs -> engine -> tables -> report, and what each stage needs lies beneath it. The top-level
+# modules other than these are the vocabulary every stage shares (spec, schema, stats, errors,
+# colors); the package root `bench` is the public surface and imports what it re-exports.
+STAGES = [
+    {"vocabulary"},
+    {"activations", "data"},
+    {"grid"},
+    {"engine"},
+    {"results"},
+    {"run"},
+    {"report", "explore", "perf"},
+    {"api"},
+    {"card"},
+    {"cli"},
+    {"__main__"},
+]
+STAGE_OF = {stage: rank for rank, stages in enumerate(STAGES) for stage in stages}
+VOCABULARY = {"spec", "schema", "stats", "errors", "colors"}
+MAX_TOP_LEVEL_MODULES = 8  # bench/*.py, __init__ and __main__ included; the rest are packages
+
 
 def imports_at_load(path: Path, anywhere: bool = False) -> set[str]:
     """bench modules imported when `path` is imported (top level), or, with `anywhere`, also
@@ -29,6 +51,61 @@ def imports_at_load(path: Path, anywhere: bool = False) -> set[str]:
         elif isinstance(node, ast.Import):
             found.update(a.name for a in node.names if a.name.startswith("bench"))
     return {m for m in found if m in MODULES and m != "bench"}
+
+
+def stage(module: str) -> str:
+    """bench.grid.axes -> grid; bench.spec -> vocabulary; bench.api -> api."""
+    part = module.split(".")[1]
+    return "vocabulary" if part in VOCABULARY else part
+
+
+def upward_imports(graph: dict[str, set[str]]) -> list[str]:
+    """Every import in `graph` (module -> the modules it imports) that runs up the stages or
+    across to another package of the same stage."""
+    found = []
+    for name, targets in graph.items():
+        if name == "bench":
+            continue
+        for target in sorted(targets):
+            own, theirs = stage(name), stage(target)
+            if own != theirs and STAGE_OF[theirs] >= STAGE_OF[own]:
+                found.append(f"{name} ({own}) imports {target} ({theirs})")
+    return found
+
+
+def import_graph() -> dict[str, set[str]]:
+    return {name: imports_at_load(path, anywhere=True) for name, path in MODULES.items()}
+
+
+def test_every_package_and_top_level_module_has_a_stage():
+    assert {stage(name) for name in MODULES if name != "bench"} <= set(STAGE_OF)
+
+
+def test_no_import_runs_up_a_stage():
+    assert upward_imports(import_graph()) == []
+
+
+def test_an_upward_import_is_caught():
+    # The import this layout removed: the grid's axes reading two constants from the engine's
+    # reference model. Added back, the check names it.
+    graph = import_graph()
+    graph["bench.grid.axes"] = graph["bench.grid.axes"] | {"bench.engine.reference"}
+    assert upward_imports(graph) == [
+        "bench.grid.axes (grid) imports bench.engine.reference (engine)"
+    ]
+    graph = import_graph()  # across one stage: the report reaching into explore
+    graph["bench.report.summary"] = graph["bench.report.summary"] | {"bench.explore.page"}
+    assert upward_imports(graph) == [
+        "bench.report.summary (report) imports bench.explore.page (explore)"
+    ]
+
+
+def test_the_top_level_reads_as_the_stages():
+    top = sorted(p.name for p in PACKAGE.glob("*.py"))
+    assert len(top) <= MAX_TOP_LEVEL_MODULES, top
+    for package in sorted(p.parent for p in PACKAGE.glob("*/__init__.py")):
+        doc = ast.get_docstring(ast.parse((package / "__init__.py").read_text()))
+        assert doc, f"bench/{package.name}/__init__.py has no docstring naming its stage"
 
 
 @pytest.mark.parametrize("anywhere", [False, True], ids=["at load", "inside functions too"])
@@ -57,7 +134,7 @@ def test_no_module_imports_itself_back_through_others(anywhere):
 
 
 def test_no_library_module_imports_the_command_line():
-    command_line = {"bench.cli", "bench.commands", "bench.__main__"}
+    command_line = {"bench.cli", "bench.cli.commands", "bench.__main__"}
     for name, path in MODULES.items():
         if name not in command_line:
             imported = imports_at_load(path, anywhere=True) & command_line

@@ -1,4 +1,4 @@
-"""Which runs store a decision surface (bench.plan.surface_runs): one per cell of every axis
+"""Which runs store a decision surface (bench.run.plan.surface_runs): one per cell of every axis
 that changes the learned function, so a report or the explore page never shows another cell's
 surface as this one's."""
 
@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import itertools
 
-from bench.plan import surface_runs
+from bench.run.plan import surface_runs
 from bench.spec import RunSpec
 
 

@@ -1,5 +1,5 @@
 """Theory beside measurement: mean-field predictions computed from the activation itself
-(bench.theory) and the report's checks of them (bench.report.theory)."""
+(bench.activations.theory) and the report's checks of them (bench.report.theory)."""
 
 from __future__ import annotations
 
@@ -11,11 +11,11 @@ import pytest
 import report_synthetic as synthetic
 import torch
 
-from bench.plugins import get_activation
-from bench.registry import make_activation
+from bench.activations.plugins import get_activation
+from bench.activations.registry import make_activation
+from bench.activations.theory import mean_field, variances
 from bench.report.results import prepare_runs, usable
 from bench.report.theory import TOLERANCE, gradient_slopes, linear_collapse, verdict
-from bench.theory import mean_field, variances
 
 
 def test_closed_forms_of_the_mean_field_quantities():

@@ -1,4 +1,4 @@
-"""Specification of bench/runner.py's survival of a killed worker: one line, finished chunks
+"""Specification of bench/run/runner.py's survival of a killed worker: one line, finished chunks
 kept, the killed chunk trained again once as two halves, then marked failed (issue 23)."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from bench.cli import main
-from bench.store import Store
+from bench.results.store import Store
 
 pytestmark = pytest.mark.usefixtures("isolated")
 
@@ -90,9 +90,9 @@ def test_a_chunk_out_of_gpu_memory_is_tried_as_halves_then_failed(
     import torch
 
     from bench import engine
-    from bench.execute import execute_task
-    from bench.grid import load_grid
-    from bench.plan import make_plan
+    from bench.grid.parse import load_grid
+    from bench.run.execute import execute_task
+    from bench.run.plan import make_plan
 
     path = write_grid(
         'n_samples = 60\nactivation = "relu"\ndepth = 1\nwidth = 4\nepochs = 2\nseed = [0, 1, 2, 3]'

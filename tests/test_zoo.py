@@ -1,4 +1,4 @@
-"""The zoo of the literature's activations (bench.activations.ZOO): each follows its formula,
+"""The zoo of the literature's activations (bench.activations.builtins.ZOO): each follows its formula,
 has a reference with its year, passes the registry's probes, and trains in the engine exactly as
 in the one-model reference loop (float64: the same initial and final weights)."""
 
@@ -9,10 +9,10 @@ import pytest
 import torch
 
 from bench import engine
-from bench.activations import ZOO
-from bench.data import data_key, load_data
-from bench.model import MLP, output_size, train_reference
-from bench.registry import BUILTIN_REGISTRY, make_activation
+from bench.activations.builtins import ZOO
+from bench.activations.registry import BUILTIN_REGISTRY, make_activation
+from bench.data.datasets import data_key, load_data
+from bench.engine.reference import MLP, output_size, train_reference
 from bench.spec import RunSpec
 
 E = math.e
@@ -64,18 +64,13 @@ def test_each_passes_the_registrys_probes(entry):
 def train_engine(specs, activation):
     datasets = {data_key(s): load_data(s) for s in specs}
     data = datasets[data_key(specs[0])]
-    X_train, y_train, X_test, y_test = engine.stack_data(specs, datasets, "cpu", torch.float64)
+    stacked = engine.stack_data(specs, datasets, "cpu", torch.float64)
     net = engine.build_stacked(
         specs, activation, data.n_features, output_size(data.n_classes), "cpu", torch.float64
     )
     initial = [w.detach().clone() for w in net.weights]
-    engine.train_stacked(
-        net, X_train, y_train, X_test, y_test,
-        optimizer=specs[0].optimizer,
-        lr=torch.tensor([s.lr for s in specs], dtype=torch.float64),
-        seeds=torch.tensor([s.seed for s in specs]),
-        epochs=specs[0].epochs, eval_every=specs[0].eval_every,
-    )  # fmt: skip
+    options = engine.TrainOptions.for_runs(specs, torch.float64, "cpu")
+    engine.train_stacked(net, stacked, options)
     return net, initial
 
 

@@ -27,14 +27,14 @@ from pathlib import Path
 import pandas as pd
 
 import bench
-from bench.activations import BUILTINS, ZOO
+from bench.activations.builtins import BUILTINS, ZOO
+from bench.activations.plugins import load_registry
+from bench.activations.registry import Activation, Registry
 from bench.api import run_grid
 from bench.card import cost, figure, verdict, write
 from bench.card.protocol import PROTOCOL, Protocol, load_protocol
 from bench.engine import ENGINE_VERSION
-from bench.grid import run_ids
-from bench.plugins import load_registry
-from bench.registry import Activation, Registry
+from bench.grid.parse import run_ids
 from bench.report.results import load_results
 from bench.report.yardsticks import with_yardsticks
 from bench.schema import DATA_AXES
@@ -210,7 +210,7 @@ def _cost_spec(proto: Protocol, registry: Registry, candidate: str):
 
 
 def builtin_names() -> list[str]:
-    """Every built-in activation, in bench.activations' order."""
+    """Every built-in activation, in bench.activations.builtins' order."""
     return [b.name for b in (*BUILTINS, *ZOO)]
 
 

@@ -12,9 +12,9 @@ from bench.errors import UserError
 def cmd_card(args) -> int:
     """One card (exit 0; 1 when the candidate has no usable run), or every built-in's and the
     leaderboard (--all). Bad input is one line (exit 2, by bench.cli)."""
+    from bench.activations.plugins import add_plugin_file, load_registry
+    from bench.activations.registry import ActivationError
     from bench.card import CARDS, builtin_names, make_all, make_card
-    from bench.plugins import add_plugin_file, load_registry
-    from bench.registry import ActivationError
 
     if args.all and args.name:
         raise UserError("card: give an activation's NAME or --all, not both")

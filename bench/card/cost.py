@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 
 from bench import engine
-from bench.data import data_key, load_data
-from bench.model import output_size
-from bench.registry import Activation
+from bench.activations.registry import Activation
+from bench.data.datasets import data_key, load_data
+from bench.engine.reference import output_size
 from bench.spec import RunSpec
 
 COST_MODELS = 32  # models in the timed chunk
@@ -41,20 +41,16 @@ def _round(activation: Activation, spec: RunSpec) -> Callable[[], float]:
     ]
     datasets = {data_key(s): load_data(s) for s in specs}
     data = datasets[data_key(specs[0])]
-    X_train, y_train, X_test, y_test = engine.stack_data(specs, datasets, "cpu")
+    stacked = engine.stack_data(specs, datasets, "cpu")
+    options = engine.TrainOptions.for_runs(specs, torch.float32, "cpu")
+    options = replace(options, eval_every=COST_EPOCHS)
 
     def timed() -> float:
         net = engine.build_stacked(
             specs, activation, data.n_features, output_size(data.n_classes), "cpu"
         )
         start = time.perf_counter()
-        engine.train_stacked(
-            net, X_train, y_train, X_test, y_test,
-            optimizer=spec.optimizer,
-            lr=torch.full((len(specs),), spec.lr),
-            seeds=torch.tensor([s.seed for s in specs]),
-            epochs=COST_EPOCHS, eval_every=COST_EPOCHS,
-        )  # fmt: skip
+        engine.train_stacked(net, stacked, options)
         return (time.perf_counter() - start) / COST_EPOCHS
 
     return timed

@@ -23,10 +23,10 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench import ceiling
+from bench.activations.registry import Activation, Registry
+from bench.data import ceiling
 from bench.engine import ENGINE_VERSION
-from bench.grid import Grid, GridError, parse_grid, tomllib
-from bench.registry import Activation, Registry
+from bench.grid.parse import Grid, GridError, parse_grid, tomllib
 
 PROTOCOL = "card-v1"  # the protocol a card uses unless told otherwise
 # The one line of [grid] that a card replaces: `activation = [...]` (one line, a list).

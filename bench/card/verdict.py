@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from bench.registry import Activation
+from bench.activations.registry import Activation
 from bench.report.results import is_regression, usable, with_hidden_layers
 from bench.report.tables import accuracy_at_epoch, score_matrices, summarize
 from bench.report.wording import tiers, top_group

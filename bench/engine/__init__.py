@@ -2,6 +2,7 @@
 
     placement   the device, the memory budget, groups and chunks
     stacked     the stacked network (models on a leading axis), its losses, stacked data
+    options     TrainOptions: how a chunk is trained, the record every training path takes
     optim       SGD and Adam with a learning rate per model
     train       the training loop and `train_chunk`, which returns arrays
     fused       the fused CPU path: the same training in one compiled Numba kernel
@@ -13,12 +14,13 @@
     graphs      the CUDA path: one epoch captured as a CUDA graph and replayed
     measure     dead units, gradients at init, grid measures and decision surfaces
 
-`bench.model.train_reference` is the one-model definition the engine must match; the runner
+`bench.engine.reference.train_reference` is the one-model definition the engine must match; the runner
 turns what `train_chunk` returns into tables.
 """
 
 from bench.engine.measure import MEASURE_RESOLUTION, data_plane
 from bench.engine.optim import StackedOptimizer
+from bench.engine.options import TrainOptions
 from bench.engine.placement import (
     bytes_per_model,
     chunk_indices,
@@ -33,7 +35,6 @@ from bench.engine.train import (
     ChunkArrays,
     Surface,
     count_parameters,
-    per_model_options,
     train_chunk,
     train_stacked,
 )
@@ -49,6 +50,7 @@ __all__ = [
     "StackedMLP",
     "StackedOptimizer",
     "Surface",
+    "TrainOptions",
     "build_stacked",
     "bytes_per_model",
     "chunk_indices",
@@ -58,7 +60,6 @@ __all__ = [
     "device_label",
     "group_key",
     "memory_budget_bytes",
-    "per_model_options",
     "resolve_device",
     "stack_data",
     "train_chunk",

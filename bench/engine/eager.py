@@ -9,8 +9,9 @@ from __future__ import annotations
 import torch
 
 from bench.engine.optim import StackedOptimizer
-from bench.engine.stacked import StackedMLP, per_model_loss, per_model_score
-from bench.model import batches, eval_epochs, has_diverged, shuffle_order, weight_penalty
+from bench.engine.options import TrainOptions
+from bench.engine.reference import batches, eval_epochs, has_diverged, shuffle_order, weight_penalty
+from bench.engine.stacked import StackedData, StackedMLP, per_model_loss, per_model_score
 
 
 @torch.no_grad()
@@ -20,42 +21,41 @@ def evaluate(net: StackedMLP, X: torch.Tensor, y: torch.Tensor) -> tuple[torch.T
     return per_model_loss(logits, y), per_model_score(logits, y)
 
 
+def minibatch(
+    X: torch.Tensor, y: torch.Tensor, order: torch.Tensor | None, batch: slice
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """One step's samples: X (models, in, batch), y (models, batch). order (models, samples)
+    is each model's shuffled sample order for the epoch, None when every model takes the same
+    samples in order (a single full batch)."""
+    if order is None:
+        return X[:, :, batch], y[:, batch]
+    idx = order[:, batch]  # (models, batch): each model's own samples
+    return X.gather(2, idx[:, None, :].expand(-1, X.shape[1], -1)), y.gather(1, idx)
+
+
 def train_stacked(
     net: StackedMLP,
-    X_train: torch.Tensor,
-    y_train: torch.Tensor,
-    X_test: torch.Tensor,
-    y_test: torch.Tensor,
-    *,
-    optimizer: str,
-    lr: torch.Tensor,
-    seeds: torch.Tensor,
-    epochs: int,
-    batch_size: int = 0,
-    eval_every: int = 10,
-    momentum: torch.Tensor | None = None,
-    weight_decay: torch.Tensor | None = None,
-    l1: torch.Tensor | None = None,
+    data: StackedData,
+    options: TrainOptions,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Trains the stacked models in place.
+    """Trains the stacked models in place, as `options` says; dropout is the network's
+    (`StackedMLP.dropout`).
 
-    lr, seeds, and momentum, weight_decay, l1 (None: 0 for every model) are (models,)
-    tensors; dropout is the network's (`StackedMLP.dropout`). Returns curves (evaluations, 4, models) holding train_loss, test_loss, train_acc, test_acc
-    at `eval_epochs(epochs, eval_every)`, and diverged_epoch (models,) int64, 0 if never.
-    Everything stays on the device: no host synchronisation inside the loop.
+    X: (models, in, samples), y: (models, samples). Returns curves (evaluations, 4, models)
+    holding train_loss, test_loss, train_acc, test_acc at `eval_epochs(epochs, eval_every)`,
+    and diverged_epoch (models,) int64, 0 if never. Everything stays on the device: no host
+    synchronisation inside the loop.
     """
+    X_train, y_train, X_test, y_test = data
     models, n_train = X_train.shape[0], X_train.shape[2]
-    device = X_train.device
-    record_at = eval_epochs(epochs, eval_every)
+    seeds, epochs, device = options.seeds, options.epochs, X_train.device
+    record_at = eval_epochs(epochs, options.eval_every)
     curves = torch.empty(len(record_at), 4, models, device=device)
     alive = torch.ones(models, dtype=torch.bool, device=device)
     diverged_epoch = torch.zeros(models, dtype=torch.int64, device=device)
-    opt = StackedOptimizer(net.parameters(), optimizer, lr, momentum)
-    slices = batches(n_train, batch_size)
-    penalised = weight_decay is not None or l1 is not None
-    zeros = torch.zeros(models, dtype=net.weights[0].dtype, device=device)
-    weight_decay = zeros if weight_decay is None else weight_decay
-    l1 = zeros if l1 is None else l1
+    opt = StackedOptimizer(net.parameters(), options.optimizer, options.lr, options.momentum)
+    slices = batches(n_train, options.batch_size)
+    weight_decay, l1, penalised = options.penalties(net.weights[0].dtype)
 
     # Full batch without dropout: the training forward of epoch e+1 sees exactly the model
     # after epoch e on the whole training set, so train metrics recorded at epoch e are read
@@ -76,12 +76,7 @@ def train_stacked(
     for epoch in range(1, epochs + 1):
         order = shuffle_order(seeds, epoch, n_train) if len(slices) > 1 else None
         for step, batch in enumerate(slices):
-            if order is None:
-                Xb, yb = X_train[:, :, batch], y_train[:, batch]
-            else:
-                idx = order[:, batch]  # (models, batch): each model's own samples
-                Xb = X_train.gather(2, idx[:, None, :].expand(-1, X_train.shape[1], -1))
-                yb = y_train.gather(1, idx)
+            Xb, yb = minibatch(X_train, y_train, order, batch)
             # 1. Forward (with this step's dropout masks) and per-model loss: (models,).
             logits = net.forward(Xb, draw=(seeds, epoch, step))[0]
             loss = per_model_loss(logits, yb)

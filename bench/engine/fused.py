@@ -29,9 +29,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from bench import model as reference
-from bench.engine.stacked import StackedMLP
-from bench.model import eval_epochs
+from bench.engine import reference
+from bench.engine.options import TrainOptions
+from bench.engine.reference import eval_epochs
+from bench.engine.stacked import StackedData, StackedMLP
+from bench.spec import OPTIMIZERS
 
 ENV = "NONLINBENCH_ENGINE"  # auto (default) | generic | fused
 PATHS = ("auto", "generic", "fused")
@@ -231,7 +233,7 @@ def per_model_options(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """The kernel's hyper (models, HYPER) in net's dtype, fused_options' columns (absent
     options: 0), and drop_at (models,) int64. Dropout with probability p keeps a unit when its
-    48-bit hash u48 has u48 * 2^-48 >= p (bench.model.dropout_scale), that is when u48 >= drop_at
+    48-bit hash u48 has u48 * 2^-48 >= p (bench.engine.reference.dropout_scale), that is when u48 >= drop_at
     = ceil(p * 2^48) (exact in float64; 0 without dropout), and scales it by 1 / (1 - p),
     computed in net's dtype as dropout_scale does."""
     dtype = net.weights[0].dtype
@@ -252,27 +254,21 @@ def per_model_options(
 
 def train_fused(
     net: StackedMLP,
-    X_train: torch.Tensor,
-    y_train: torch.Tensor,
-    X_test: torch.Tensor,
-    y_test: torch.Tensor,
-    *,
-    optimizer: str,
-    lr: torch.Tensor,
-    seeds: torch.Tensor,
-    epochs: int,
-    batch_size: int = 0,
-    eval_every: int = 10,
-    **options: torch.Tensor,
+    data: StackedData,
+    options: TrainOptions,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """`eager.train_stacked` on the fused path: same arguments, same results (to rounding).
 
     X: (models, in, samples), y: (models, samples). Returns curves (evaluations, 4, models)
     float32 and diverged_epoch (models,) int64; net's weights and biases are trained in place.
     """
-    if optimizer not in reference.OPTIMIZERS:
+    X_train, y_train, X_test, y_test = data
+    optimizer, lr, seeds, epochs = options.optimizer, options.lr, options.seeds, options.epochs
+    batch_size, eval_every = options.batch_size, options.eval_every
+    if optimizer not in OPTIMIZERS:
         raise ValueError(f"unknown optimizer '{optimizer}'; allowed: sgd, adam")
-    reason = why_not_fused(net, X_train.device, options)
+    per_model = options.per_model()
+    reason = why_not_fused(net, X_train.device, per_model)
     if reason is not None:
         raise ValueError(f"the fused path cannot train this chunk: {reason}")
     dtype = net.weights[0].dtype
@@ -284,10 +280,12 @@ def train_fused(
     def host(t: torch.Tensor, to: torch.dtype) -> np.ndarray:
         return np.ascontiguousarray(t.detach().to(to).cpu().numpy())
 
-    hyper, drop_at = per_model_options(net, options, models)
+    hyper, drop_at = per_model_options(net, per_model, models)
     curves = np.zeros((models, len(record_at), 4))
     diverged = np.zeros(models, np.int64)
-    regression = y_train.is_floating_point()  # squared error and R^2 (bench.model.loss_fn)
+    regression = (
+        y_train.is_floating_point()
+    )  # squared error and R^2 (bench.engine.reference.loss_fn)
     set_threads()
     tile = tile_size(net.depth, int(sizes[1:-1].max(initial=1)), n, theta.itemsize,
                      net.dropout is not None)  # fmt: skip

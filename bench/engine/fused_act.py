@@ -30,7 +30,7 @@ from bench.engine.fused_math import (
 )
 from bench.engine.fused_zoo import ZOO_CODES, zoo_backward, zoo_forward
 
-# Code per built-in name (bench.activations); the kernel receives the code.
+# Code per built-in name (bench.activations.builtins); the kernel receives the code.
 ACT_CODES = {
     "none": 0, "relu": 1, "leaky_relu": 2, "elu": 3, "selu": 4, "gelu": 5,
     "silu": 6, "mish": 7, "tanh": 8, "sigmoid": 9, "softplus": 10, "sin": 11,
@@ -39,7 +39,7 @@ ACT_CODES = {
 }  # fmt: skip
 SELU_ALPHA = 1.6732632423543772848170429916717  # torch's constants
 SELU_SCALE = 1.0507009873554804934193349852946
-LEAKY_SLOPE = 0.01  # bench.activations' leaky_relu
+LEAKY_SLOPE = 0.01  # bench.activations.builtins' leaky_relu
 SOFTPLUS_THRESHOLD = 20.0  # F.softplus's default
 
 

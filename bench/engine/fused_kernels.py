@@ -16,11 +16,11 @@ Layout (`bench.engine.fused` packs it):
     Z, A:   (layers [+ 1], width, tile)   pre- and post-activations of one tile of samples
     curves: (models, E, 4)       train_loss, test_loss, train_acc, test_acc at record_at
 
-The algorithm is `bench.engine.eager.train_stacked`'s (and so `bench.model.train_reference`'s)
+The algorithm is `bench.engine.eager.train_stacked`'s (and so `bench.engine.reference.train_reference`'s)
 step for step: mean BCE-with-logits (one output), cross-entropy or squared error (regression,
 scored by R^2), each model's gradient of its own mean loss (plus its weight penalties), SGD (with momentum) or Adam as torch.optim computes
-them, dropout with `bench.model.dropout_scale`'s masks (fused_options), the divergence rule of
-`bench.model.has_diverged`, and full-batch train metrics read from the next training forward
+them, dropout with `bench.engine.reference.dropout_scale`'s masks (fused_options), the divergence rule of
+`bench.engine.reference.has_diverged`, and full-batch train metrics read from the next training forward
 (without dropout). One kernel serves every depth, width and built-in activation (an integer
 code per hidden layer, fused_act: a per-layer stack is an array of codes).
 
@@ -40,7 +40,7 @@ from bench.engine.fused_linear import forward_layer, input_grads, weight_grads
 from bench.engine.fused_math import bce_float32
 from bench.engine.fused_options import ADAM_BETA1, ADAM_BETA2, ADAM_EPS  # noqa: F401 (fused.py)
 
-DIVERGENCE_FACTOR = 100.0  # bench.model's (fused.py checks)
+DIVERGENCE_FACTOR = 100.0  # bench.engine.reference's (fused.py checks)
 
 
 # --------------------------------------------------------------------------- one tile
@@ -122,7 +122,7 @@ def _score(loss, correct, n, total_ss, regression):
 
 @njit(cache=True, inline="always")
 def _total_ss(y, regression):
-    """SS_tot = sum (y - mean y)^2 of a target row in its dtype, as bench.model.r_squared."""
+    """SS_tot = sum (y - mean y)^2 of a target row in its dtype, as bench.engine.reference.r_squared."""
     if not regression:
         return 1.0
     t = y.dtype.type
@@ -267,7 +267,7 @@ def _train_one(
                 curves[deferred, 0] = batch_loss
                 curves[deferred, 2] = _score(loss, correct, size, ss_train, regression)
                 deferred = -1
-            # 2. Divergence (bench.model.has_diverged): the model is frozen here and flagged;
+            # 2. Divergence (bench.engine.reference.has_diverged): the model is frozen here and flagged;
             # its curves go on recording the frozen model, as in train_stacked.
             if epoch == 1 and start == 0:
                 initial_loss = batch_loss

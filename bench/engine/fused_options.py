@@ -1,9 +1,9 @@
 """The fused kernel's per-step pieces around forward and backward (`bench.engine.fused_kernels`):
 the optimizer step (SGD with momentum, Adam), the weight penalties' gradients, and
-`bench.model`'s counter hashes (mini-batch order, dropout masks) on wrapping int64.
+`bench.engine.reference`'s counter hashes (mini-batch order, dropout masks) on wrapping int64.
 
 Each follows the torch arithmetic of the generic path (`bench.engine.optim`,
-`bench.model.weight_penalty`, `bench.model.dropout_scale`) operation for operation.
+`bench.engine.reference.weight_penalty`, `bench.engine.reference.dropout_scale`) operation for operation.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import math
 import numpy as np
 from numba import njit
 
-ADAM_BETA1, ADAM_BETA2, ADAM_EPS = 0.9, 0.999, 1e-8  # bench.model's (fused.py checks)
+ADAM_BETA1, ADAM_BETA2, ADAM_EPS = 0.9, 0.999, 1e-8  # bench.engine.reference's (fused.py checks)
 # Per-model options, columns of the kernel's `hyper` (models, HYPER) array.
 MOMENTUM, WEIGHT_DECAY, L1, KEEP_SCALE = 0, 1, 2, 3
 HYPER = 4
@@ -24,7 +24,7 @@ HYPER = 4
 
 @njit(cache=True, inline="always")
 def _mix(x):
-    """bench.model._mix: three xorshift-multiply rounds on wrapping int64, 48 bits kept."""
+    """bench.engine.reference._mix: three xorshift-multiply rounds on wrapping int64, 48 bits kept."""
     x = ((x ^ (x >> 16)) * 0x7FEB352D) & 0xFFFFFFFFFFFF
     x = ((x ^ (x >> 16)) * 0x846CA68B) & 0xFFFFFFFFFFFF
     return ((x ^ (x >> 16)) * 0x2C1B3C6D) & 0xFFFFFFFFFFFF
@@ -32,7 +32,7 @@ def _mix(x):
 
 @njit(cache=True)
 def shuffle(seed, epoch, n, out):
-    """out[:] = bench.model.shuffle_order for one model: the same wrapping int64 hash, sorted
+    """out[:] = bench.engine.reference.shuffle_order for one model: the same wrapping int64 hash, sorted
     stably (so ties keep index order, as torch.argsort(stable=True) does)."""
     keys = np.empty(n, np.int64)
     base = np.int64(seed) * 0x9E3779B1 + np.int64(epoch + 1) * 0x85EBCA77
@@ -54,7 +54,7 @@ def dropout_salt(seed, epoch, step):
 
 @njit(cache=True)
 def dropout(R, A, M, rows, count, salt, layer, position, threshold, keep_scale):
-    """Inverted dropout of one hidden layer on a tile: M = bench.model.dropout_scale's
+    """Inverted dropout of one hidden layer on a tile: M = bench.engine.reference.dropout_scale's
     multipliers (keep_scale, or 0 when dropped) of samples position .. position + count of the
     batch, A = R * M. R, A, M: (width, tile). A unit is kept when its 48-bit hash u48 has
     u48 * 2^-48 >= p, that is u48 >= threshold = ceil(p * 2^48) (fused.py computes it)."""
@@ -82,7 +82,7 @@ def scale_rows(G, M, rows, count):
 @njit(cache=True)
 def penalise(theta, grad, sizes, w_off, weight_decay, l1):
     """grad += weight_decay * W + l1 * sign(W) over every layer's weights (not the biases):
-    the gradients of bench.model.weight_penalty, as autograd computes them."""
+    the gradients of bench.engine.reference.weight_penalty, as autograd computes them."""
     t = theta.dtype.type
     zero, one = t(0.0), t(1.0)
     for layer in range(len(sizes) - 1):

@@ -1,4 +1,4 @@
-"""The activation zoo's parameter-free built-ins in the fused kernel (bench.activations.ZOO):
+"""The activation zoo's parameter-free built-ins in the fused kernel (bench.activations.builtins.ZOO):
 forward and backward by code, with torch's formulas and its conventions at the kinks, as torch
 2.13 computes them: hardtanh, relu6 and hardsigmoid pass no gradient at their corners,
 hardswish's is 0 at -3 and 1 at 3, abs's is 0 at 0 (tests/test_fused.py checks each corner).

@@ -9,7 +9,7 @@ How: every quantity that changes from epoch to epoch lives on the device, so one
 epoch serves them all:
 
     epoch           a 0-d int64 tensor, incremented inside the graph; the mini-batch order
-                    (`bench.model.shuffle_order`) and the dropout masks (`dropout_scale`) are
+                    (`bench.engine.reference.shuffle_order`) and the dropout masks (`dropout_scale`) are
                     computed from it on the device
     optimizer       StackedOptimizer(capturable=True): the step count on the device, the
                     momentum buffers allocated up front
@@ -36,10 +36,11 @@ from dataclasses import dataclass
 
 import torch
 
-from bench.engine.eager import train_stacked
+from bench.engine.eager import minibatch, train_stacked
 from bench.engine.optim import StackedOptimizer
-from bench.engine.stacked import StackedMLP, per_model_loss, per_model_score
-from bench.model import batches, eval_epochs, has_diverged, shuffle_order, weight_penalty
+from bench.engine.options import TrainOptions
+from bench.engine.reference import batches, eval_epochs, has_diverged, shuffle_order, weight_penalty
+from bench.engine.stacked import StackedData, StackedMLP, per_model_loss, per_model_score
 
 ENV = "NONLINBENCH_GRAPHS"  # 1 (default): capture on CUDA; 0: train_stacked's eager loop
 LAST_FALLBACK: list[str] = []  # why the last chunks fell back to the eager loop
@@ -74,12 +75,7 @@ def _epoch(state: _State, X: torch.Tensor, y: torch.Tensor, slices: list[slice],
     net, n_train = state.net, X.shape[2]
     order = shuffle_order(seeds, state.epoch, n_train) if len(slices) > 1 else None
     for step, batch in enumerate(slices):
-        if order is None:
-            Xb, yb = X[:, :, batch], y[:, batch]
-        else:
-            idx = order[:, batch]  # (models, batch): each model's own samples
-            Xb = X.gather(2, idx[:, None, :].expand(-1, X.shape[1], -1))
-            yb = y.gather(1, idx)
+        Xb, yb = minibatch(X, y, order, batch)
         logits = net.forward(Xb, draw=(seeds, state.epoch, step))[0]
         loss = per_model_loss(logits, yb)
         state.train_loss.copy_(loss.detach())
@@ -103,37 +99,22 @@ def _evaluate(net: StackedMLP, X, y, loss_out: torch.Tensor, score_out: torch.Te
 
 def train_graphed(
     net: StackedMLP,
-    X_train: torch.Tensor,
-    y_train: torch.Tensor,
-    X_test: torch.Tensor,
-    y_test: torch.Tensor,
-    *,
-    optimizer: str,
-    lr: torch.Tensor,
-    seeds: torch.Tensor,
-    epochs: int,
-    batch_size: int = 0,
-    eval_every: int = 10,
-    momentum: torch.Tensor | None = None,
-    weight_decay: torch.Tensor | None = None,
-    l1: torch.Tensor | None = None,
+    data: StackedData,
+    options: TrainOptions,
     capture: bool | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """`eager.train_stacked`'s contract (same arguments, same results) with one epoch captured
     as a CUDA graph and replayed; capture=None: on CUDA. Falls back to train_stacked (from the
     initial parameters) when capture fails."""
 
-    device = X_train.device
+    device = data.X_train.device
     capture = device.type == "cuda" if capture is None else capture
-    args = (net, X_train, y_train, X_test, y_test)
-    kwargs = dict(optimizer=optimizer, lr=lr, seeds=seeds, epochs=epochs,
-                  batch_size=batch_size, eval_every=eval_every, momentum=momentum,
-                  weight_decay=weight_decay, l1=l1)  # fmt: skip
+    args = (net, data, options)
     initial = [p.detach().clone() for p in net.parameters()]
     try:
-        return _train(*args, **kwargs, capture=capture)
+        return _train(*args, capture=capture)
     except torch.cuda.OutOfMemoryError:
-        raise  # the runner's to handle (bench.execute retries the chunk as halves)
+        raise  # the runner's to handle (bench.run.execute retries the chunk as halves)
     except RuntimeError as exc:  # capture refused: train the chunk again, eagerly
         if not capture:
             raise
@@ -142,21 +123,18 @@ def train_graphed(
             for p, p0 in zip(net.parameters(), initial, strict=True):
                 p.copy_(p0)
                 p.grad = None
-        return train_stacked(*args, **kwargs)
+        return train_stacked(*args)
 
 
-def _train(net, X_train, y_train, X_test, y_test, *, optimizer, lr, seeds, epochs, batch_size,
-           eval_every, momentum, weight_decay, l1, capture):  # fmt: skip
+def _train(net: StackedMLP, data: StackedData, options: TrainOptions, capture: bool):
+    X_train, y_train, X_test, y_test = data
     models, n_train = X_train.shape[0], X_train.shape[2]
-    device = X_train.device
-    dtype = net.weights[0].dtype
-    record_at = eval_epochs(epochs, eval_every)
+    seeds, epochs, device = options.seeds, options.epochs, X_train.device
+    record_at = eval_epochs(epochs, options.eval_every)
     curves = torch.empty(len(record_at), 4, models, device=device)
-    slices = batches(n_train, batch_size)
-    penalised = weight_decay is not None or l1 is not None
-    zeros = torch.zeros(models, dtype=dtype, device=device)
-    weight_decay = zeros if weight_decay is None else weight_decay
-    l1 = zeros if l1 is None else l1
+    slices = batches(n_train, options.batch_size)
+    weight_decay, l1, penalised = options.penalties(net.weights[0].dtype)
+    zeros = torch.zeros(models, dtype=net.weights[0].dtype, device=device)
     full_batch = len(slices) == 1 and net.dropout is None  # deferred train metrics, as there
 
     def buffer(like=zeros):
@@ -164,7 +142,9 @@ def _train(net, X_train, y_train, X_test, y_test, *, optimizer, lr, seeds, epoch
 
     state = _State(
         net=net,
-        opt=StackedOptimizer(net.parameters(), optimizer, lr, momentum, capturable=True),
+        opt=StackedOptimizer(
+            net.parameters(), options.optimizer, options.lr, options.momentum, capturable=True
+        ),
         epoch=torch.ones((), dtype=torch.int64, device=device),
         alive=torch.ones(models, dtype=torch.bool, device=device),
         diverged_epoch=torch.zeros(models, dtype=torch.int64, device=device),

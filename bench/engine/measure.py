@@ -12,10 +12,10 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from bench import metrics
-from bench.data import Dataset, data_key
+from bench.data.datasets import Dataset, data_key
+from bench.data.features import apply_feature_map
+from bench.engine import metrics
 from bench.engine.stacked import StackedMLP, per_model_loss
-from bench.features import apply_feature_map
 from bench.spec import RunSpec
 
 MEASURE_RESOLUTION = 100  # the plane's grid: 100 x 100 points, for the measures and surfaces

@@ -6,7 +6,7 @@ import math
 
 import torch
 
-from bench.model import ADAM_BETAS, ADAM_EPS
+from bench.engine.reference import ADAM_BETAS, ADAM_EPS
 
 
 class StackedOptimizer:

@@ -13,10 +13,9 @@ from collections.abc import Sequence
 
 import torch
 
-from bench.data import Dataset, data_key, load_data
-from bench.layers import hidden_widths
-from bench.model import LayerStack
-from bench.spec import RunSpec
+from bench.data.datasets import Dataset, data_key, load_data
+from bench.engine.reference import LayerStack
+from bench.spec import RunSpec, hidden_widths
 
 
 def resolve_device(name: str = "auto") -> torch.device:
@@ -43,7 +42,7 @@ def device_label(device: torch.device) -> str:
 FLOAT_BYTES = 4  # the benchmark trains in float32
 # Floats one model keeps per unit and sample while training (pre- and post-activation for the
 # backward pass, and the gradient in flight): measured 1 to 3 on the CPU paths against peak
-# resident memory (tests/test_memory.py), which bench.memory checks a whole chunk with.
+# resident memory (tests/test_memory.py), which bench.run.memory checks a whole chunk with.
 ACTIVATION_FLOATS = 3
 # A chunk's activations (bytes_per_model) may use this share of free GPU memory: the rest is
 # left to the parameters, the optimiser's state, the allocator's caching and the measurement
@@ -78,7 +77,7 @@ def memory_budget_bytes(device: torch.device) -> int:
 def bytes_per_model(spec: RunSpec, data: Dataset) -> int:
     """Bytes one model keeps while training on both data splits: ACTIVATION_FLOATS per hidden
     and output unit and sample, and its inputs. The one count of activations: chunk_size cuts
-    chunks from it, and bench.memory adds the parameters, optimiser state and measures to it."""
+    chunks from it, and bench.run.memory adds the parameters, optimiser state and measures to it."""
     stack = LayerStack.of_widths(data.n_features, data.n_classes, hidden_widths(spec))
     samples = len(data.X_train) + len(data.X_test)
     return FLOAT_BYTES * (ACTIVATION_FLOATS * stack.units + data.n_features) * samples
@@ -94,7 +93,7 @@ def chunk_size(
 ) -> int:
     """Models per chunk: as many as the memory budget allows (and the caches, on a CPU).
 
-    budget: another machine's memory_budget_bytes (a Dask worker's, bench.backends), else this
+    budget: another machine's memory_budget_bytes (a Dask worker's, bench.run.backends), else this
     one's; threads: the cores that train the chunk there, each with its own caches, so a CPU
     chunk may hold that many times CPU_CACHE_BYTES (1: this process's default)."""
     budget = memory_budget_bytes(device) if budget is None else budget

@@ -12,22 +12,22 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch.func import functional_call, stack_module_state, vmap
 
-from bench.data import Dataset, data_key
-from bench.layers import hidden_widths
-from bench.model import (
+from bench.activations.registry import Activation
+from bench.data.datasets import Dataset, data_key
+from bench.engine.reference import (
     dropout_scale,
     init_parameters,
     make_activation_modules,
     r_squared,
 )
-from bench.registry import Activation
-from bench.spec import RunSpec
+from bench.spec import RunSpec, hidden_widths
 
 
 @dataclass
@@ -80,7 +80,7 @@ class StackedMLP:
 
         With keep=True also returns each hidden layer's pre- and post-activations. draw =
         (seeds (models,), epoch, step) applies dropout with that training step's masks
-        (`bench.model.dropout_scale`); without it the networks run whole (evaluation).
+        (`bench.engine.reference.dropout_scale`); without it the networks run whole (evaluation).
         """
         pre_acts, post_acts = [], []
         h = x
@@ -114,7 +114,7 @@ class StackedMLP:
 
 def state_dicts(net: StackedMLP) -> tuple[list[tuple[str, tuple[int, ...]]], np.ndarray]:
     """Each model's parameters as the state dict of a plain nn.Sequential(Linear, activation,
-    ..., Linear) (bench.model.MLP.net): the layout [(name, shape), ...] shared by the models,
+    ..., Linear) (bench.engine.reference.MLP.net): the layout [(name, shape), ...] shared by the models,
     and params (models, P) float32, the tensors flattened in layout order."""
     layout, parts = [], []
     for layer in range(net.depth + 1):
@@ -202,12 +202,21 @@ def predicted_labels(logits: torch.Tensor) -> torch.Tensor:
     return (logits[:, 0] > 0).long() if logits.shape[1] == 1 else logits.argmax(1)
 
 
+class StackedData(NamedTuple):
+    """A chunk's data, one copy per model (models that share a data sample share its values)."""
+
+    X_train: torch.Tensor  # (models, in, train samples)
+    y_train: torch.Tensor  # (models, train samples) int64 classes, or float targets
+    X_test: torch.Tensor  # (models, in, test samples)
+    y_test: torch.Tensor  # (models, test samples)
+
+
 def stack_data(
     specs: Sequence[RunSpec],
     datasets: dict[tuple, Dataset],
     device: torch.device | str,
     dtype: torch.dtype = torch.float32,
-) -> tuple[torch.Tensor, ...]:
+) -> StackedData:
     """Per-model data: X (models, in, samples), y (models, samples)."""
     keys = list(dict.fromkeys(data_key(s) for s in specs))
     index = torch.tensor([keys.index(data_key(s)) for s in specs])
@@ -216,4 +225,4 @@ def stack_data(
     y_train = torch.stack([d.y_train for d in unique])[index].to(device)  # int64 or float32
     X_test = torch.stack([d.X_test.T for d in unique])[index].contiguous().to(device, dtype)
     y_test = torch.stack([d.y_test for d in unique])[index].to(device)
-    return X_train, y_train, X_test, y_test
+    return StackedData(X_train, y_train, X_test, y_test)

@@ -2,7 +2,7 @@
 
 The loss is the sum over models of each model's mean loss, so each model gets exactly its own
 gradient; learning rates are per model; nothing global (clipping, shared statistics) couples
-them. `bench.model.train_reference` is the one-model definition that this must match.
+them. `bench.engine.reference.train_reference` is the one-model definition that this must match.
 """
 
 from __future__ import annotations
@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from bench.data import Dataset, data_key, load_data
+from bench.activations.registry import Activation
+from bench.data.datasets import Dataset, data_key, load_data
 from bench.engine import fused, graphs
 from bench.engine.eager import train_stacked
 from bench.engine.measure import (
@@ -28,22 +29,21 @@ from bench.engine.measure import (
     init_gradient_norms,
     measure_batch_size,
 )
+from bench.engine.options import TrainOptions
 from bench.engine.placement import group_key
+from bench.engine.reference import (
+    LayerStack,
+    eval_epochs,
+    output_size,
+)
 from bench.engine.stacked import (
     StackedMLP,
     build_stacked,
     stack_data,
     state_dicts,
 )
-from bench.layers import hidden_widths
-from bench.model import (
-    LayerStack,
-    eval_epochs,
-    output_size,
-)
-from bench.registry import Activation
 from bench.schema import METRIC_NAMES
-from bench.spec import RunSpec
+from bench.spec import RunSpec, hidden_widths
 
 
 @dataclass(frozen=True)
@@ -92,21 +92,6 @@ def act_param_json(net: StackedMLP) -> list[str]:
     return [json.dumps(v, sort_keys=True) if v else "" for v in values]
 
 
-OPTIONS = ("momentum", "weight_decay", "l1")  # per-model settings that train_stacked takes
-
-
-def per_model_options(
-    specs: Sequence[RunSpec], dtype: torch.dtype, device: torch.device
-) -> dict[str, torch.Tensor]:
-    """The OPTIONS some run of the chunk sets, as (models,) tensors; unset ones are left out,
-    so a chunk without them trains exactly as before they existed."""
-    return {
-        name: torch.tensor([getattr(s, name) for s in specs], dtype=dtype, device=device)
-        for name in OPTIONS
-        if any(getattr(s, name) for s in specs)
-    }
-
-
 def training_path(
     net: StackedMLP, device: torch.device, options: Iterable[str], regression: bool
 ) -> tuple[str, str | None]:
@@ -134,8 +119,8 @@ def chunk_path(
     device = torch.device(device) if isinstance(device, str) else device
     data = datasets[data_key(specs[0])]
     net = build_stacked(specs, activation, data.n_features, output_size(data.n_classes), device)
-    options = per_model_options(specs, net.weights[0].dtype, device)
-    return training_path(net, device, options, data.regression)
+    options = TrainOptions.for_runs(specs, net.weights[0].dtype, device)
+    return training_path(net, device, options.per_model(), data.regression)
 
 
 def count_parameters(spec: RunSpec, activation: Activation, data: Dataset) -> int:
@@ -177,10 +162,9 @@ def train_chunk(
     spec0 = specs[0]
     models = len(specs)
     regression = first.regression
-    X_train, y_train, X_test, y_test = stack_data(specs, datasets, device)
+    data = stack_data(specs, datasets, device)
+    X_train, y_train, X_test, y_test = data
     net = build_stacked(specs, activation, first.n_features, output_size(first.n_classes), device)
-    lr = torch.tensor([s.lr for s in specs], dtype=torch.float32, device=device)
-    seeds = torch.tensor([s.seed for s in specs], dtype=torch.int64, device=device)
     target = torch.tensor([s.target_acc for s in specs], dtype=torch.float32, device=device)
     batch = measure_batch_size(models, spec0.depth, spec0.width)
     nan = torch.full((models,), float("nan"), device=device)
@@ -197,16 +181,12 @@ def train_chunk(
     regions_init = grid_regions(net, specs, planes, batch) if measure else nan
 
     # 2. Training: the fused CPU kernel where it applies (engine.fused), else autograd.
-    options = per_model_options(specs, net.weights[0].dtype, device)
-    path, _ = training_path(net, device, options, regression)
+    options = TrainOptions.for_runs(specs, net.weights[0].dtype, device)
+    path, _ = training_path(net, device, options.per_model(), regression)
     train = {"fused": fused.train_fused, "cuda-graph": graphs.train_graphed}.get(
         path, train_stacked
     )
-    curves, diverged_epoch = train(
-        net, X_train, y_train, X_test, y_test,
-        optimizer=spec0.optimizer, lr=lr, seeds=seeds, epochs=spec0.epochs,
-        batch_size=spec0.batch_size, eval_every=spec0.eval_every, **options,
-    )  # fmt: skip
+    curves, diverged_epoch = train(net, data, options)
     epochs = eval_epochs(spec0.epochs, spec0.eval_every)
     record_at = torch.tensor(epochs, device=device)
 

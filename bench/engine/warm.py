@@ -28,7 +28,7 @@ import numpy as np
 PARTS = ("train", "backward")
 # What the commands import (the report's plotting and statistics, perf's scikit-learn): imported
 # by the install step with bytecode writing on, so each later process reads .pyc files.
-COMMAND_MODULES = ("bench.runner", "bench.report", "bench.explore", "bench.perf")
+COMMAND_MODULES = ("bench.run.runner", "bench.report", "bench.explore", "bench.perf.measure")
 
 
 def compile_backward_half() -> None:
@@ -56,8 +56,8 @@ def compile_backward_half() -> None:
 
 def compile_by_training() -> None:
     """Trains one tiny float32 network on the fused path: compiles (or loads) all of it."""
+    from bench.activations.registry import BUILTIN_REGISTRY
     from bench.engine.train import train_chunk
-    from bench.registry import BUILTIN_REGISTRY
     from bench.spec import RunSpec
 
     spec = RunSpec(n_samples=40, depth=1, width=2, optimizer="adam", epochs=2, eval_every=1)

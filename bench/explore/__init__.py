@@ -3,7 +3,7 @@
 Pick any value of every varying axis and see that cell's decision surface, accuracy over seeds
 beside the affine control and the best in the grid (test R^2 and the fitted function for a
 regression cell), learning curves and mechanism measures; compare two cells; plot one measure
-against one axis. A grid of several blocks (studies, bench.blocks) is shown one study at a
+against one axis. A grid of several blocks (studies, bench.results.blocks) is shown one study at a
 time, chosen first and named by its question. Everything (data, script, style) is inside the
 file, which works opened from disk with no network.
 

@@ -7,7 +7,7 @@ pairing two cells by seed), their mean with a 95% bootstrap interval (``bench.st
 mean and range over seeds of every measure, and pointers to its control, the best cell of its
 data and its decision surface. A regression cell (n_classes 0) is scored by test R^2 instead
 of accuracy (``score``), beside the R^2 of the noise-free function and of the best affine fit
-(``yard``, bench.ceiling.r2_yardsticks, as in the report).
+(``yard``, bench.data.ceiling.r2_yardsticks, as in the report).
 
 Failed runs (``error`` not empty) and diverged runs (``diverged``: the training loss stopped
 being finite or grew 100-fold) are left out of every statistic and counted per cell, as in the
@@ -16,7 +16,7 @@ report.
 The page opens on the lesson (``lesson``): the linear network (the affine control) beside the
 activation that beats it by the most, on raw inputs.
 
-A grid of several blocks (bench.blocks) is shown one block (study) at a time: each block lists
+A grid of several blocks (bench.results.blocks) is shown one block (study) at a time: each block lists
 its cells, the axes that vary within it, and its own control, best and lesson, read among its
 cells alone (``block_view``); the page opens on the main block's.
 """
@@ -30,10 +30,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from bench.activations import BUILTINS
-from bench.ceiling import ceiling, r2_yardsticks
-from bench.data import BUILTIN_DATASETS, REGRESSION_DATASETS, DatasetError
-from bench.features import FEATURE_MAPS
+from bench.activations.builtins import BUILTINS
+from bench.data.ceiling import ceiling, r2_yardsticks
+from bench.data.datasets import BUILTIN_DATASETS, REGRESSION_DATASETS, DatasetError
+from bench.data.features import FEATURE_MAPS
 from bench.schema import AXES, DATA_AXES, DERIVED_AXES, METRICS, SEED_AXES
 from bench.spec import LATER_FIELDS
 from bench.stats import bootstrap_ci
@@ -267,7 +267,7 @@ def r2_yardstick_means(ok: pd.DataFrame) -> list[float | None]:
 
 
 def _ceiling(record: dict, layout: Layout) -> float | None:
-    """The best possible (Bayes) accuracy of the cell's data: bench.ceiling, as in the report."""
+    """The best possible (Bayes) accuracy of the cell's data: bench.data.ceiling, as in the report."""
     value = {a: layout.levels[a][record["k"][j]] for j, a in enumerate(layout.axes)}
     dataset = value.get("dataset", layout.fixed.get("dataset"))
     noise = value.get("noise", layout.fixed.get("noise"))

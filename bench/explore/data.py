@@ -3,7 +3,7 @@
     runs.parquet      -> axes (varying, with their levels), replicates, cells (cells.py)
     surfaces.parquet  -> surfaces + tests (encode.py), one surface index per cell
     curves.parquet    -> curves + epochs (encode.py), one curve record per cell
-    manifest.json     -> the grid's name and description, and its blocks (bench.blocks): per
+    manifest.json     -> the grid's name and description, and its blocks (bench.results.blocks): per
                          block its cells, axes and first view (cells.block_view)
 
 Each part is a top-level key of the document, so `part_bytes` can say what the page weighs.
@@ -17,7 +17,6 @@ from pathlib import Path
 import pandas as pd
 
 from bench import colors
-from bench.blocks import MAIN, block_title, load_blocks
 from bench.explore.cells import (
     MEANINGS,
     MEASURES,
@@ -33,8 +32,9 @@ from bench.explore.cells import (
     value_label,
 )
 from bench.explore.encode import encode_curves, encode_surfaces
+from bench.results.blocks import MAIN, block_title, load_blocks
+from bench.results.store import Store
 from bench.schema import CURVE_METRICS, SURFACE_KEY
-from bench.store import Store
 
 FORMAT_VERSION = 1
 # Above this many bytes of surface data (the default grid needs about 4 MB), surfaces are
@@ -121,7 +121,7 @@ def explore_data(results_dir: Path | str, title: str | None = None) -> dict:
 
 
 def _blocks(results_dir: Path, runs: pd.DataFrame) -> list[tuple[str, str, set[str]]]:
-    """(name, question, run ids) of each block (bench.blocks) that holds a stored run, main
+    """(name, question, run ids) of each block (bench.results.blocks) that holds a stored run, main
     first; one block of every run when the manifest has one block, or none it can read (an
     older format), or none that holds a stored run."""
     try:

@@ -13,7 +13,7 @@ from importlib import resources
 from pathlib import Path
 
 from bench.explore.data import explore_data
-from bench.store import atomic_write_text
+from bench.results.store import atomic_write_text
 
 # Inlined in this order; each defines what the later ones use (no modules, no bundler).
 SCRIPTS = ("stats.js", "draw.js", "state.js", "panels.js", "page.js")

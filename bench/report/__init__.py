@@ -7,7 +7,7 @@ The report flows one way:
 
     results.py    load a results directory; orderings, subsets, the affine activations;
                   classification runs apart from regression runs (split_tasks)
-    yardsticks.py each run's chance and best possible accuracy (bench.ceiling)
+    yardsticks.py each run's chance and best possible accuracy (bench.data.ceiling)
     tables.py     seed-level summaries with bootstrap intervals, the ranking, failure counts
     convergence.py  had training converged: the rule, per run and per setting
     learned.py    learnable activations' trained parameters (act_params)
@@ -19,7 +19,7 @@ The report flows one way:
     plotting.py   styles and drawing primitives
     figures.py    one pure function per figure, drawn from summary tables
     gallery.py    the decision-surface gallery (figure 1)
-    regression_summaries.py  regression runs: test R^2 beside its yardsticks (bench.ceiling)
+    regression_summaries.py  regression runs: test R^2 beside its yardsticks (bench.data.ceiling)
     regression_figures.py    R^2 against depth; the fitted functions
     regression.py the regression section: tables, sentences, figures, headline bullets
     sections.py   each figure with its caption, or the reason it is skipped

@@ -1,5 +1,5 @@
 """A grid's studies: the main block is the report's body; every further block gets a section
-titled by its question (bench.blocks: the manifest keeps each run's blocks).
+titled by its question (bench.results.blocks: the manifest keeps each run's blocks).
 
 A further block is read against the main block: its *contrast* axes are those it varies over
 values the main block never ran (features = quadratic, a dataset of its own, ...); its *models*
@@ -18,7 +18,6 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from bench.blocks import Blocks, block_title
 from bench.report import figures, regression
 from bench.report.figure_kit import REFERENCE_PHRASE, Built, Inputs, Skip
 from bench.report.markdown import HIGHER, compare, fmt, note, pct_ci, table_cell
@@ -35,6 +34,7 @@ from bench.report.results import (
 from bench.report.summaries import references
 from bench.report.tables import summarize
 from bench.report.yardsticks import with_yardsticks
+from bench.results.blocks import Blocks, block_title
 from bench.schema import AXES, SEED_AXES
 
 FACETS = ("dataset",)  # a panel each

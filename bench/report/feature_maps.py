@@ -1,4 +1,4 @@
-"""Features vs hidden layers: the report's section on the ``features`` axis (bench.features).
+"""Features vs hidden layers: the report's section on the ``features`` axis (bench.data.features).
 
 A feature map puts a nonlinearity in the inputs; hidden layers learn one. This section sets the
 two side by side, from the runs alone: per dataset and noise level, the test accuracy of the
@@ -29,7 +29,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
-from bench.features import FEATURE_MAPS
+from bench.data.features import FEATURE_MAPS
 from bench.report.figure_kit import REFERENCE_PHRASE, Built, Inputs, Skip, skip_unless_varies
 from bench.report.markdown import compare, fmt, fmt_list, note, pct, pct_ci, table_cell
 from bench.report.plotting import (
@@ -56,7 +56,7 @@ DODGE = 0.12  # horizontal offset between the model kinds at one feature map (x 
 
 
 def feature_order(values) -> list[str]:
-    """Feature maps as bench.features lists them (raw first), then any other sorted."""
+    """Feature maps as bench.data.features lists them (raw first), then any other sorted."""
     return ordered(values, FEATURE_MAPS)
 
 
@@ -239,7 +239,7 @@ def plot_feature_maps(
         ax.set_xlim(-0.5, len(maps) - 0.5)
         percent_axis(ax)
     fig.supxlabel(
-        "feature map on the inputs (bench.features)", fontsize=plt.rcParams["axes.labelsize"]
+        "feature map on the inputs (bench.data.features)", fontsize=plt.rcParams["axes.labelsize"]
     )
     fig.supylabel(ACCURACY_LABEL, fontsize=plt.rcParams["axes.labelsize"])
     handles = {m: Line2D([], [], markersize=5, **styles[m]) for m in models}

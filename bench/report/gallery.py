@@ -17,7 +17,8 @@ from matplotlib.colors import LinearSegmentedColormap, to_rgb
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
-from bench import colors, notebook
+from bench import colors
+from bench.grid import notebook
 from bench.report.results import activation_order, dataset_order, levels
 from bench.report.support import STRATA
 

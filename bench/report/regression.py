@@ -4,7 +4,7 @@ Without an activation a network is one affine map, so on a regression dataset it
 fit the least-squares line (or plane) of its inputs; with one it can bend. This section shows
 that from the runs alone: per dataset (and noise level, feature map when they vary) a table of
 test R^2 by activation (the linear network first) and depth, each beside two yardsticks computed
-from the data (bench.ceiling.r2_yardsticks), a sentence, a figure of the same numbers, and a
+from the data (bench.data.ceiling.r2_yardsticks), a sentence, a figure of the same numbers, and a
 gallery of the fitted functions.
 
 Every number is a :func:`bench.report.tables.summarize` row (:mod:`bench.report.

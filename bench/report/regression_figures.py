@@ -18,7 +18,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
 from bench import colors
-from bench.generators import REGRESSION_TRUTH
+from bench.data.generators import REGRESSION_TRUTH
 from bench.report.plotting import CEILING_STYLE, DEPTH_LABEL, facet_axes, tick_every_value
 from bench.report.regression_summaries import (
     RegressionSummaries,

@@ -3,7 +3,7 @@ computed from the data, and how the report writes them.
 
 A regression run (n_classes 0, see :func:`bench.report.results.split_tasks`) is scored by its
 test R^2 (1 - residual / total sum of squares on the test set: 1 is a perfect fit, 0 no better
-than the test set's mean). Its yardsticks (:func:`bench.ceiling.r2_yardsticks`, one per data
+than the test set's mean). Its yardsticks (:func:`bench.data.ceiling.r2_yardsticks`, one per data
 setting, cached) are R^2 values on the same test set:
 
     best_r2   the noise-free function itself: the best possible (NaN for a CSV dataset)
@@ -23,9 +23,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from bench import ceiling
-from bench.csv_data import DatasetError
-from bench.generators import REGRESSION_TRUTH
+from bench.data import ceiling
+from bench.data.csv_files import DatasetError
+from bench.data.generators import REGRESSION_TRUTH
 from bench.report.markdown import fmt
 from bench.report.results import (
     Results,

@@ -10,7 +10,7 @@ Units of analysis
 * A summary "by" some axes first averages each replicate's runs over every other axis, then reports
   the mean over replicates with a 95% percentile bootstrap interval over replicates.
 * Failed runs (``error`` not empty) and diverged runs (``diverged``: the training loss stopped
-  being finite or passed bench.model.DIVERGENCE_FACTOR x its initial value, so the weights are
+  being finite or passed bench.engine.reference.DIVERGENCE_FACTOR x its initial value, so the weights are
   frozen mid-blow-up) are left out of every statistic (:func:`usable`) and counted where they are.
 * A *regression* run has ``n_classes`` 0 (a failed run, which has none, is placed by its
   dataset): every classification section of the report reads the classification runs only, and
@@ -29,12 +29,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from bench.activations import BUILTINS
-from bench.data import BUILTIN_DATASETS, REGRESSION_DATASETS
-from bench.features import FEATURE_MAPS
+from bench.activations.builtins import BUILTINS
+from bench.data.datasets import BUILTIN_DATASETS, REGRESSION_DATASETS
+from bench.data.features import FEATURE_MAPS
+from bench.results.store import Store, StoreError
 from bench.schema import AXES, DERIVED_AXES, RUN_RESULTS, SEED_AXES
 from bench.spec import LATER_FIELDS
-from bench.store import Store, StoreError
 
 # Axes that change what is recorded, not what is trained: listed, never plotted or averaged.
 # A stack's `layers` (schema.DERIVED_AXES) is carried by its activation label: never on its own.
@@ -57,7 +57,7 @@ class Results:
 
 def load_results(results_dir: Path | str) -> Results:
     """Read runs.parquet (required), curves.parquet, surfaces.parquet and manifest.json, as one
-    merge left them (see `bench.store.Store.read_tables`).
+    merge left them (see `bench.results.store.Store.read_tables`).
 
     Raises StoreError, naming the file and what to do, for a missing or unreadable table, a
     runs table without its identifying columns, or a manifest that is not JSON.
@@ -86,7 +86,7 @@ def load_results(results_dir: Path | str) -> Results:
 
 def dataset_label(name: str) -> str:
     """A dataset's display name: its name as stored, which for a CSV file is its path as
-    written in the grid (bench.csv_data.CsvName), the one name export --where and the explore
+    written in the grid (bench.data.csv_files.CsvName), the one name export --where and the explore
     page use too."""
     return str(name)
 
@@ -126,13 +126,13 @@ def _isna(value) -> bool:
 
 
 def activation_order(values: Iterable[str]) -> list[str]:
-    """Activations in canonical order: the builtins as bench.activations lists them, then
+    """Activations in canonical order: the builtins as bench.activations.builtins lists them, then
     plugins alphabetically."""
     return ordered(values, [b.name for b in BUILTINS])
 
 
 def dataset_order(values: Iterable[str]) -> list[str]:
-    """Datasets: the builtins as bench.data lists them, then the others alphabetically."""
+    """Datasets: the builtins as bench.data.datasets lists them, then the others alphabetically."""
     return ordered(values, BUILTIN_DATASETS)
 
 

@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from bench import notebook
-from bench.features import FEATURE_MAPS
+from bench.data.features import FEATURE_MAPS
+from bench.grid import notebook
 from bench.report.convergence import convergence_table
 from bench.report.learned import learned_values
 from bench.report.results import (
@@ -224,7 +224,7 @@ def _curves(done: pd.DataFrame, curves: pd.DataFrame, summary) -> pd.DataFrame:
 
 def headline_inputs(runs: pd.DataFrame) -> str | None:
     """The feature map the headline's accuracies are on when the runs vary it: raw, else the
-    first map (bench.features' order); None when they do not vary it."""
+    first map (bench.data.features' order); None when they do not vary it."""
     maps = ordered(levels(usable(runs), "features"), FEATURE_MAPS)
     return maps[0] if len(maps) > 1 else None
 

@@ -2,7 +2,7 @@
 
 Nothing here is a finding: every number and every comparative word in summary.md is computed from
 the results, once, by :func:`bench.report.summaries.summaries`. The only literal numbers are the
-seed notebook's printed results (:mod:`bench.notebook`), quoted for the reproduction check.
+seed notebook's printed results (:mod:`bench.grid.notebook`), quoted for the reproduction check.
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
-from bench.blocks import Blocks, load_blocks
 from bench.report import born_dead, regression, theory, wording
 from bench.report.blocks import sections as block_sections
 from bench.report.blocks import studies
@@ -46,6 +45,7 @@ from bench.report.text import (
     resolve_grid_name,
     seed_reproduction,
 )
+from bench.results.blocks import Blocks, load_blocks
 
 DPI = 120  # sharp on screen at the figures' sizes, a few hundred kB each
 RC = {
@@ -150,7 +150,7 @@ def build_report(
 
 
 def _blocks(results_dir: Path) -> Blocks:
-    """The results' blocks (bench.blocks); one block, every run, when the manifest has none."""
+    """The results' blocks (bench.results.blocks); one block, every run, when the manifest has none."""
     try:
         return load_blocks(results_dir)
     except (OSError, ValueError, KeyError, TypeError):  # a manifest of an older format

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from bench.features import FEATURE_MAPS
+from bench.data.features import FEATURE_MAPS
 from bench.report.results import BOOKKEEPING_AXES, levels, ordered, usable
 from bench.schema import AXES, SEED_AXES
 

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from bench import notebook
+from bench.grid import notebook
 from bench.report.results import (
     activation_order,
     levels,

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from bench import notebook
+from bench.grid import notebook
 from bench.report import convergence, wording
 from bench.report.headline import convergence_paragraph
 from bench.report.markdown import fmt, fmt_list, pct, pct_ci
@@ -24,7 +24,7 @@ CEILING_NOTE = (
     "The best possible accuracy is the Bayes-optimal test accuracy on the dataset's own "
     "distribution: each built-in generator adds Gaussian noise of std `noise` to noise-free "
     "shapes, so the class densities are known and no classifier can score more on average "
-    "(estimated to within half a point by `bench/ceiling.py`; CSV datasets have none). Chance "
+    "(estimated to within half a point by `bench/data/ceiling.py`; CSV datasets have none). Chance "
     "is the share of the test set's largest class. "
 )
 

@@ -5,7 +5,7 @@ the measurement with its interval, and a verdict by a stated tolerance.
   activation is one affine map of its inputs at every depth: the affine fit to its logits has
   R^2 = 1 and it has one linear region. Checked on every such run on raw inputs; the count of
   exceptions must be zero.
-* **Gradient at initialisation** (mean-field theory, bench.theory): each further hidden layer
+* **Gradient at initialisation** (mean-field theory, bench.activations.theory): each further hidden layer
   multiplies the first layer's gradient norm by sqrt(chi_1), so log10 of the norm falls with
   depth by log10(sqrt(chi_1)) per layer. Measured: per replicate, the least-squares slope of
   log10(grad_norm_init_first) against depth (each depth first averaged over the other axes,
@@ -19,15 +19,15 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from bench.plugins import get_activation
-from bench.registry import ActivationError
+from bench.activations.plugins import get_activation
+from bench.activations.registry import ActivationError
+from bench.activations.theory import mean_field
 from bench.report.figure_kit import Built, Inputs, Skip
 from bench.report.markdown import INTERVALS, fmt, note
 from bench.report.plotting import activation_legend, legend_handles
 from bench.report.results import is_regression, levels, seed_axes, with_hidden_layers
 from bench.report.support import select
 from bench.report.tables import CONFIDENCE, seed_level, summarize, summarize_replicates
-from bench.theory import mean_field
 
 TOLERANCE = 0.1  # decades per layer: a factor of 1.26 in the per-layer gradient ratio
 LINEAR_R2 = 1 - 1e-6  # an affine map's logits are fitted exactly, up to float32 rounding
@@ -123,7 +123,7 @@ def regions_at_init(runs: pd.DataFrame, n_resamples: int, seed: int) -> pd.DataF
 
 
 def _region_rows(regions: pd.DataFrame) -> list[dict]:
-    """The rows of the theory table on linear regions (module docstring of bench.theory and
+    """The rows of the theory table on linear regions (module docstring of bench.activations.theory and
     Hanin & Rolnick 2019): zero biases give about 2N regions at any depth; random biases grow
     polynomially in the number of units, not exponentially with depth."""
     rows = []
@@ -214,7 +214,7 @@ def build(inputs: Inputs) -> Built:
         "How fast the gradient reaching the first layer falls with depth at initialisation: "
         "measured (mean over replicates of each replicate's least-squares slope of log10 norm "
         "against depth, with 95% intervals) against the mean-field prediction "
-        "log10(sqrt(chi_1)) computed from each activation by quadrature (bench/theory.py); the "
+        "log10(sqrt(chi_1)) computed from each activation by quadrature (bench/activations/theory.py); the "
         f"dotted line is agreement, the grey band +-{TOLERANCE:g} decades per layer, the "
         f"stated tolerance. {note(slopes, intervals=False)} {INTERVALS}"
     )

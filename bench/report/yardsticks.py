@@ -3,18 +3,18 @@
 :func:`with_yardsticks` adds three columns to the runs, so that every summary of them (by any
 axes, with the same averaging as test accuracy) gives the matching reference:
 
-    chance      the share of the run's test set's largest class (bench.ceiling.chance_accuracy)
+    chance      the share of the run's test set's largest class (bench.data.ceiling.chance_accuracy)
     ceiling     the expected Bayes-optimal accuracy on its dataset and noise, over the
-                generator's distribution (bench.ceiling.ceiling); NaN for a CSV dataset, whose
+                generator's distribution (bench.data.ceiling.ceiling); NaN for a CSV dataset, whose
                 distribution is unknown
     bayes_test  the Bayes rule's accuracy on the run's very test points
-                (bench.ceiling.bayes_on_test): "the best possible" on the same test points
+                (bench.data.ceiling.bayes_on_test): "the best possible" on the same test points
     of_best     test_acc / bayes_test: the share of the best possible reached, per test set
                 (paired: a test set easier than average raises both)
 
 The ceiling does not depend on label noise: test labels are never flipped. Regression runs
 (n_classes 0) have neither: their three columns are NaN (their yardsticks are R^2 values, see
-bench.ceiling.r2_yardsticks and bench.report.regression_summaries).
+bench.data.ceiling.r2_yardsticks and bench.report.regression_summaries).
 """
 
 from __future__ import annotations
@@ -24,8 +24,8 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from bench import ceiling
-from bench.data import DatasetError, is_csv
+from bench.data import ceiling
+from bench.data.datasets import DatasetError, is_csv
 from bench.schema import DATA_AXES
 
 YARDSTICKS = ("chance", "ceiling", "bayes_test", "of_best")
