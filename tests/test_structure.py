@@ -145,3 +145,26 @@ def test_no_library_module_imports_the_command_line():
 def test_modules_stay_under_the_size_of_one_idea(name):
     lines = len(MODULES[name].read_text().splitlines())
     assert lines <= MAX_MODULE_LINES, f"{name} has {lines} lines"
+
+
+def test_old_import_paths_keep_working_or_name_the_new_one():
+    import importlib
+
+    import bench
+    import bench.activations
+    import bench.plugins
+    import bench.registry
+
+    assert bench.registry.register_activation is bench.register_activation
+    assert (
+        bench.plugins.load_registry
+        is importlib.import_module("bench.activations.plugins").load_registry
+    )
+    assert bench.activations.BUILTINS  # the former module bench/activations.py's names
+    # A package that replaced a module serves that module's names.
+    assert importlib.import_module("bench.data").make_dataset
+    assert importlib.import_module("bench.grid").load_grid
+    with pytest.raises(ModuleNotFoundError, match=r"bench\.runner is now bench\.run\.runner"):
+        importlib.import_module("bench.runner")
+    with pytest.raises(ImportError, match=r"bench\.store is now bench\.results\.store"):
+        from bench import store  # noqa: F401
