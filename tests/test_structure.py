@@ -150,10 +150,11 @@ def test_modules_stay_under_the_size_of_one_idea(name):
 def test_old_import_paths_keep_working_or_name_the_new_one():
     import importlib
 
-    import bench
-    import bench.activations
     import bench.plugins
     import bench.registry
+
+    import bench
+    import bench.activations
 
     assert bench.registry.register_activation is bench.register_activation
     assert (
