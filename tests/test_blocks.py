@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+from pathlib import Path
 
 import pandas as pd
 import pytest
 
+import bench
 from bench.cli import main
 from bench.grid.parse import GridError, load_grid, parse_grid, run_ids
 from bench.results.blocks import grid_blocks, load_blocks
@@ -162,14 +164,39 @@ def test_a_huge_blocked_grid_is_counted_without_making_its_runs():
 RUN_IDS_BEFORE_BLOCKS = {"default": "a762294a6352895c", "playground": "7cc1c90ab1c7029a"}
 
 
+# The default grid's replicates became 5 data samples x 2 seeds (issue 28); with the earlier 2 x 5
+# put back, its blocks still make exactly the runs of the grid before blocks.
+EARLIER_REPLICATES = {
+    "default": [
+        ("data_seed = [42, 43, 44, 45, 46]", "data_seed = [42, 43]"),
+        ("seed = { range = [0, 2] }", "seed = { range = [0, 5] }"),
+    ]
+}
+
+
+def builtin_text(name: str) -> str:
+    return (Path(bench.__file__).parent / "grids" / f"{name}.toml").read_text()
+
+
 @pytest.mark.parametrize("name", sorted(RUN_IDS_BEFORE_BLOCKS))
-def test_the_builtin_grids_written_as_blocks_make_the_same_runs(name):
-    grid = load_grid(name)
+def test_the_builtin_grids_written_as_blocks_make_the_same_runs(name, tmp_path):
+    text = builtin_text(name)
+    for now, before in EARLIER_REPLICATES.get(name, []):
+        assert now in text
+        text = text.replace(now, before)
+    (tmp_path / f"{name}.toml").write_text(text)
+    grid = load_grid(str(tmp_path / f"{name}.toml"))
     assert grid.has_blocks and len(grid.excludes) <= 2
     ids = run_ids(grid.specs())
     digest = hashlib.sha256("".join(sorted(ids)).encode()).hexdigest()[:16]
     assert digest == RUN_IDS_BEFORE_BLOCKS[name]
     assert all(block.question for block in grid.all_blocks())
+
+
+def test_the_default_grid_has_five_data_samples_of_two_seeds_each():
+    specs = load_grid("default").specs()
+    assert sorted({s.data_seed for s in specs}) == [42, 43, 44, 45, 46]
+    assert sorted({s.seed for s in specs}) == [0, 1]
 
 
 def test_the_default_grids_blocks_are_main_features_and_regression():

@@ -62,7 +62,7 @@ def mean_of(cell: str) -> float:
 
 
 def headline_of(markdown: str) -> str:
-    return markdown[: markdown.index("## Grid")]
+    return markdown[: markdown.index("## Figures")]
 
 
 def seed_means(runs: pd.DataFrame, by: list[str]) -> pd.Series:
@@ -93,7 +93,9 @@ def test_every_figure_is_written_and_linked(baseline):
             "best_possible.csv",
             "convergence.csv",
             "failures.csv",
+            "lesson.csv",
             "share_of_best_possible.csv",
+            "yardstick_ladder.csv",
             *figure_tables,
         ]
     )

@@ -90,8 +90,8 @@ def test_a_mixed_folder_reports_and_its_classification_tables_are_unchanged(repo
                     "### Test accuracy by activation and depth", "### Ranking"):  # fmt: skip
         assert section(reports["alone"], heading).strip() == section(mixed_text, heading).strip()
     # the classification headline is the same; the regression runs add their own bullets
-    head = mixed_text[: mixed_text.index("## How to read")]
-    assert head.startswith(f"# nonlinbench report: mixed\n\n{reports['alone_headline']}\n\n")
+    head = mixed_text[: mixed_text.index("## Figures")]
+    assert f"## Findings\n\n{reports['alone_headline']}\n\n" in head
     assert "Regression (test $R^2$" in head
     assert "sine" not in section(mixed_text, "### 2. Test accuracy against depth")
     assert (mixed.parent / "tables" / "regression_r2_vs_depth.csv").exists()

@@ -62,7 +62,10 @@ def test_chance_words():
     assert chance_status(0.456, 0.456, 0.5) == "at chance"
     assert chance_status(0.80, 0.75, 0.5) == "well above chance"
     assert chance_status(0.58, 0.55, 0.5) == "above chance"
-    assert chance_status(0.30, 0.28, 0.5) == "below chance"
+    # one wording for at or below chance: 46.2% and 45.0% (and 30%) read alike
+    assert chance_status(0.462, 0.44, 0.5) == chance_status(0.450, 0.43, 0.5) == "at chance"
+    assert chance_status(0.30, 0.28, 0.5) == "at chance"
+    assert chance_status(0.5501, 0.53, 0.5) == "above chance"
 
 
 # -----------------------------------------------------------------------------
@@ -97,7 +100,10 @@ def test_the_linear_control_below_chance_is_explained():
     assert s.control_facts["circles"].below_chance
     assert s.control_facts["circles"].same_every_seed
     head = headline(results.runs, s)
-    assert "Its mean sits under chance because a linear network draws one straight" in head
+    # the measured reason, not "no straight line beats chance" (one does: the best straight line)
+    assert "Its mean sits under chance although a straight line could do better" in head
+    assert "the affine map of least cross-entropy is nearly flat" in head
+    assert "no straight line beats chance" not in head
     assert "Its interval is a single point because every initialisation seed" in head
 
 

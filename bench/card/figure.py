@@ -18,7 +18,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
-from bench.report.gallery import _draw_surface  # noqa: E402
+from bench.report.gallery import draw_surface  # noqa: E402
 from bench.report.plotting import activation_styles  # noqa: E402
 from bench.report.results import with_hidden_layers  # noqa: E402
 from bench.report.tables import summarize  # noqa: E402
@@ -127,7 +127,7 @@ def _surface(ax, surfaces: pd.DataFrame | None, dataset: str, activation: str) -
     rows = rows[rows["noise"] == rows["noise"].min()]
     row = rows[rows["width"] == rows["width"].max()].iloc[0]
     n_classes = max(int(np.max(row["pred"])) + 1, 2)
-    _draw_surface(ax, row, n_classes)
+    draw_surface(ax, row, n_classes)
     ax.set_title(
         f"{dataset}: {activation} (depth {depth}, width {row['width']}, noise {row['noise']:g})",
         fontsize=8,

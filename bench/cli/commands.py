@@ -234,7 +234,7 @@ def cmd_report(args) -> int:
     out = Path(args.out) if args.out else Path("reports") / name
     page_file = out / "explore.html"
     if (os.cpu_count() or 1) < 2:
-        summary = build_report(results, out, grid_name=name)
+        summary = build_report(results, out, grid_name=name, explore_page=page_file.name)
         page = write_explore_page(results, page_file)
     else:
         # The page reads the results, not the report: a second process writes it meanwhile
@@ -243,7 +243,7 @@ def cmd_report(args) -> int:
         spawn = multiprocessing.get_context("spawn")
         with ProcessPoolExecutor(max_workers=1, mp_context=spawn) as pool:
             writing = pool.submit(write_explore_page, results, page_file)
-            summary = build_report(results, out, grid_name=name)
+            summary = build_report(results, out, grid_name=name, explore_page=page_file.name)
             page = writing.result()
     print(f"wrote {summary}, {out / 'figures'}/ and {page}", file=sys.stderr)
     return 0

@@ -170,22 +170,25 @@ def _blocks(summary: pd.DataFrame) -> list[tuple[str, object, pd.DataFrame]]:
     return blocks
 
 
-def _references(summary: pd.DataFrame, dataset: str, noise) -> tuple[float, float]:
-    """(chance, best possible on the same test points) of a dataset and noise level, from the
-    summary's own runs; NaN where unknown."""
+def _references(summary: pd.DataFrame, dataset: str, noise) -> tuple[float, float, float]:
+    """(chance, the best straight line, the best possible) on the same test points for a
+    dataset and noise level, from the summary's own runs (plotting.REFERENCES' order); NaN
+    where unknown."""
     rows = summary[(summary["dataset"] == dataset) & (summary["noise"] == noise)]
-    if rows.empty or "bayes" not in rows:
-        return np.nan, np.nan
-    return float(rows["chance"].mean()), float(rows["bayes"].mean())
+    return tuple(
+        float(rows[c].mean()) if c in rows and len(rows) else np.nan
+        for c in ("chance", "line", "bayes")
+    )
 
 
 def compact_table(summary: pd.DataFrame) -> pd.DataFrame:
     """Every dataset, noise level and model kind in one table: a column per feature map
-    ('mean [low, high]', %), then chance and the best possible on the same test points."""
+    ('mean [low, high]', %), then chance, the best straight line and the best possible on the
+    same test points."""
     maps = feature_order(summary["features"])
     rows = []
     for dataset, noise, part in _blocks(summary):
-        chance, best = _references(summary, dataset, noise)
+        chance, line, best = _references(summary, dataset, noise)
         for model in model_order(part["activation"]):
             here = part[part["activation"] == model]
             rows.append(
@@ -195,6 +198,7 @@ def compact_table(summary: pd.DataFrame) -> pd.DataFrame:
                     "model": model,
                     **{m: table_cell(cell(here, features=m)) for m in maps},
                     "chance": f"{100 * chance:.1f}" if np.isfinite(chance) else "–",
+                    "best straight line": f"{100 * line:.1f}" if np.isfinite(line) else "–",
                     "best possible": f"{100 * best:.1f}" if np.isfinite(best) else "–",
                 }
             )
@@ -230,8 +234,9 @@ def plot_feature_maps(
             ax.errorbar(x, mean, yerr=[mean - low, high - mean], color=style["color"],
                         marker=style["marker"], linestyle=style["linestyle"], linewidth=1,
                         markersize=5, capsize=3, label=model)  # fmt: skip
-        chance, ceiling = _references(summary, dataset, noise)
-        for (_, label, style), value in zip(REFERENCES, (chance, ceiling), strict=True):
+        for (_, label, style), value in zip(
+            REFERENCES, _references(summary, dataset, noise), strict=True
+        ):
             if np.isfinite(value):
                 ax.axhline(value, **style)
                 drawn[label] = style

@@ -19,8 +19,8 @@ from bench.report.summaries import Summaries
 from bench.report.tables import N_RESAMPLES
 
 REFERENCE_PHRASE = (
-    "the dotted line is chance (the test set's largest class share), the dash-dotted one the "
-    "best possible accuracy on the same test points (the Bayes rule's; none for a CSV dataset)"
+    "yardsticks on the same test points: chance (dotted), the best straight line (dashed) and "
+    "the best possible (dash-dotted)"
 )
 
 

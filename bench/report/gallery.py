@@ -78,7 +78,7 @@ def _two_class_cmap() -> LinearSegmentedColormap:
     return LinearSegmentedColormap.from_list("classes", colors.two_class_stops())
 
 
-def _draw_surface(ax: Axes, row: pd.Series, n_classes: int) -> None:
+def draw_surface(ax: Axes, row: pd.Series, n_classes: int) -> None:
     resolution = int(row["resolution"])
     extent = (row["x_min"], row["x_max"], row["y_min"], row["y_max"])
     prob = np.asarray(row["prob"], dtype=float).reshape(resolution, resolution)  # [iy, ix]
@@ -163,7 +163,7 @@ def plot_decision_gallery(
             n_classes = max(int(n_classes), 2)
             any_binary |= n_classes == 2
             most_classes = max(most_classes, n_classes)
-            _draw_surface(ax, row, n_classes)
+            draw_surface(ax, row, n_classes)
             if np.isfinite(row.get("test_acc", np.nan)):
                 ax.text(
                     0.03, 0.97, f"{100 * row['test_acc']:.0f}%", transform=ax.transAxes,

@@ -142,11 +142,19 @@ def _control_explained(s: Summaries, dataset: str, linear: pd.Series) -> str:
         return ""
     text = ""
     if facts.below_chance:
+        line = linear.get("line", np.nan)
         text += (
-            " Its mean sits under chance because a linear network draws one straight "
-            f"boundary and on {dataset} no straight line beats chance on the whole data: the "
-            "line that fits the training points best wins its small edge from how those points "
-            "fell, so on the test points, the rest of the same sample, it falls short."
+            " Its mean sits under chance although a straight line could do better: its layers "
+            f"collapse to one affine map, and on {dataset} the affine map of least "
+            "cross-entropy is nearly flat, so its small tilt follows how the training points "
+            'fell rather than the shape, and misses on the test points (section "Why the '
+            'network without an activation fails")'
+            + (
+                f"; the best straight line, which training does not find, scores {pct(line)} on "
+                "the same test points."
+                if np.isfinite(line)
+                else "."
+            )
         )
     if facts.same_every_seed and facts.converged:
         point = linear["low"] == linear["high"]

@@ -133,6 +133,9 @@ def yardstick_markdown(yardsticks: pd.DataFrame) -> str:
             "dataset": yardsticks["dataset"],
             "noise": [fmt(v) for v in yardsticks["noise"]],
             "chance": [_reference_cell(v) for v in yardsticks["chance"]],
+            "best straight line, these test points": [
+                _reference_cell(v) for v in yardsticks["line"]
+            ],
             "best possible, these test points": [_reference_cell(v) for v in yardsticks["bayes"]],
             "best possible, expected": [_reference_cell(v) for v in yardsticks["ceiling"]],
         }

@@ -29,8 +29,11 @@ MARKERS = (
 LINESTYLES = ("-", "-.", ":")
 AFFINE_STYLE = {"color": to_rgb(colors.AFFINE_COLOUR), "marker": "o", "linestyle": "--"}
 MAX_LABELLED_TICKS = 8  # an axis with at most this many values gets a tick at each
-CHANCE_STYLE = {"color": "0.2", "linestyle": ":", "linewidth": 1}
-CEILING_STYLE = {"color": "0.1", "linestyle": (0, (6, 2, 1, 2)), "linewidth": 1}
+# The yardsticks: three line styles and three tones that no activation's line uses (those are
+# solid, or dashed grey with markers for the linear control).
+CHANCE_STYLE = {"color": "0.35", "linestyle": ":", "linewidth": 1.4}
+LINE_STYLE = {"color": "#8c6d31", "linestyle": (0, (5, 2)), "linewidth": 1.4}
+CEILING_STYLE = {"color": "0.05", "linestyle": (0, (7, 2, 1, 2)), "linewidth": 1.2}
 
 ACCURACY_LABEL = "test accuracy (%)"
 DEPTH_LABEL = "depth (hidden layers)"
@@ -217,7 +220,11 @@ def facet_intervals(
     return fig
 
 
-REFERENCES = (("chance", "chance", CHANCE_STYLE), ("bayes", "best possible", CEILING_STYLE))
+REFERENCES = (
+    ("chance", "chance", CHANCE_STYLE),
+    ("line", "best straight line", LINE_STYLE),
+    ("bayes", "best possible", CEILING_STYLE),
+)
 
 
 def _draw_references(ax: Axes, rows: pd.DataFrame, x: str, positions: dict) -> dict[str, dict]:

@@ -18,6 +18,7 @@ from bench.data.features import FEATURE_MAPS
 from bench.grid import notebook
 from bench.report.convergence import convergence_table
 from bench.report.learned import learned_values
+from bench.report.lesson import Lesson, find_lesson
 from bench.report.results import (
     BOOKKEEPING_AXES,
     Results,
@@ -93,7 +94,9 @@ class Summaries:
     control: str | None  # the linear control: the first affine activation in display order
     left_out: str  # "2 failed and 1 diverged runs left out", or ""
     chance: dict  # dataset -> chance (the test set's largest class share, mean over runs)
-    yardsticks: pd.DataFrame  # dataset x noise: chance, ceiling (expected), bayes (same points)
+    # dataset x noise: chance, line (the best straight line), ceiling (expected best possible),
+    # bayes (the best possible on the same points)
+    yardsticks: pd.DataFrame
     by_dataset: pd.DataFrame  # dataset x activation, networks with hidden layers
     of_best: pd.DataFrame  # the same as a share of the best possible on the same test points
     by_dataset_depth: pd.DataFrame  # dataset x activation x depth
@@ -118,6 +121,7 @@ class Summaries:
     notebook: NotebookCells | None  # None when the grid lacks the notebook's configuration
     control_facts: dict = field(default_factory=dict)  # dataset -> ControlFacts
     test_sets: dict = field(default_factory=dict)  # dataset -> (test points, data samples)
+    lesson: Lesson | None = None  # the setting that shows the lesson best (bench.report.lesson)
 
 
 def summaries(results: Results, n_resamples: int = N_RESAMPLES, seed: int = 0) -> Summaries:
@@ -177,6 +181,9 @@ def summaries(results: Results, n_resamples: int = N_RESAMPLES, seed: int = 0) -
         notebook=_notebook_cells(done, results.curves, summary),
         control_facts=_control_facts(by_dataset, control, convergence),
         test_sets=_test_sets(by_dataset.attrs["selection"].runs),
+        lesson=find_lesson(
+            done, control, affine_activations(runs), n_resamples=n_resamples, seed=seed
+        ),
     )
 
 
@@ -189,7 +196,7 @@ def _per_dataset(summary: pd.DataFrame, column: str) -> dict:
 def _yardsticks(by_dataset_noise: pd.DataFrame) -> pd.DataFrame:
     """Per dataset and noise: chance, the expected best possible accuracy and the Bayes rule's
     accuracy on the test points of the compared runs (the same for every activation)."""
-    columns = ["dataset", "noise", "chance", "ceiling", "bayes"]
+    columns = ["dataset", "noise", "chance", "line", "ceiling", "bayes"]
     if by_dataset_noise.empty or "bayes" not in by_dataset_noise:
         return pd.DataFrame(columns=columns)
     keys = ["dataset", "noise"]
@@ -200,7 +207,7 @@ def _yardsticks(by_dataset_noise: pd.DataFrame) -> pd.DataFrame:
 def references(summary: pd.DataFrame, by: list[str]) -> pd.DataFrame:
     """The reference lines of a figure drawn from ``summary``: mean chance and best possible (on
     the same test points) per group of ``by``, from the summary's own rows."""
-    present = [c for c in ("chance", "ceiling", "bayes") if c in summary]
+    present = [c for c in ("chance", "line", "ceiling", "bayes") if c in summary]
     if summary.empty or not present:
         return pd.DataFrame(columns=[*by, "chance", "bayes"])
     return summary.groupby(by, sort=True)[present].mean().reset_index()

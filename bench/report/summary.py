@@ -16,13 +16,16 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
+from bench.activations.registry import BUILTIN_REGISTRY
 from bench.report import born_dead, regression, theory, wording
 from bench.report.blocks import sections as block_sections
 from bench.report.blocks import studies
 from bench.report.blocks import title as block_title
 from bench.report.convergence import RULE as CONVERGENCE_RULE
 from bench.report.convergence import unconverged
+from bench.report.glossary import glossary
 from bench.report.headline import headline
+from bench.report.lesson_sections import Writers, lead_parts, why_parts
 from bench.report.markdown import accuracy_pivot, note, ranking_markdown, yardstick_markdown
 from bench.report.plotting import activation_styles
 from bench.report.regression_summaries import regression_summaries
@@ -35,6 +38,7 @@ from bench.report.results import (
     usable,
 )
 from bench.report.sections import Inputs, Skip, figure_plan
+from bench.report.seed_longer import longer_paragraph
 from bench.report.summaries import Summaries, summaries
 from bench.report.tables import N_RESAMPLES, failure_counts
 from bench.report.text import (
@@ -46,6 +50,7 @@ from bench.report.text import (
     seed_reproduction,
 )
 from bench.results.blocks import Blocks, load_blocks
+from bench.results.export import run_registry
 
 DPI = 120  # sharp on screen at the figures' sizes, a few hundred kB each
 RC = {
@@ -73,6 +78,7 @@ def build_report(
     *,
     n_resamples: int = N_RESAMPLES,
     seed: int = 0,
+    explore_page: str | None = None,
 ) -> Path:
     """Write ``out_dir/summary.md``, ``out_dir/figures/*.png`` and ``out_dir/tables/*.csv`` from
     the results in ``results_dir``; return the path of summary.md.
@@ -80,6 +86,8 @@ def build_report(
     ``grid_name`` is used for the title and the reproduce command when the manifest does not
     name the grid. ``seed`` seeds every bootstrap interval, so the same results give the same
     report, byte for byte; a file whose content did not change is not rewritten.
+    ``explore_page``: the file name of the explore page written beside summary.md, linked from
+    the first screen (None: none is written).
     """
     matplotlib.use("Agg")
     results_dir, out_dir = Path(results_dir), Path(out_dir)
@@ -100,7 +108,13 @@ def build_report(
     inputs = Inputs(classification or fits, s, styles, n_resamples, seed, rs, results.runs)
 
     parts = [f"# nonlinbench report: {name}"]
+    if s is not None and s.lesson is not None:
+        with plt.rc_context(RC):
+            write = Writers(lambda name, fig: figures.write_bytes(name, _png(fig)), tables.write)
+            parts += lead_parts(s.lesson, results.surfaces, write, explore_page)
+            parts += why_parts(s.lesson, results, styles, write)
     if s is not None:
+        parts.append("## Findings")
         parts.append(headline(classification.runs, s))
     if rs is not None:
         parts.append(regression.headline(rs))
@@ -108,12 +122,11 @@ def build_report(
         if is_regression(study.results.runs).all():
             block_rs = regression_summaries(study.results, n_resamples=n_resamples, seed=seed)
             parts.append(f"*{block_title(study)}* " + regression.headline(block_rs))
-    guide = reading_guide() if s is not None else wording.RULE
-    parts += ["## How to read this report", guide + (f" {regression.READING}" if rs else "")]
-    parts += ["## Grid", grid_description(runs)]
     reproduction = seed_reproduction(s.notebook) if s is not None else None
     if reproduction is not None:
-        parts += ["## Reproducing the seed notebook", reproduction]
+        longer = longer_paragraph(s.notebook, runs, results.curves, n_resamples=n_resamples,
+                                  seed=seed)  # fmt: skip
+        parts += ["## Reproducing the seed notebook", reproduction, longer]
 
     parts.append("## Figures")
     with sns.axes_style("whitegrid"), plt.rc_context(RC):
@@ -141,6 +154,12 @@ def build_report(
     if s is not None:
         parts += _tables(s, tables)
     parts += _failures_table(failure_counts(runs), tables)
+    # Method and reproduction last: how to read the words and intervals, the terms, the grid.
+    guide = reading_guide() if s is not None else wording.RULE
+    parts += ["## How to read this report", guide + (f" {regression.READING}" if rs else "")]
+    activations = levels(usable(runs), "activation")
+    parts += ["### Glossary", glossary(activations, run_registry(results.path, BUILTIN_REGISTRY))]
+    parts += ["## Grid", grid_description(runs)]
     parts += ["## Environment", environment(results.manifest)]
     parts += ["## Reproduce", reproduce(results.manifest, name)]
     tables.remove_stale()

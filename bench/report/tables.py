@@ -97,7 +97,7 @@ def summarize(
 
 
 def _with_yardstick_means(summary: pd.DataFrame, runs: pd.DataFrame, by: list[str]) -> pd.DataFrame:
-    columns = {"chance": "chance", "ceiling": "ceiling", "bayes": "bayes_test"}
+    columns = {"chance": "chance", "ceiling": "ceiling", "bayes": "bayes_test", "line": "line_test"}
     present = {k: v for k, v in columns.items() if v in runs}
     if not present or not by:
         return summary

@@ -10,9 +10,10 @@ The report says what the 95% intervals support and no more:
   the top; tier 2 the tied group at the top of the rest; and so on.
 * **Higher, lower.** "higher than" or "lower than" only when two intervals do not overlap; "no
   different from" when they do (:func:`bench.report.markdown.compare`).
-* **Chance.** A result is *at chance* when its mean is within AT_CHANCE of chance (the test
-  set's largest class share), and *well above chance* when its interval's lower end is at least
-  WELL_ABOVE above it. Only results well above chance are compared for robustness: a network at
+* **Chance.** A result is *at chance* when its mean is at most AT_CHANCE above chance (the
+  test set's largest class share) or anywhere below it: one wording for "no better than always
+  guessing the largest class", however far below that a small test set puts it. It is *well
+  above chance* when its interval's lower end is at least WELL_ABOVE above chance. Only results well above chance are compared for robustness: a network at
   chance loses nothing to noise because it has nothing to lose.
 """
 
@@ -24,15 +25,15 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-AT_CHANCE = 0.05  # within 5 points of chance, either side
+AT_CHANCE = 0.05  # at most 5 points above chance, or below it
 WELL_ABOVE = 0.10  # the interval's lower end 10 points or more above chance
 
 RULE = (
     "An activation is called best only when its 95% interval lies wholly above every other's; "
     "otherwise the activations whose intervals overlap the highest mean's are named as tied. "
-    '"Higher" and "lower" need intervals that do not overlap. A result within '
-    f"{100 * AT_CHANCE:.0f} points of chance (the test set's largest class share) is called at "
-    f"chance, and one whose interval starts {100 * WELL_ABOVE:.0f} points or more above chance "
+    '"Higher" and "lower" need intervals that do not overlap. A result at most '
+    f"{100 * AT_CHANCE:.0f} points above chance (the test set's largest class share), or below "
+    f"it, is called at chance, and one whose interval starts {100 * WELL_ABOVE:.0f} points or more above chance "
     "well above it; only those are compared for robustness."
 )
 
@@ -114,12 +115,10 @@ def top_phrase(top: Top, quote: Callable[[pd.Series], str], what: str = "best") 
 
 
 def chance_status(mean: float, low: float, chance: float) -> str:
-    """'at chance', 'well above chance', 'above chance' or 'below chance' by the rule above."""
+    """'at chance', 'well above chance' or 'above chance' by the rule above."""
     if not (np.isfinite(mean) and np.isfinite(chance)):
         return "unknown"
-    if abs(mean - chance) <= AT_CHANCE:
+    if mean - chance <= AT_CHANCE:
         return "at chance"
-    if mean < chance:
-        return "below chance"
     low = low if np.isfinite(low) else mean
     return "well above chance" if low >= chance + WELL_ABOVE else "above chance"

@@ -9,6 +9,9 @@ axes, with the same averaging as test accuracy) gives the matching reference:
                 distribution is unknown
     bayes_test  the Bayes rule's accuracy on the run's very test points
                 (bench.data.ceiling.bayes_on_test): "the best possible" on the same test points
+    line_test   the best straight line's accuracy on the same test points
+                (bench.data.straight_line.line_on_test): the most any affine classifier, so any
+                network without an activation, can score there
     of_best     test_acc / bayes_test: the share of the best possible reached, per test set
                 (paired: a test set easier than average raises both)
 
@@ -24,11 +27,11 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from bench.data import ceiling
+from bench.data import ceiling, straight_line
 from bench.data.datasets import DatasetError, is_csv
 from bench.schema import DATA_AXES
 
-YARDSTICKS = ("chance", "ceiling", "bayes_test", "of_best")
+YARDSTICKS = ("chance", "ceiling", "bayes_test", "line_test", "of_best")
 
 
 def with_yardsticks(runs: pd.DataFrame) -> pd.DataFrame:
@@ -38,17 +41,19 @@ def with_yardsticks(runs: pd.DataFrame) -> pd.DataFrame:
     source = runs["dataset_source"] if "dataset_source" in runs else runs["dataset"]
     axes = [a for a in DATA_AXES if a in runs]  # results from before an axis existed lack it
     data = runs[axes].assign(dataset=source.to_numpy())
-    chances, ceilings, bayes = {}, {}, {}
+    chances, ceilings, bayes, lines = {}, {}, {}, {}
     for key in data.drop_duplicates().itertuples(index=False, name=None):
         args = dict(zip(axes, key, strict=True))
         chances[key] = _chance(args)
         known = not is_csv(args["dataset"]) and np.isfinite(chances[key])
         ceilings[key] = ceiling.ceiling(args["dataset"], args["noise"]) if known else np.nan
         bayes[key] = _bayes(args) if known else np.nan
+        lines[key] = _line(args) if known else np.nan
     index = pd.MultiIndex.from_frame(data)
     runs["chance"] = pd.Series(chances, dtype=float).reindex(index).to_numpy(float)
     runs["ceiling"] = pd.Series(ceilings, dtype=float).reindex(index).to_numpy(float)
     runs["bayes_test"] = pd.Series(bayes, dtype=float).reindex(index).to_numpy(float)
+    runs["line_test"] = pd.Series(lines, dtype=float).reindex(index).to_numpy(float)
     classes = runs["n_classes"].astype(float)
     fallback = 1.0 / classes.where(classes > 0)  # when the data cannot be made again; NaN: none
     runs["chance"] = runs["chance"].fillna(fallback)
@@ -61,6 +66,15 @@ def _bayes(args: dict) -> float:
     dataset = args.pop("dataset")
     try:
         return ceiling.bayes_on_test(dataset, **args)
+    except (DatasetError, OSError, ValueError):
+        return np.nan
+
+
+def _line(args: dict) -> float:
+    args = dict(args)
+    dataset = args.pop("dataset")
+    try:
+        return straight_line.line_on_test(dataset, **args)
     except (DatasetError, OSError, ValueError):
         return np.nan
 
