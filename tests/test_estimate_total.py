@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import torch
 
+import bench
 from bench.cli import main
 from bench.grid.parse import load_grid
 from bench.results.store import Store
@@ -26,7 +27,11 @@ ROOT = Path(__file__).resolve().parent.parent
 def test_the_estimate_adds_start_planning_and_storing_to_training(monkeypatch, tmp_path):
     prices = Calibration(1e-5, 0.0, 0.0, 0.0, startup=5.0, pool_start=4.0, per_task=0.5)
     monkeypatch.setattr(estimate, "prices", lambda *a, **k: ((prices, prices), True))
-    plan = make_plan(load_grid("seed"), Store(tmp_path), CPU, max_chunk=10)  # 4 chunks
+    # the seed notebook's block alone: 40 runs of 1000 epochs, 4 chunks
+    seed = (Path(bench.__file__).parent / "grids" / "seed.toml").read_text()
+    (tmp_path / "notebook.toml").write_text(seed[: seed.index("[[block]]")])
+    plan = make_plan(load_grid(str(tmp_path / "notebook.toml")), Store(tmp_path / "out"), CPU,
+                     max_chunk=10)  # fmt: skip
     guess = estimate.estimate(plan, CPU, jobs=2, threads=1, planning=1.5)
     parts = dict(guess.parts)
     assert parts["start"] == 9.0  # a fresh Python, then the two workers

@@ -6,6 +6,7 @@ import dataclasses
 
 import pytest
 
+from bench.grid import notebook
 from bench.grid.parse import GridError, builtin_grids, load_grid, parse_grid, run_ids
 from bench.schema import AXES
 from bench.spec import DEFAULTS, RunSpec
@@ -67,7 +68,7 @@ def test_an_integer_is_accepted_where_a_number_is_expected():
 
 @pytest.mark.parametrize(
     ("name", "runs"),
-    [("seed", 40), ("quick", 96), ("playground", 336), ("default", 11530)],
+    [("seed", 80), ("quick", 96), ("playground", 336), ("default", 11530)],
     ids=str,
 )
 def test_the_builtin_grids_parse_and_have_their_documented_sizes(name, runs):
@@ -81,9 +82,12 @@ def test_the_builtin_grids_parse_and_have_their_documented_sizes(name, runs):
 def test_the_seed_grid_is_the_notebooks_setup():
     specs = load_grid("seed").specs()
     assert {s.activation for s in specs} == {"none", "relu"}
+    # the notebook's 1000 epochs, and the same networks trained 10000 (block "longer")
     assert {(s.depth, s.width, s.optimizer, s.lr, s.epochs, s.stratify) for s in specs} == {
-        (2, 10, "sgd", 0.1, 1000, False)
+        (2, 10, "sgd", 0.1, 1000, False),
+        (2, 10, "sgd", 0.1, 10000, False),
     }
+    assert notebook.setup().epochs == 1000
 
 
 def test_a_grid_file_is_loaded_by_path_and_keeps_its_text_and_hash(write_grid):
@@ -153,6 +157,7 @@ OTHER_VALUE = {
     "data_seed": 7,
     "stratify": False,
     "features": "quadratic",
+    "dim": 8,
     "activation": "tanh",
     "depth": 3,
     "width": 11,

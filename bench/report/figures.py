@@ -61,7 +61,7 @@ def plot_accuracy_against(
     *,
     references: pd.DataFrame | None = None,
     styles: Mapping[str, dict] | None = None,
-    col_wrap: int = 4,
+    col_wrap: int = 5,
 ) -> Figure:
     """Test accuracy against ``axis`` (depth, noise, lr, optimizer, ...) per activation with 95%
     bootstrap bands over seeds, a panel per dataset, from a summary by dataset x activation x
@@ -84,7 +84,7 @@ def plot_learning_curves(
     *,
     metric: str = "test_loss",
     styles: Mapping[str, dict] | None = None,
-    col_wrap: int = 4,
+    col_wrap: int = 5,
 ) -> Figure:
     """A loss (log scale) or accuracy against epoch per activation with 95% bootstrap bands over
     seeds, a panel per dataset, from a summary by dataset x activation x epoch of ``metric``."""

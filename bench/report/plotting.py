@@ -27,7 +27,10 @@ MARKERS = (
     (4, 1, 0), (6, 1, 0), (7, 1, 0), (8, 1, 0), (3, 1, 0),
 )  # fmt: skip
 LINESTYLES = ("-", "-.", ":")
-AFFINE_STYLE = {"color": to_rgb(colors.AFFINE_COLOUR), "marker": "o", "linestyle": "--"}
+AFFINE_STYLE = {
+    "color": to_rgb(colors.AFFINE_COLOUR), "marker": "o", "linestyle": "--", "zorder": 3
+}  # fmt: skip
+MUTE = 0.45  # how far a muted activation's colour moves toward white
 MAX_LABELLED_TICKS = 8  # an axis with at most this many values gets a tick at each
 # The yardsticks: three line styles and three tones that no activation's line uses (those are
 # solid, or dashed grey with markers for the linear control).
@@ -45,13 +48,18 @@ NOISE_LABEL = "input noise (std, data units)"
 # styles
 
 
-def activation_styles(activations: Iterable[str], affine: Collection[str] = ()) -> dict[str, dict]:
+def activation_styles(
+    activations: Iterable[str], affine: Collection[str] = (), emphasis: Collection[str] = ()
+) -> dict[str, dict]:
     """Colour, marker and line style per activation, in display order, stable for a given set of
     names; the ``affine`` ones are grey and dashed.
 
     The colours are bench.colors' (the explore page's too): the colorblind palette without its
     grey, kept for affine activations, then Kelly's colours; 20 activations get 20 colours and
-    20 markers; past that, colours and markers repeat with another line style.
+    20 markers; past that, colours and markers repeat with another line style. With an
+    ``emphasis`` (the activations that carry the report's lesson), the others keep their hue
+    and marker but are muted (MUTE toward white, drawn beneath), so the lesson's lines stand
+    out among eight.
     """
     colours = [to_rgb(c) for c in colors.ACTIVATION_COLOURS]
     styles, k = {}, 0
@@ -59,10 +67,13 @@ def activation_styles(activations: Iterable[str], affine: Collection[str] = ()) 
         if name in affine:
             styles[name] = dict(AFFINE_STYLE)
             continue
+        colour = colours[k % len(colours)]
+        muted = bool(emphasis) and name not in emphasis
         styles[name] = {
-            "color": colours[k % len(colours)],
+            "color": tuple(c + MUTE * (1 - c) for c in colour) if muted else colour,
             "marker": MARKERS[k % len(MARKERS)],
             "linestyle": LINESTYLES[(k // len(colours)) % len(LINESTYLES)],
+            "zorder": 2 if muted else 3,
         }
         k += 1
     return styles
@@ -140,7 +151,7 @@ def draw_intervals(ax: Axes, summary: pd.DataFrame, x: str, styles: Mapping[str,
             part["low"].to_numpy(float),
             part["high"].to_numpy(float),
             color=style["color"],
-            alpha=0.15,
+            alpha=0.15 if style.get("zorder", 3) >= 3 else 0.08,
             linewidth=0,
         )
 
@@ -186,7 +197,7 @@ def facet_intervals(
     logy: bool = False,
     references: pd.DataFrame | None = None,
     markers: bool = True,
-    col_wrap: int = 4,
+    col_wrap: int = 5,
 ) -> Figure:
     """Interval lines per activation from a summary by dataset x activation x ``x``, one panel per
     dataset, one legend. ``references`` (columns dataset, optionally ``x``, and chance and/or

@@ -104,7 +104,11 @@ def build_report(
     classification, fits = split_tasks(main)
     s = summaries(classification, n_resamples=n_resamples, seed=seed) if classification else None
     rs = regression_summaries(fits, n_resamples=n_resamples, seed=seed) if fits else None
-    styles = activation_styles(levels(usable(runs), "activation"), affine_activations(runs))
+    # the lesson's pair (relu, the classic, and the lesson's best activation) in strong colours
+    emphasis = {"relu", s.lesson.best} if s is not None and s.lesson is not None else ()
+    styles = activation_styles(
+        levels(usable(runs), "activation"), affine_activations(runs), emphasis
+    )
     inputs = Inputs(classification or fits, s, styles, n_resamples, seed, rs, results.runs)
 
     parts = [f"# nonlinbench report: {name}"]
