@@ -153,11 +153,10 @@ def plot_against_depth(
     draw_intervals(ax, summary, "depth", styles_of(summary["activation"].unique(), styles))
     if title:
         ax.set_title(title)
-    if undefined:
+    if undefined:  # under the axis label, never over the data
         ax.text(
-            0.03, 0.97, textwrap.fill(undefined, NOTE_WIDTH), transform=ax.transAxes, ha="left",
-            va="top", size=7, color="0.3",
-            bbox={"facecolor": "white", "alpha": 0.8, "linewidth": 0},
+            0.5, -0.24, textwrap.fill(undefined, 2 * NOTE_WIDTH), transform=ax.transAxes,
+            ha="center", va="top", size=7, color="0.3",
         )  # fmt: skip
     tick_every_value(ax, summary["depth"])
     ax.set_xlabel(DEPTH_LABEL)
@@ -198,7 +197,7 @@ def plot_iqm_ranking(
     )
     percent_axis(ax, "x")
     ax.set_xlabel("IQM of " + ACCURACY_LABEL)
-    ax.set_title("Interquartile mean over tasks and seeds")
+    ax.set_title("Interquartile mean over tasks and replicates")
     return ax
 
 

@@ -111,9 +111,10 @@ def _reference_cell(value: float) -> str:
     return f"{100 * value:.1f}" if np.isfinite(value) else "–"
 
 
-def note(summary: pd.DataFrame, intervals: bool = True) -> str:
+def note(summary: pd.DataFrame, intervals: bool = False) -> str:
     """What a summary's cells average over and what its selection left out
-    (:meth:`bench.report.support.Selection.note`), and what its intervals cover."""
+    (:meth:`bench.report.support.Selection.note`), and, with ``intervals``, what its intervals
+    cover (said once, in the report's "How to read", so captions leave it out)."""
     selection = summary.attrs.get("selection")
     text = selection.note() if selection is not None else ""
     return (text + " " + INTERVALS).strip() if intervals else text
@@ -159,7 +160,7 @@ def ranking_markdown(ranking: pd.DataFrame) -> str:
                 for r in ranking.itertuples()
             ],
             "tasks": ranking["n_tasks"],
-            "seeds": ranking["n_replicates"],
+            "replicates": ranking["n_replicates"],
         }
     )
     return table.to_markdown(index=False)

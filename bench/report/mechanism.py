@@ -11,7 +11,7 @@ import pandas as pd
 
 from bench.report import figures
 from bench.report.figure_kit import Built, Inputs, Skip
-from bench.report.markdown import INTERVALS, note
+from bench.report.markdown import note
 from bench.report.plotting import activation_legend, legend_handles
 from bench.report.results import levels, with_hidden_layers
 from bench.report.summaries import Summaries
@@ -113,7 +113,6 @@ def build(inputs: Inputs) -> Built:
             f"{name.capitalize()}: {note(frame, intervals=False)}"
             for name, frame in _mechanism_frames(s).items()
         )
-        + f" {INTERVALS}"
     )
     r2 = s.linear_fit_r2
     linear = cell(r2, activation=s.control)

@@ -160,7 +160,12 @@ def _summaries(inputs: Inputs) -> RegressionSummaries:
 
 
 def _seeds(rs: RegressionSummaries) -> str:
+    """'10 replicates' (a data sample and a seed each), or '3 seeds' on one data sample."""
     n = int(rs.by_depth["n"].max())
+    runs = rs.by_depth.attrs["selection"].runs if "selection" in rs.by_depth.attrs else None
+    samples = runs["data_seed"].nunique() if runs is not None and "data_seed" in runs else 1
+    if samples > 1:
+        return f"{n} replicate{'s' if n != 1 else ''}"
     return f"{n} seed{'s' if n != 1 else ''}"
 
 

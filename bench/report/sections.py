@@ -16,8 +16,9 @@ from bench.report import feature_maps, figures, mechanism, regression, theory
 from bench.report.figure_kit import REFERENCE_PHRASE, Built, Inputs, Skip, skip_unless_varies
 from bench.report.gallery import plot_decision_gallery, select_gallery
 from bench.report.markdown import fmt, fmt_list, iqm_row, note, pct_ci
+from bench.report.notice import depth_notice, overfitting_notice
 from bench.report.results import levels, seed_axes, task_axes, usable, with_hidden_layers
-from bench.report.summaries import Summaries, references
+from bench.report.summaries import Summaries, learning_curve_runs, references
 from bench.report.tables import cell
 from bench.report.wording import top_group, top_phrase
 
@@ -116,7 +117,8 @@ def _accuracy_vs_depth(inputs: Inputs) -> Built:
     linear = cell(s.at_deepest, activation=s.control)
     if linear is not None and s.control not in top.names:
         caption += f"; {s.control} gets {pct_ci(linear)}"
-    return Built(fig, caption + ".", data=s.by_dataset_depth)
+    notice = depth_notice(s, n_resamples=inputs.n_resamples, seed=inputs.seed)
+    return Built(fig, caption + ".", text=notice, data=s.by_dataset_depth)
 
 
 def _heatmaps(inputs: Inputs) -> Built:
@@ -213,7 +215,10 @@ def _learning_curves(inputs: Inputs) -> Built:
     )
     if len(levels(results.runs, "epochs")) > 1:
         caption += " Runs with different epoch budgets are pooled at each epoch they reach."
-    return Built(fig, caption, data=inputs.summaries.curves)
+    chosen = inputs.summaries.curves.attrs["selection"].runs
+    notice = overfitting_notice(inputs.summaries.curves, learning_curve_runs(results.curves, chosen),
+                                n_resamples=inputs.n_resamples, seed=inputs.seed)  # fmt: skip
+    return Built(fig, caption, text=notice, data=inputs.summaries.curves)
 
 
 def _learned(inputs: Inputs) -> Built:
@@ -245,7 +250,7 @@ def _ranking(inputs: Inputs) -> Built:
     caption = (
         f"Left: interquartile mean (IQM) of test accuracy over {int(first['n_tasks'])} tasks "
         f"(every combination of {', '.join(varying) or 'the fixed axes'}) and "
-        f"{int(first['n_replicates'])} seeds, networks with hidden layers, with 95% "
+        f"{int(first['n_replicates'])} replicates, networks with hidden layers, with 95% "
         "stratified-bootstrap intervals (rliable). Right: the probability that an activation "
         f"beats {reference} on a randomly chosen task (0.5: no different). By IQM: "
         f"{top_phrase(top, lambda row: pct_ci(iqm_row(row)), 'first')}."

@@ -74,6 +74,13 @@ class Selection:
         held = [f"{axis} = {_fmt(value)}" for axis, value in self.held.items()]
         if held:
             text += f", on {' and '.join(held)} only"
+        inert = [a for a in self.averaged if a in INERT_AT_DEPTH_0]
+        depths = set(self.runs["depth"]) if "depth" in self.runs else set()
+        if inert and 0 in depths and len(depths) > 1:  # a depth-0 cell has one network
+            text += (
+                f" (at depth 0 there is no hidden layer, so {' and '.join(inert)} change "
+                "nothing and its cells average over the rest only)"
+            )
         text += "."
         if self.left_out:
             text += " Left out: " + "; ".join(f"{n} runs {why}" for n, why in self.left_out) + "."

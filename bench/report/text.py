@@ -15,7 +15,7 @@ import pandas as pd
 from bench.grid import notebook
 from bench.report import convergence, wording
 from bench.report.headline import convergence_paragraph
-from bench.report.markdown import fmt, fmt_list, pct, pct_ci
+from bench.report.markdown import INTERVALS, fmt, fmt_list, pct, pct_ci
 from bench.report.results import levels
 from bench.report.summaries import NotebookCells
 from bench.schema import AXES, DERIVED_AXES
@@ -25,13 +25,19 @@ CEILING_NOTE = (
     "distribution: each built-in generator adds Gaussian noise of std `noise` to noise-free "
     "shapes, so the class densities are known and no classifier can score more on average "
     "(estimated to within half a point by `bench/data/ceiling.py`; CSV datasets have none). Chance "
-    "is the share of the test set's largest class. "
+    "is the share of the test set's largest class. The best straight line is the accuracy-best "
+    "affine classifier for the same distribution (`bench/data/straight_line.py`): the most a "
+    "network without an activation could score. All three are scored on the very test points "
+    "of each run, so a score and its yardsticks always share their test set. A band can reach "
+    "past the best possible: that line is the Bayes rule's mean over the test sets, and on a "
+    "particular small test set a network can match or beat the estimated rule. Every interval "
+    "in this report: "
 )
 
 
 def reading_guide() -> str:
     """How the report words its findings: the rules every comparative word follows."""
-    return CEILING_NOTE + wording.RULE + " " + convergence.RULE
+    return CEILING_NOTE + INTERVALS + " " + wording.RULE + " " + convergence.RULE
 
 
 def grid_description(runs: pd.DataFrame) -> str:

@@ -23,7 +23,7 @@ from bench.activations.plugins import get_activation
 from bench.activations.registry import ActivationError
 from bench.activations.theory import mean_field
 from bench.report.figure_kit import Built, Inputs, Skip
-from bench.report.markdown import INTERVALS, fmt, note
+from bench.report.markdown import fmt, note
 from bench.report.plotting import activation_legend, legend_handles
 from bench.report.results import is_regression, levels, seed_axes, with_hidden_layers
 from bench.report.support import select
@@ -216,12 +216,14 @@ def build(inputs: Inputs) -> Built:
         "against depth, with 95% intervals) against the mean-field prediction "
         "log10(sqrt(chi_1)) computed from each activation by quadrature (bench/activations/theory.py); the "
         f"dotted line is agreement, the grey band +-{TOLERANCE:g} decades per layer, the "
-        f"stated tolerance. {note(slopes, intervals=False)} {INTERVALS}"
+        f"stated tolerance. {note(slopes)}"
     )
-    return Built(figure, caption, _text(collapse, slopes, regions), data=slopes)
+    return Built(figure, caption, _text(collapse, slopes, regions, _affine(runs)), data=slopes)
 
 
-def _text(collapse: dict, slopes: pd.DataFrame, regions: pd.DataFrame) -> str:
+def _text(
+    collapse: dict, slopes: pd.DataFrame, regions: pd.DataFrame, affine: set = frozenset()
+) -> str:
     rows = []
     if collapse:
         ok = collapse["exceptions"] == 0
@@ -250,15 +252,45 @@ def _text(collapse: dict, slopes: pd.DataFrame, regions: pd.DataFrame) -> str:
         )
     table = pd.DataFrame(rows).to_markdown(index=False, disable_numparse=True)
     departs = slopes[slopes["verdict"] == "departs"]
-    widths = sorted(set(departs["width"])) if len(departs) else []
-    where = (
-        f"Departures ({len(departs)} of {len(slopes)}) are at width "
-        f"{', '.join(fmt(w) for w in widths)}: mean-field theory is for wide layers, where a "
-        "layer's pre-activations are close to Gaussian; at a few units they are not."
-        if len(departs)
-        else "Every slope agrees within the tolerance."
-    )
+    where = _departures(departs, affine, len(slopes))
     return f"{table}\n\n{where}"
+
+
+def _affine(runs: pd.DataFrame) -> set:
+    if "affine" not in runs:
+        return set()
+    return set(runs.loc[runs["affine"].to_numpy(bool), "activation"])
+
+
+def _departures(departs: pd.DataFrame, affine: set, total: int) -> str:
+    """Why each departure departs, by its case: an affine network's pre-activations are as
+    Gaussian as its inputs make them, so its departures are the finite width alone; a
+    nonlinear one's can be that and non-Gaussian pre-activations."""
+    if departs.empty:
+        return "Every slope agrees within the tolerance."
+
+    def at(rows: pd.DataFrame) -> str:
+        return "; ".join(
+            f"{a} at width {', '.join(fmt(w) for w in sorted(part['width']))}"
+            for a, part in rows.groupby("activation", sort=False)
+        )
+
+    linear = departs[departs["activation"].isin(affine)]
+    other = departs[~departs["activation"].isin(affine)]
+    parts = [f"Departures: {len(departs)} of {total}."]
+    if len(linear):
+        parts.append(
+            f"{at(linear)}: with no activation there is nothing non-Gaussian to blame; the "
+            "theory predicts the mean squared gradient, and the mean of its logarithm over a "
+            "few units falls faster with depth (the log of a product of random matrices drifts "
+            "below the log of their mean product, by less as the layers widen)."
+        )
+    if len(other):
+        parts.append(
+            f"{at(other)}: the same finite-width drift, and at a few units the pre-activations "
+            "are far from the Gaussian the theory assumes."
+        )
+    return " ".join(parts)
 
 
 SECTION = ("theory_vs_measurement.png", "Theory beside measurement", build)
