@@ -344,6 +344,16 @@ def test_in_a_browser_the_page_paints_follows_clicks_and_restores_a_linked_view(
     assert browser.evaluate("document.querySelector('#study')") is None  # one block: no choice
     assert browser.evaluate("document.querySelector('#a-surface') !== null")
     assert browser.evaluate("document.querySelector('#b-surface') !== null")
+    # The first screen of a 1400 x 1000 window shows both surfaces whole, without scrolling.
+    browser.call("Emulation.setDeviceMetricsOverride", session=True, width=1400, height=1000,
+                 deviceScaleFactor=1, mobile=False)  # fmt: skip
+    for surface in ("#a-surface", "#b-surface"):
+        box = browser.evaluate(
+            f"JSON.stringify(document.querySelector('{surface}').getBoundingClientRect())"
+        )
+        box = json.loads(box)
+        assert 0 <= box["top"] and box["bottom"] <= 1000 and box["right"] <= 1400, (surface, box)
+    browser.call("Emulation.clearDeviceMetricsOverride", session=True)
 
     # From here on, one cell: none at depth 1.
     browser.open(f"{url}#activation=none&depth=1")
@@ -954,7 +964,8 @@ def test_in_a_browser_the_study_is_the_first_choice_and_restricts_the_cells(brow
     # named by its question, and the cell controls are the main study's axes.
     browser.open(url)
     assert browser.wait_drawn() == fragment(data, main["start"]["a"], main["start"]["b"], main)
-    assert browser.evaluate("document.querySelector('#app').firstElementChild.id") == "study"
+    # the first control of the controls' column (beside it, the panels)
+    assert browser.evaluate("document.querySelector('.sidebar').firstElementChild.id") == "study"
     titles = browser.evaluate(
         "JSON.stringify([...document.querySelectorAll('#study button')].map(b => b.textContent))"
     )

@@ -34,17 +34,22 @@
     drawn = State.format(state);
     document.body.removeAttribute("data-ready");
     app.replaceChildren();
-    studies(app, state);
-    controls(app, state, "a");
-    compareBar(app, state);
-    if (note) Draw.html("p", { class: "warn", id: "snap-note" }, app, note);
+    // Controls in a column on the left, the panels beside them: the two decision surfaces
+    // compared are on the first screen, whatever the number of axes.
+    const layout = Draw.html("div", { class: "layout" }, app);
+    const side = Draw.html("div", { class: "sidebar" }, layout);
+    const content = Draw.html("div", { class: "content" }, layout);
+    studies(side, state);
+    controls(side, state, "a");
+    compareBar(side, state);
+    if (note) Draw.html("p", { class: "warn", id: "snap-note" }, content, note);
     note = "";
-    if (state.b) difference(app, state);
-    const row = Draw.html("div", { class: "panels" }, app);
+    if (state.b) difference(content, state);
+    const row = Draw.html("div", { class: "panels" }, content);
     const onCurve = (kind) => go({ ...state, curve: kind });
     const panels = [Panels.cell(row, state.a, "a", state, onCurve)];
     if (state.b) panels.push(Panels.cell(row, state.b, "b", state, onCurve));
-    overview(app, state);
+    overview(content, state);
     const fragment = drawn;
     Promise.all(panels).then(() => {
       if (drawn !== fragment) return;
@@ -120,8 +125,9 @@
     controls(parent, state, "b");
   }
 
-  // A - B in mean test accuracy (R^2 for regression cells), paired by seed when both cells
-  // have the same seeds; nothing when one is scored by accuracy and the other by R^2.
+  // A - B in mean test accuracy (R^2 for regression cells), paired by replicate (a data sample
+  // and a seed) when both cells have the same replicates; nothing when one is scored by
+  // accuracy and the other by R^2.
   function difference(parent, state) {
     const [a, b] = [state.a, state.b].map((key) => D.cells[State.cellOf(key)]);
     if ((a.score || "test_acc") !== (b.score || "test_acc")) {
@@ -132,15 +138,15 @@
     const same = a.s.length === b.s.length && a.s.every((s) => b.s.includes(s));
     let av = a.acc;
     let bv = b.acc;
-    if (same) bv = a.s.map((s) => b.acc[b.s.indexOf(s)]); // aligned with A's seeds
+    if (same) bv = a.s.map((s) => b.acc[b.s.indexOf(s)]); // aligned with A's replicates
     const [d, low, high] = Stats.meanDifference(bv, av, same); // mean(av) - mean(bv)
     const box = Draw.html("p", { class: "difference", id: "difference", "data-point": d, "data-low": low, "data-high": high, "data-paired": String(same) }, parent);
     const signed = r2 ? Stats.signed : Stats.points;
     box.append(r2 ? "A − B, mean test R²: " : "A − B, mean test accuracy: ");
     Draw.html("b", {}, box, r2 ? signed(d) : `${signed(d)} points`);
-    const how = same ? `paired by seed over ${a.s.length} seeds` : `unpaired: A has ${a.acc.length} seeds, B ${b.acc.length}, not the same ones`;
+    const how = same ? `paired by replicate over ${a.s.length} replicates` : `unpaired: A has ${a.acc.length} replicates, B ${b.acc.length}, not the same ones`;
     box.append(` [${signed(low)}, ${signed(high)}] (95% bootstrap interval, ${how}). `);
-    let verdict = "Too few seeds for an interval.";
+    let verdict = "Too few replicates for an interval.";
     const better = r2 ? "fits better" : "is more accurate";
     if (Number.isFinite(low) && Number.isFinite(high)) {
       if (low > 0) verdict = `The interval is above zero: A ${better}.`;
@@ -211,7 +217,7 @@
         const [x, y0] = at(p, p.low);
         Draw.svg("line", { x1: x, x2: x, y1: y0, y2: at(p, p.high)[1], stroke: colour, class: "bar" }, frame.plot);
         const perPoint = byActivation ? colour : Draw.activationColour(p.key[act] ?? 0);
-        const text = `${State.describe(p.key)}: ${Stats.measure(state.measure, p.mean)} [${Stats.measure(state.measure, p.low)}, ${Stats.measure(state.measure, p.high)}], ${p.cell.acc.length} seeds`;
+        const text = `${State.describe(p.key)}: ${Stats.measure(state.measure, p.mean)} [${Stats.measure(state.measure, p.low)}, ${Stats.measure(state.measure, p.high)}], ${p.cell.acc.length} replicates`;
         const isA = State.cellOf(p.key) === aCell;
         const dot = Draw.dot(frame.plot, ...at(p, p.mean), isA ? 6 : 4, { fill: perPoint, class: isA ? "point current" : "point" }, text);
         dot.addEventListener("click", () => go({ ...state, a: p.key }));
@@ -221,8 +227,8 @@
     const others = State.axes()
       .filter((k) => k !== j && !(byActivation && k === act))
       .map((k) => `${D.axes[k].name} ${D.axes[k].levels[state.a[k]]}`);
-    const bars = points.some((p) => scored(p.cell)) ? "95% bootstrap interval over seeds" : "range over seeds";
-    Draw.html("p", { class: "note" }, box, `Other axes as in A${others.length ? ` (${others.join(", ")})` : ""}. Points: mean over seeds; bars: ${bars}. Hover for numbers; click a point to make it A.`);
+    const bars = points.some((p) => scored(p.cell)) ? "95% bootstrap interval over replicates" : "range over replicates";
+    Draw.html("p", { class: "note" }, box, `Other axes as in A${others.length ? ` (${others.join(", ")})` : ""}. Points: mean over replicates (a data sample and a seed each); bars: ${bars}. Hover for numbers; click a point to make it A.`);
   }
 
   function legend(box, levels, act) {

@@ -132,8 +132,8 @@ const Panels = (() => {
     const fmt = (x) => Stats.score(c, x);
     const head = Draw.html("p", { class: "headline" }, box, isR2(c) ? "Test R² " : "Test accuracy ");
     Draw.html("b", { id: `${role}-acc`, "data-mean": mean, "data-low": low, "data-high": high }, head, fmt(mean));
-    head.append(` [${fmt(low)}, ${fmt(high)}] over ${plural(c.acc.length, "seed")}`);
-    Draw.html("p", { class: "note" }, box, "Mean over seeds with its 95% bootstrap interval; each dot is one seed.");
+    head.append(` [${fmt(low)}, ${fmt(high)}] over ${plural(c.acc.length, "replicate")}`);
+    Draw.html("p", { class: "note" }, box, "Mean over replicates (a data sample and a seed each) with its 95% bootstrap interval; each dot is one replicate.");
     if (c.failed) Draw.html("p", { class: "warn" }, box, `${c.failed} of ${c.n} runs failed and are left out.`);
     if (c.diverged) Draw.html("p", { class: "warn", id: `${role}-diverged` }, box, `${c.diverged} of ${c.n} runs diverged (the training loss stopped being finite or grew 100-fold) and are left out, as in the report.`);
     const k = State.control(i);
@@ -253,12 +253,12 @@ const Panels = (() => {
       Draw.line(frame.plot, at(0), { class: `curve ${cls}` });
       epochs.forEach((e, k) => {
         if (v[0][k] === null) return;
-        const text = `epoch ${e}, ${name.replace("_", " ")}: mean ${Stats.measure(name, v[0][k])} (seeds ${Stats.measure(name, v[1][k])} to ${Stats.measure(name, v[2][k])})`;
+        const text = `epoch ${e}, ${name.replace("_", " ")}: mean ${Stats.measure(name, v[0][k])} (from ${Stats.measure(name, v[1][k])} to ${Stats.measure(name, v[2][k])} over replicates)`;
         Draw.dot(frame.plot, frame.x(e), frame.y(v[0][k]), 3, { class: "hit" }, text);
       });
     }
     const n = D.cells[i].acc.length;
-    Draw.html("figcaption", {}, fig, `Solid: test, dashed: train. Lines: mean over ${plural(n, "seed")}; bands: lowest to highest seed.`);
+    Draw.html("figcaption", {}, fig, `Solid: test, dashed: train. Lines: mean over ${plural(n, "replicate")}; bands: lowest to highest replicate.`);
   }
 
   // ------------------------------------------------------------------ measures
@@ -266,7 +266,7 @@ const Panels = (() => {
   function measures(parent, c, role) {
     const table = Draw.html("table", { class: "measures", id: `${role}-measures` }, parent);
     const head = Draw.html("tr", {}, Draw.html("thead", {}, table));
-    for (const h of ["measure", "mean", "over seeds"]) Draw.html("th", {}, head, h);
+    for (const h of ["measure", "mean", "over replicates"]) Draw.html("th", {}, head, h);
     const body = Draw.html("tbody", {}, table);
     const order = [...MEASURE_ORDER, ...D.measures.map((m) => m.name).filter((m) => !MEASURE_ORDER.includes(m))];
     for (const name of order) {

@@ -104,6 +104,9 @@ def contrast_axes(block: pd.DataFrame, main: pd.DataFrame) -> list[str]:
     return new or [a for a in varying if a not in MODEL_AXES][:1]
 
 
+AFFINE_DASHES = ("--", (0, (1, 1.5)))
+
+
 def model_labels(runs: pd.DataFrame) -> pd.Series:
     """'none, depth 0', 'relu, depth 2': the activation, and the depth when the runs vary it."""
     label = runs["activation"].astype(str)
@@ -132,7 +135,11 @@ def build(study: Study, inputs: Inputs) -> Built:
     affine = set(runs.loc[runs["affine"] | (runs["depth"] == 0), "model"])
     styles = activation_styles(order, affine)
     for k, model in enumerate(m for m in order if m in affine):  # affine models: grey, own marker
-        styles[model] = {**styles[model], "marker": MARKERS[k % len(MARKERS)]}
+        # and their own dashes, the second hollow: two linear models often coincide exactly
+        styles[model] = {**styles[model], "marker": MARKERS[k % len(MARKERS)],
+                         "linestyle": AFFINE_DASHES[k % len(AFFINE_DASHES)]}  # fmt: skip
+        if k % 2:
+            styles[model]["markerfacecolor"] = "white"
     plotted = summary.rename(columns={"model": "activation"})
     figure = figures.plot_accuracy_against(
         plotted, axis, references=references(plotted, ["dataset", axis]), styles=styles

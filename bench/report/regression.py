@@ -177,7 +177,7 @@ def build_fit(inputs: Inputs) -> Built:
     caption = (
         f"Test $R^2$ against depth, one panel per regression dataset, mean over {_seeds(rs)} "
         f"(each first averaged over the other axes) with 95% intervals{left}; the dash-dotted line is the best possible $R^2$ (the noise-free function "
-        "on the same test points), the dotted one the best line or plane (the least-squares "
+        "on the same test points), the dashed one the best straight line or plane (the least-squares "
         "affine fit on the training set), the most a network without an activation can reach."
     )
     how = (

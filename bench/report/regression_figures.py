@@ -19,7 +19,13 @@ from matplotlib.lines import Line2D
 
 from bench import colors
 from bench.data.generators import REGRESSION_TRUTH
-from bench.report.plotting import CEILING_STYLE, DEPTH_LABEL, facet_axes, tick_every_value
+from bench.report.plotting import (
+    CEILING_STYLE,
+    DEPTH_LABEL,
+    LINE_STYLE,  # the best affine fit: the regression's best straight line or plane
+    facet_axes,
+    tick_every_value,
+)
 from bench.report.regression_summaries import (
     RegressionSummaries,
     block_keys,
@@ -31,7 +37,6 @@ from bench.report.regression_summaries import (
 from bench.report.results import dataset_order
 
 R2_LABEL = "test $R^2$"
-LINE_STYLE = {"color": "0.45", "linestyle": ":", "linewidth": 1.3}  # the best affine fit
 TRUTH_STYLE = {"color": "0.1", "linestyle": "--", "linewidth": 1.0}
 VALUE_CMAP = colors.VALUE_CMAP  # predicted values and targets: blue low, red high
 DODGE = 0.08  # depth units between the activations at one depth

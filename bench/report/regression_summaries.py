@@ -214,15 +214,16 @@ def printed(frame: pd.DataFrame) -> pd.DataFrame:
 
 def paired_word(difference) -> str:
     """How a score stands against a yardstick on the same test points, from the paired
-    difference's row (score - yardstick: mean, low, high): 'equal to' when it is zero at the
-    printed precision, 'higher than' / 'lower than' when its interval excludes zero, else 'tied
+    difference's row (score - yardstick: mean, low, high), decided on the unrounded interval:
+    'equal to' when the whole interval is zero at the printed precision (within half a unit of
+    the last printed digit), 'higher than' / 'lower than' when it excludes zero, else 'tied
     with'. Without an interval (one replicate) the mean decides."""
     if difference is None or not np.isfinite(difference["mean"]):
         return "tied with"
-    mean, low, high = (round(float(difference[k]), DIGITS) for k in ("mean", "low", "high"))
+    mean, low, high = (float(difference[k]) for k in ("mean", "low", "high"))
     if not (np.isfinite(low) and np.isfinite(high)):
         low = high = mean
-    if low == high == mean == 0:
+    if max(abs(low), abs(high)) < 0.5 * 10.0**-DIGITS:
         return "equal to"
     if low > 0:
         return "higher than"
