@@ -12,6 +12,7 @@ import pandas as pd
 from bench.report import figures
 from bench.report.figure_kit import Built, Inputs, Skip
 from bench.report.markdown import note
+from bench.report.notice import regions_notice
 from bench.report.plotting import activation_legend, legend_handles
 from bench.report.results import levels, with_hidden_layers
 from bench.report.summaries import Summaries
@@ -127,7 +128,8 @@ def build(inputs: Inputs) -> Built:
         )
     if skipped:
         caption += " Not drawn, for lack of data or of a depth axis: " + "; ".join(skipped) + "."
-    return Built(fig, caption, data=mechanism_table(s))
+    return Built(fig, caption, text=regions_notice(s.linear_regions, s.control),
+                 data=mechanism_table(s))  # fmt: skip
 
 
 def _mechanism_frames(s: Summaries) -> dict[str, pd.DataFrame]:

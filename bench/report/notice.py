@@ -5,11 +5,13 @@ excludes zero, and otherwise called "no clear change"."""
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from bench.report.markdown import fmt
 from bench.report.results import levels
 from bench.report.tables import cell, paired_change
+from bench.report.wording import AT_CHANCE
 
 LEAD = "**What to notice:** "
 DEAD_AT_ALL = 0.005  # below this share of dead units, an activation has none to speak of
@@ -133,3 +135,78 @@ def overfitting_notice(summary: pd.DataFrame, curves: pd.DataFrame, **options) -
         more = len(rises) - 1
         text += f"; {more} more do too ({', '.join(others)}{', ...' if more > 3 else ''})"
     return text + "."
+
+
+def gallery_notice(selected: pd.DataFrame, control: str | None, chance: dict) -> str:
+    """The network without an activation in the gallery: where its one straight boundary is
+    at chance and where it is as good as the best panel of its column (within AT_CHANCE)."""
+    if control is None or selected.empty or "test_acc" not in selected:
+        return ""
+    mine = selected[selected["activation"] == control].set_index("dataset")["test_acc"]
+    best = selected.groupby("dataset")["test_acc"].max()
+    at_chance = [d for d in mine.index if mine[d] - chance.get(d, np.nan) <= AT_CHANCE]
+    enough = [d for d in mine.index if best[d] - mine[d] <= AT_CHANCE and d not in at_chance]
+    parts = []
+    if at_chance:
+        parts.append(f"it is at chance on {_and(at_chance)}, where the classes surround each "
+                     "other and no straight line splits them")  # fmt: skip
+    if enough:
+        parts.append(f"on {_and(enough)} a straight boundary already does about as well as "
+                     "the best panel of the column")  # fmt: skip
+    if not parts:
+        return ""
+    return (
+        f"{LEAD}in every column the network without an activation ({control}) draws one "
+        f"straight boundary, or none at all; {'; '.join(parts)}."
+    )
+
+
+def heatmap_notice(summary: pd.DataFrame, control: str | None) -> str:
+    """The control's map is one value; relu's (or the first activation's) runs from where to
+    where."""
+    if summary.empty:
+        return ""
+    parts = []
+    if control is not None and control in set(summary["activation"]):
+        mine = summary[summary["activation"] == control]["mean"]
+        parts.append(
+            f"the network without an activation has one value in every cell "
+            f"({100 * mine.min():.1f}–{100 * mine.max():.1f}%): width and depth add nothing to "
+            "one affine map"
+        )
+    name = "relu" if "relu" in set(summary["activation"]) else None
+    if name is not None:
+        mine = summary[summary["activation"] == name]
+        low, high = mine.loc[mine["mean"].idxmin()], mine.loc[mine["mean"].idxmax()]
+        parts.append(
+            f"relu's map runs from {100 * low['mean']:.1f}% (depth {fmt(low['depth'])}, width "
+            f"{fmt(low['width'])}) to {100 * high['mean']:.1f}% (depth {fmt(high['depth'])}, "
+            f"width {fmt(high['width'])})"
+        )
+    return f"{LEAD}{'; '.join(parts)}." if parts else ""
+
+
+def regions_notice(regions: pd.DataFrame, control: str | None) -> str:
+    """The control's single linear region at every depth against the count of a piecewise-
+    linear activation (relu, else the first counted)."""
+    counted = regions.dropna(subset=["mean"]) if len(regions) else regions
+    if counted.empty or control is None:
+        return ""
+    mine = counted[counted["activation"] == control]
+    others = [a for a in levels(counted, "activation") if a != control]
+    if mine.empty or not others:
+        return ""
+    name = "relu" if "relu" in others else others[0]
+    theirs = counted[counted["activation"] == name].sort_values("depth")
+    first, last = theirs.iloc[0], theirs.iloc[-1]
+    return (
+        f"{LEAD}the network without an activation cuts the input plane into "
+        f"{mine['mean'].max():.0f} linear region at every depth: one affine map. With {name}, "
+        f"each unit's kink adds regions: {first['mean']:.0f} at depth {fmt(first['depth'])}, "
+        f"{last['mean']:.0f} at depth {fmt(last['depth'])}; the affine fit to its outputs "
+        "explains only part of them (the R² panel)."
+    )
+
+
+def _and(names: list[str]) -> str:
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]

@@ -16,7 +16,7 @@ from bench.report import feature_maps, figures, mechanism, regression, theory
 from bench.report.figure_kit import REFERENCE_PHRASE, Built, Inputs, Skip, skip_unless_varies
 from bench.report.gallery import plot_decision_gallery, select_gallery
 from bench.report.markdown import fmt, fmt_list, iqm_row, note, pct_ci
-from bench.report.notice import depth_notice, overfitting_notice
+from bench.report.notice import depth_notice, gallery_notice, heatmap_notice, overfitting_notice
 from bench.report.results import levels, seed_axes, task_axes, usable, with_hidden_layers
 from bench.report.summaries import Summaries, learning_curve_runs, references
 from bench.report.tables import cell
@@ -82,7 +82,9 @@ def _gallery(inputs: Inputs) -> Built:
     )
     shown = [c for c in GALLERY_COLUMNS if c in selected]
     data = selected[shown].sort_values(["dataset", "activation"], kind="stable")
-    return Built(figure, caption, data=data)  # sorted: shards merge in any order
+    s = inputs.summaries
+    notice = gallery_notice(selected, s.control, s.chance) if s is not None else ""
+    return Built(figure, caption, text=notice, data=data)  # sorted: shards merge in any order
 
 
 GALLERY_COLUMNS = (
@@ -134,7 +136,8 @@ def _heatmaps(inputs: Inputs) -> Built:
         "Mean test accuracy (%) for every width and depth, one map per activation, on one colour "
         f"scale (networks with hidden layers). {note(summary)}"
     )
-    return Built(fig, caption, data=summary)
+    notice = heatmap_notice(summary, inputs.summaries.control)
+    return Built(fig, caption, text=notice, data=summary)
 
 
 def _noise(inputs: Inputs) -> Built:
