@@ -67,6 +67,12 @@ def select_gallery(surfaces: pd.DataFrame, runs: pd.DataFrame) -> tuple[pd.DataF
     # a usable run's surface first: a diverged one is shown only when no seed trained
     order = ["diverged", "seed"] if "diverged" in table else ["seed"]
     table = table.sort_values(order, kind="stable").drop_duplicates(["activation", "dataset"])
+    # each panel's setting averaged over its replicates: one stored surface may be a stuck seed
+    keys = [k for k in ("dataset", "noise", "activation", "depth", "width", "features")
+            if k in table and k in runs]  # fmt: skip
+    done = runs[(runs["error"] == "") & ~runs["diverged"]] if "error" in runs else runs
+    means = done.groupby(keys)["test_acc"].mean().rename("cell_mean").reset_index()
+    table = table.merge(means, on=keys, how="left")
     return table, {"depth": depths, "width": widths, "noise": noise.to_dict()}
 
 
@@ -111,6 +117,8 @@ def draw_surface(ax: Axes, row: pd.Series, n_classes: int) -> None:
     )
     ax.set_xlim(extent[0], extent[1])
     ax.set_ylim(extent[2], extent[3])
+    if row.get("plane", "input") in ("input", "pca"):  # both axes in the same units: circles
+        ax.set_aspect("equal")  # are drawn round
 
 
 def plot_decision_gallery(
@@ -132,12 +140,21 @@ def plot_decision_gallery(
     datasets = list(datasets or dataset_order(surfaces["dataset"]))
     if len(datasets) < FEW_DATASETS:
         panel_size = max(panel_size, 2.0)
+    # Equal axes: each column as wide as its plane's extent is, for panels of one height.
+    extents = surfaces.drop_duplicates("dataset").set_index("dataset")
+    ratios = [
+        float(np.clip((extents.at[d, "x_max"] - extents.at[d, "x_min"])
+                      / (extents.at[d, "y_max"] - extents.at[d, "y_min"]), 0.5, 2.5))
+        if {"x_min", "x_max", "y_min", "y_max"} <= set(extents.columns) else 1.0
+        for d in datasets
+    ]  # fmt: skip
     fig, axes = plt.subplots(
         len(activations),
         len(datasets),
-        figsize=(panel_size * len(datasets) + 1.6, panel_size * len(activations) + 0.6),
+        figsize=(panel_size * sum(ratios) + 2.4, 0.9 * panel_size * len(activations) + 0.6),
         squeeze=False,
         layout="constrained",
+        gridspec_kw={"width_ratios": ratios},
     )
     first = surfaces.drop_duplicates(["activation", "dataset"]).set_index(["activation", "dataset"])
     planes = surfaces.drop_duplicates("dataset").set_index("dataset")["plane"]
@@ -166,7 +183,7 @@ def plot_decision_gallery(
             draw_surface(ax, row, n_classes)
             if np.isfinite(row.get("test_acc", np.nan)):
                 ax.text(
-                    0.03, 0.97, f"{100 * row['test_acc']:.0f}%", transform=ax.transAxes,
+                    0.03, 0.97, corner_text(row), transform=ax.transAxes,
                     ha="left", va="top", size=7, bbox=CORNER_BOX,
                 )  # fmt: skip
     xlabel, ylabel = _plane_labels(surfaces["plane"])
@@ -184,6 +201,18 @@ def plot_decision_gallery(
             loc="outside right lower", frameon=False,
         )  # fmt: skip
     return fig
+
+
+UNREPRESENTATIVE = 0.05  # a panel's run this far from its setting's mean says so in its corner
+
+
+def corner_text(row: pd.Series) -> str:
+    """'97%', or '55% (mean 93%)' when the run drawn is far from its setting's replicates."""
+    text = f"{100 * row['test_acc']:.0f}%"
+    mean = row.get("cell_mean", np.nan)
+    if np.isfinite(mean) and abs(mean - row["test_acc"]) > UNREPRESENTATIVE:
+        text += f" (mean {100 * mean:.0f}%)"
+    return text
 
 
 def _plane_labels(planes: pd.Series) -> tuple[str, str]:

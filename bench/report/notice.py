@@ -148,7 +148,7 @@ def gallery_notice(selected: pd.DataFrame, control: str | None, chance: dict) ->
     enough = [d for d in mine.index if best[d] - mine[d] <= AT_CHANCE and d not in at_chance]
     parts = []
     if at_chance:
-        parts.append(f"it is at chance on {_and(at_chance)}, where the classes surround each "
+        parts.append(f"it is at chance on {_and(at_chance)}, where the classes wrap around each "
                      "other and no straight line splits them")  # fmt: skip
     if enough:
         parts.append(f"on {_and(enough)} a straight boundary already does about as well as "
@@ -169,10 +169,14 @@ def heatmap_notice(summary: pd.DataFrame, control: str | None) -> str:
     parts = []
     if control is not None and control in set(summary["activation"]):
         mine = summary[summary["activation"] == control]["mean"]
+        value = (
+            f"{100 * mine.min():.1f}%"
+            if round(mine.min(), 3) == round(mine.max(), 3)
+            else f"{100 * mine.min():.1f}–{100 * mine.max():.1f}%"
+        )
         parts.append(
-            f"the network without an activation has one value in every cell "
-            f"({100 * mine.min():.1f}–{100 * mine.max():.1f}%): width and depth add nothing to "
-            "one affine map"
+            f"the network without an activation scores the same in every cell ({value}): width "
+            "and depth add nothing to one affine map"
         )
     name = "relu" if "relu" in set(summary["activation"]) else None
     if name is not None:
@@ -203,8 +207,7 @@ def regions_notice(regions: pd.DataFrame, control: str | None) -> str:
         f"{LEAD}the network without an activation cuts the input plane into "
         f"{mine['mean'].max():.0f} linear region at every depth: one affine map. With {name}, "
         f"each unit's kink adds regions: {first['mean']:.0f} at depth {fmt(first['depth'])}, "
-        f"{last['mean']:.0f} at depth {fmt(last['depth'])}; the affine fit to its outputs "
-        "explains only part of them (the R² panel)."
+        f"{last['mean']:.0f} at depth {fmt(last['depth'])}."
     )
 
 

@@ -78,7 +78,8 @@ def _gallery(inputs: Inputs) -> Built:
         "with the test points on top. Two-class panels shade the probability of class 1 from "
         "blue (class 0) to orange (class 1), with the 50% boundary in black; multi-class panels "
         "colour the predicted class, paler where the network is less sure (the class key is "
-        "on the right). The corner shows the run's test accuracy."
+        "on the right). The corner shows the run's test accuracy, and its setting's mean over the "
+        "replicates where the run drawn is more than 5 points from it (a stuck seed, say)."
     )
     shown = [c for c in GALLERY_COLUMNS if c in selected]
     data = selected[shown].sort_values(["dataset", "activation"], kind="stable")
@@ -89,7 +90,7 @@ def _gallery(inputs: Inputs) -> Built:
 
 GALLERY_COLUMNS = (
     "dataset", "activation", "depth", "width", "noise", "features", "seed", "data_seed",
-    "run_id", "test_acc",
+    "run_id", "test_acc", "cell_mean",
 )  # fmt: skip
 
 
