@@ -38,9 +38,11 @@ format: $(STAMP) ## apply ruff's fixes and formatting
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-bench: $(STAMP) ## run the default grid, then write reports/default
+bench: $(STAMP) ## run the default and real grids, then write reports/default and reports/real
 	$(BIN)/nonlinbench run --grid default
 	$(BIN)/nonlinbench report --grid default
+	$(BIN)/nonlinbench run --grid real
+	$(BIN)/nonlinbench report --grid real
 
 perf: $(STAMP) ## benchmark the engine against the notebook loop and scikit-learn
 	$(BIN)/nonlinbench perf --out results/perf

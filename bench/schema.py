@@ -40,12 +40,32 @@ DATA_AXES: tuple[str, ...] = (
     "test_size",
     "stratify",
     "features",
+    "dim",
 )
 # Axes whose value other columns already carry: a mixed stack's `layers` is its `activation`
 # label ("[16 relu, 8 tanh]") with depth and width, so summaries do not vary it on its own.
 DERIVED_AXES: tuple[str, ...] = ("layers",)
 # Independent repetitions: intervals are computed over their settings.
 SEED_AXES: tuple[str, ...] = ("data_seed", "seed")
+# Data axes that a real dataset or a CSV file sets itself (its rows; no noise): recorded per
+# run, but where they differ between datasets and never within one they are properties of the
+# datasets (`dataset_properties`), not axes of variation: no figure, table or control uses them.
+PROPERTY_AXES: tuple[str, ...] = ("n_samples", "noise")
+
+
+def dataset_properties(runs) -> list[str]:
+    """The PROPERTY_AXES that vary in ``runs`` (a runs table) only because their datasets
+    differ: one value per dataset, several datasets."""
+    if "dataset" not in runs or runs["dataset"].nunique() < 2:
+        return []
+    found = []
+    for axis in PROPERTY_AXES:
+        if axis in runs and runs[axis].nunique() > 1:
+            if (runs.groupby("dataset")[axis].nunique() <= 1).all():
+                found.append(axis)
+    return found
+
+
 # One decision surface is stored per setting of these axes (the first run in grid order).
 SURFACE_KEY: tuple[str, ...] = ("dataset", "noise", "activation", "depth", "width")
 # The runs whose decision surface is stored: one per setting of every axis that changes the

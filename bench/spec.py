@@ -38,6 +38,7 @@ class RunSpec:
     data_seed: int = 42  # seeds the data generator and the split
     stratify: bool = True  # stratified split; the seed grid turns it off to match the notebook
     features: str = "raw"  # feature map on the inputs (bench.data.features): raw | quadratic | ...
+    dim: int = 2  # coordinates of `spheres`, the one dataset that takes it (others leave it 2)
     # Model.
     activation: str = "relu"  # canonical registry name
     depth: int = 2  # hidden layers; 0 is logistic / softmax regression
@@ -90,6 +91,7 @@ DEFAULTS: dict = RunSpec().to_dict()
 # Fields added after the first release, with the default that leaves a run's id unchanged.
 LATER_FIELDS: dict = {
     "features": "raw",
+    "dim": 2,
     "layers": "",
     "dropout": 0.0,
     "momentum": 0.0,

@@ -278,11 +278,12 @@ def test_builtin_fingerprint_is_the_generator_version():
 # CSV files
 
 
-def _write_points(path, labels, n_per_label=10, seed=0):
-    """Write n_per_label points per label, label k centred at (k, -k)."""
+def _write_points(path, labels, n_per_label=10, seed=0, prefix="x"):
+    """Write n_per_label points per label, label k centred at (k, -k); feature columns x1, x2
+    (standardised on load) or, with prefix "z", z1, z2 (used as written)."""
     rng = np.random.default_rng(seed)
     rows = [
-        {"x1": k + rng.normal(), "x2": -k + rng.normal(), "label": lab}
+        {f"{prefix}1": k + rng.normal(), f"{prefix}2": -k + rng.normal(), "label": lab}
         for k, lab in enumerate(labels)
         for _ in range(n_per_label)
     ]
@@ -291,7 +292,7 @@ def _write_points(path, labels, n_per_label=10, seed=0):
 
 
 def test_csv_round_trip_with_integer_labels(tmp_path):
-    path = _write_points(tmp_path / "ints.csv", labels=[2, 10, 5])
+    path = _write_points(tmp_path / "ints.csv", labels=[2, 10, 5], prefix="z")
     ds = make_dataset(path, noise=0.0, test_size=0.3)
     assert ds.name == path
     assert ds.n_classes == 3 and n_classes_of(path) == 3
@@ -301,7 +302,7 @@ def test_csv_round_trip_with_integer_labels(tmp_path):
     # noise=0 gives back the file's points exactly (as float32), labels in sorted numeric order:
     # 2 -> 0, 5 -> 1, 10 -> 2
     df = pd.read_csv(path)
-    file_points = torch.tensor(df[["x1", "x2"]].to_numpy(), dtype=torch.float32)
+    file_points = torch.tensor(df[["z1", "z2"]].to_numpy(), dtype=torch.float32)
     file_labels = torch.tensor(df["label"].map({2: 0, 5: 1, 10: 2}).to_numpy())
     got = sorted(zip(_all_points(ds).tolist(), _all_labels(ds).tolist(), strict=True))
     want = sorted(zip(file_points.tolist(), file_labels.tolist(), strict=True))
@@ -309,7 +310,7 @@ def test_csv_round_trip_with_integer_labels(tmp_path):
 
 
 def test_csv_string_labels_map_to_sorted_class_indices(tmp_path):
-    path = _write_points(tmp_path / "animals.csv", labels=["dog", "cat", "emu"])
+    path = _write_points(tmp_path / "animals.csv", labels=["dog", "cat", "emu"], prefix="z")
     ds = make_dataset(path, noise=0.0)
     assert ds.n_classes == 3
     # sorted: cat -> 0, dog -> 1, emu -> 2; "cat" was written with centre (1, -1)
@@ -340,9 +341,14 @@ def test_csv_relative_path_is_relative_to_the_working_directory(tmp_path, monkey
 
 
 def test_csv_fingerprint_changes_with_the_file_bytes(tmp_path):
+    # standardised features (x1..xd) are marked, so their ids differ from those of the runs
+    # trained on the same bytes before CSV files were standardised; z1..zd files are as read
+    as_written = _write_points(tmp_path / "z.csv", labels=[0, 1], prefix="z")
+    assert re.fullmatch(r"csv:[0-9a-f]{16}", dataset_fingerprint(as_written))
     path = _write_points(tmp_path / "fp.csv", labels=[0, 1])
     first = dataset_fingerprint(path)
-    assert re.fullmatch(r"csv:[0-9a-f]{16}", first)
+    assert re.fullmatch(r"csv:[0-9a-f]{16}\+standardised", first)
+    assert make_dataset(path).fingerprint == first
     assert dataset_fingerprint(path) == first
     _write_points(path, labels=[0, 1], seed=1)
     assert dataset_fingerprint(path) != first
@@ -476,7 +482,7 @@ def test_regression_rejects_label_noise_and_ignores_stratify():
 
 def test_csv_with_a_target_column_is_regression(tmp_path):
     (path := tmp_path / "fit.csv").write_text(
-        "x1,target\n" + "".join(f"{i / 10},{(i / 10) ** 2}\n" for i in range(20))
+        "z1,target\n" + "".join(f"{i / 10},{(i / 10) ** 2}\n" for i in range(20))
     )
     ds = make_dataset(str(path), noise=0.0)
     assert ds.regression and n_classes_of(str(path)) == 0

@@ -157,6 +157,7 @@ OTHER_VALUE = {
     "data_seed": 7,
     "stratify": False,
     "features": "quadratic",
+    "dim": 8,
     "activation": "tanh",
     "depth": 3,
     "width": 11,

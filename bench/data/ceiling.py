@@ -17,18 +17,33 @@ excellent where noise caps every classifier at 86%.
     3. draw fresh noisy points from the generator (MC_POINTS) and read each class's posterior
        there (bilinear interpolation); the Bayes accuracy is E[max_k posterior_k(x)].
 
-  At noise 0 the built-in shapes do not overlap, so the ceiling is 1. CSV datasets have none:
-  their distribution is unknown.
+  At noise 0 the built-in shapes do not overlap, so the ceiling is 1. CSV datasets and the
+  real datasets (bench.data.real) have none: their distribution is unknown (their yardsticks
+  are a linear and a strong reference model, bench.data.references).
 
-Both are classification yardsticks: a regression dataset (bench.data.datasets.REGRESSION_DATASETS, or a
-CSV file with a `target` column) has no chance or Bayes accuracy (`ceiling` gives None,
+  `spheres` (any `dim`) is computed exactly instead (`spheres_rule`): its class densities are
+  radial, and for a point of a sphere of radius R plus isotropic noise of std s in d dimensions
+  (r/s)^2 follows the noncentral chi-square law with d degrees of freedom and noncentrality
+  (R/s)^2. That family's likelihood ratio grows with the noncentrality (a monotone likelihood
+  ratio), so the Bayes rule, the class of larger prior x density of r, is one threshold t on
+  r = |x|: the outer class beyond it. Its accuracy, the expectation of the max posterior
+  (the integral of max_k prior_k density_k(r) over r), is then exactly
+  1/2 P(r > t | outer) + 1/2 P(r <= t | inner), two noncentral chi-square tail masses
+  (scipy.stats.ncx2; equal priors, the generator's classes being balanced). t is where that
+  sum is largest (bounded Brent search, to 1e-12 in r: t lands within about 1e-8 of the
+  densities' crossing, and the accuracy, flat there, is good to about 1e-10, the CDFs' own
+  precision). No sampling; at dim 2 it is the circles' Rice-law ceiling.
+
+Both are classification yardsticks: a regression dataset (bench.data.datasets.REGRESSION_DATASETS,
+diabetes, or a CSV file with a `target` column) has no chance or Bayes accuracy (`ceiling` gives None,
 `chance_accuracy` NaN). Its yardsticks are R^2 values on the run's own test set
 (`r2_yardsticks`): the noise-free function itself, the best any model can do on average, and the
 least-squares affine fit, the best a network without an activation can do.
 
-Estimates are cached in memory and on disk (`cache_path`), keyed by the estimator's version,
-bench.data.datasets.GENERATOR_VERSION, the dataset and the noise; they are seeded, so a rebuilt cache
-gives the same numbers.
+Estimates are cached in memory and on disk (`cache_path`; `stored` is the helper other
+yardsticks share), keyed by the estimator's version, bench.data.datasets.GENERATOR_VERSION,
+the dataset and the noise; they are seeded, so a rebuilt cache gives the same numbers. The exact
+spheres values take milliseconds and are not stored.
 """
 
 from __future__ import annotations
@@ -36,15 +51,25 @@ from __future__ import annotations
 import functools
 import json
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
+from scipy import optimize, stats
 from scipy.ndimage import gaussian_filter, map_coordinates
 
-from bench.data.datasets import GENERATOR_VERSION, REGRESSION_DATASETS, is_csv, make_dataset
-from bench.data.generators import REGRESSION_TRUTH
+from bench.data.datasets import (
+    DEFAULT_DIM,
+    DIM_DATASET,
+    GENERATOR_VERSION,
+    REGRESSION_DATASETS,
+    is_csv,
+    make_dataset,
+)
+from bench.data.generators import REGRESSION_TRUTH, SPHERE_RADII
+from bench.data.real import is_real
 from bench.stats import r_squared
 
 METHOD_VERSION = "1"  # bump when the estimate below changes, so cached values are recomputed
@@ -55,6 +80,8 @@ MAX_CELLS = 1024  # per side, to bound memory; at tiny noise the cells are then 
 MARGIN_STDS = 6  # the grid extends this many noise stds beyond the noise-free points
 SEED = 20240601  # data seed of the reference and Monte Carlo samples (data_seed < 2**32)
 CACHE_ENV = "NONLINBENCH_CACHE_DIR"  # overrides the cache folder
+CEILINGS_FILE = "ceilings.json"
+SPHERES_TAIL = 1e-9  # the threshold is searched between these tail quantiles of the two radii
 
 
 @dataclass(frozen=True)
@@ -77,8 +104,8 @@ def estimate(
     """Estimate the Bayes-optimal accuracy of a built-in dataset at a noise level (see the module
     docstring). The plug-in accuracy is lower only by how far the estimated rule is from the
     Bayes rule, and by sampling; the two agreeing checks the density estimate."""
-    if is_csv(dataset):
-        raise ValueError(f"{dataset}: a CSV dataset has no known distribution, so no ceiling")
+    if is_csv(dataset) or is_real(dataset):
+        raise ValueError(f"{dataset}: its distribution is unknown, so it has no ceiling")
     if dataset in REGRESSION_DATASETS:
         raise ValueError(f"{dataset}: a regression dataset has no accuracy, so no ceiling")
     if noise <= 0:
@@ -143,24 +170,60 @@ def _default_rule(dataset: str, noise: float) -> BayesRule:
     return _bayes_rule(dataset, noise, REFERENCE_POINTS, SEED)
 
 
+@dataclass(frozen=True)
+class SpheresRule:
+    """The exact Bayes rule of `spheres` at one noise and dim (see the module docstring)."""
+
+    threshold: float  # radius where the classes' prior x density of r are equal
+    accuracy: float  # its expected accuracy, the Bayes accuracy (a fraction)
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        """(points,) classes at x (points, dim): 0 (the outer sphere) beyond the threshold."""
+        return np.where(np.linalg.norm(np.asarray(x, np.float64), axis=1) > self.threshold, 0, 1)
+
+
+@functools.cache
+def spheres_rule(noise: float, dim: int = DEFAULT_DIM) -> SpheresRule:
+    """The Bayes rule and accuracy of `spheres` at a noise level in `dim` dimensions."""
+    outer, inner = SPHERE_RADII
+    if noise <= 0:
+        return SpheresRule((outer + inner) / 2, 1.0)  # disjoint spheres
+    lam_outer, lam_inner = (outer / noise) ** 2, (inner / noise) ** 2
+
+    def accuracy(t: float) -> float:  # the threshold rule's, from the two tails of (r/s)^2
+        u = (t / noise) ** 2
+        return 0.5 * (stats.ncx2.sf(u, dim, lam_outer) + stats.ncx2.cdf(u, dim, lam_inner))
+
+    # the threshold lies between the inner radius's low tail and the outer's high tail
+    low = noise * np.sqrt(stats.ncx2.ppf(SPHERES_TAIL, dim, lam_inner))
+    high = noise * np.sqrt(stats.ncx2.isf(SPHERES_TAIL, dim, lam_outer))
+    best = optimize.minimize_scalar(
+        lambda t: -accuracy(t), bounds=(low, high), method="bounded", options={"xatol": 1e-12}
+    )
+    return SpheresRule(float(best.x), float(accuracy(best.x)))
+
+
 @functools.cache
 def bayes_on_test(dataset: str, **data_args) -> float:
     """The estimated Bayes rule's accuracy on one run's own test points (a fraction): the
     yardstick on the same test points as the run's test accuracy, beside the distribution's
     expected Bayes accuracy (:func:`ceiling`). A small test set can be easier or harder than
-    average; this moves with it. NaN for a CSV or regression dataset. ``data_args`` are
+    average; this moves with it. NaN for a CSV, real or regression dataset. ``data_args`` are
     make_dataset's other arguments (bench.schema.DATA_AXES); test labels are never flipped, so
     label noise does not change it."""
-    if is_csv(dataset) or dataset in REGRESSION_DATASETS:
+    if is_csv(dataset) or is_real(dataset) or dataset in REGRESSION_DATASETS:
         return float("nan")
     data = make_dataset(dataset, **data_args)
-    coords = data.coords_test if data.coords_test is not None else data.X_test
+    coords = (data.coords_test if data.coords_test is not None else data.X_test).double().numpy()
     y = data.y_test.numpy()
     noise = float(data_args.get("noise", 0.03))
     if noise <= 0:
         return 1.0
-    posterior = _default_rule(dataset, noise).posterior(coords.double().numpy())
-    return float((posterior.argmax(0) == y).mean())
+    if dataset == DIM_DATASET:
+        predicted = spheres_rule(noise, int(data_args.get("dim", DEFAULT_DIM))).predict(coords)
+    else:
+        predicted = _default_rule(dataset, noise).posterior(coords).argmax(0)
+    return float((predicted == y).mean())
 
 
 def _points(dataset: str, n: int, noise: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -175,44 +238,55 @@ def _points(dataset: str, n: int, noise: float, seed: int) -> tuple[np.ndarray, 
 # cached values
 
 
-def ceiling(dataset: str, noise: float) -> float | None:
-    """The best possible test accuracy (fraction) on a built-in dataset at a noise level; None
-    for a CSV dataset and for a regression dataset. Cached in memory and on disk."""
-    if is_csv(dataset) or dataset in REGRESSION_DATASETS:
+def ceiling(dataset: str, noise: float, dim: int = DEFAULT_DIM) -> float | None:
+    """The best possible test accuracy (fraction) on a built-in dataset at a noise level (and,
+    for `spheres`, its dim); None for a CSV, real or regression dataset. Cached in memory and on
+    disk (spheres' exact value is computed each time, in milliseconds)."""
+    if is_csv(dataset) or is_real(dataset) or dataset in REGRESSION_DATASETS:
         return None
+    if dataset == DIM_DATASET:
+        return spheres_rule(float(noise), int(dim)).accuracy
+    if dim != DEFAULT_DIM:
+        raise ValueError(f"dim={dim} on {dataset!r}: only {DIM_DATASET!r} takes dim")
     return _cached(str(dataset), float(noise))
 
 
 @functools.cache
 def _cached(dataset: str, noise: float) -> float:
     key = f"method {METHOD_VERSION}|generator {GENERATOR_VERSION}|{dataset}|{noise!r}"
-    stored = _read_cache()
-    if key in stored:
-        return float(stored[key])
-    value = estimate(dataset, noise).accuracy
-    _write_cache({**_read_cache(), key: value})
+    return float(stored(CEILINGS_FILE, key, lambda: estimate(dataset, noise).accuracy))
+
+
+def stored(filename: str, key: str, compute: Callable[[], object]) -> object:
+    """The value under `key` in the JSON cache file `filename` (beside `cache_path`), else
+    compute() (a JSON value), stored there first. Shared by the yardsticks that take long."""
+    values = _read_cache(filename)
+    if key in values:
+        return values[key]
+    value = compute()
+    _write_cache({**_read_cache(filename), key: value}, filename)
     return value
 
 
-def cache_path() -> Path:
+def cache_path(filename: str = CEILINGS_FILE) -> Path:
     """$NONLINBENCH_CACHE_DIR/ceilings.json, else the user cache folder's nonlinbench/."""
     folder = os.environ.get(CACHE_ENV) or Path(
         os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache", "nonlinbench"
     )
-    return Path(folder) / "ceilings.json"
+    return Path(folder) / filename
 
 
-def _read_cache() -> dict:
+def _read_cache(filename: str = CEILINGS_FILE) -> dict:
     try:
-        return json.loads(cache_path().read_text())
+        return json.loads(cache_path(filename).read_text())
     except (OSError, ValueError):  # absent, unreadable or damaged: estimate again
         return {}
 
 
-def _write_cache(values: dict) -> None:
+def _write_cache(values: dict, filename: str = CEILINGS_FILE) -> None:
     """Write atomically (another process may read it meanwhile); a read-only home only costs
     the cache."""
-    path = cache_path()
+    path = cache_path(filename)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         temporary = path.with_name(f".{path.name}.{os.getpid()}")

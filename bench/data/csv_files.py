@@ -1,10 +1,18 @@
-"""CSV datasets: the file format, its parsing, and the errors that name the bad cell."""
+"""CSV datasets: the file format, its parsing, and the errors that name the bad cell.
+
+The header says what a file holds, as its last column says classification (`label`) or
+regression (`target`): feature columns x1..xd are standardised before training, with the mean
+and standard deviation of the training rows only (bench.data.real.Scaler, as for the real
+datasets); feature columns z1..zd say the file is already scaled, and its values are used as
+written.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import io
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -22,8 +30,23 @@ MIN_ROWS = 10
 MAX_TARGET = 1e4
 
 
-def csv_fingerprint(content: bytes) -> str:
-    return "csv:" + hashlib.sha256(content).hexdigest()[:16]
+# The two spellings of the feature columns: x1..xd are standardised on the training rows,
+# z1..zd are already scaled and used as written.
+STANDARDISED_PREFIX, AS_WRITTEN_PREFIX = "x", "z"
+
+
+def csv_fingerprint(content: bytes, standardise: bool = False) -> str:
+    """ "csv:" + 16 hex of the bytes' sha256, and "+standardised" for a file whose features are
+    standardised on the training rows (so its run ids differ from those trained before CSV
+    files were standardised)."""
+    return "csv:" + hashlib.sha256(content).hexdigest()[:16] + ("+standardised" * standardise)
+
+
+class CsvData(NamedTuple):
+    X: np.ndarray  # (n, d) float64 features as written
+    y: np.ndarray  # (n,) int64 classes 0..k-1, or float64 targets
+    fingerprint: str  # csv_fingerprint of the very bytes parsed
+    standardise: bool  # features x1..xd: standardise on the training rows; z1..zd: as written
 
 
 class CsvName(str):
@@ -82,12 +105,14 @@ def _finite_column(df: pd.DataFrame, col: str, where: str) -> np.ndarray:
     return values
 
 
-def load_csv(path: str) -> tuple[np.ndarray, np.ndarray, str]:
-    """Read a CSV dataset into X (n, d) float64, y and the fingerprint of the bytes read (the
-    file is read once, so the fingerprint names exactly what was parsed).
+def load_csv(path: str) -> CsvData:
+    """Read a CSV dataset into X (n, d) float64, y, the fingerprint of the bytes read (the
+    file is read once, so the fingerprint names exactly what was parsed) and whether its
+    features are to be standardised.
 
     Format: a header row `x1,x2,...,xd,label` (feature columns named x1..xd in order, then `label`;
-    d >= 1), then one sample per row: a classification dataset, y (n,) int64. A last column
+    d >= 1), then one sample per row: a classification dataset, y (n,) int64. Feature columns
+    named z1..zd instead say the values are already scaled (see the module docstring). A last column
     named `target` instead of `label` makes it a regression dataset: y (n,) float64, every
     target a finite number. Feature values must be finite numbers. Labels may be numbers
     or strings; the distinct labels are sorted (numerically when they are all numbers) and mapped to
@@ -118,13 +143,16 @@ def load_csv(path: str) -> tuple[np.ndarray, np.ndarray, str]:
             f"columns are {columns}"
         )
     features = columns[:-1]
-    expected = [f"x{i}" for i in range(1, len(features) + 1)]
+    prefix = features[0][:1] if features and features[0][:1] == AS_WRITTEN_PREFIX else "x"
+    expected = [f"{prefix}{i}" for i in range(1, len(features) + 1)]
     if last not in ("label", "target") or not features or features != expected:
         raise DatasetError(
-            f"{where} has columns {columns}; expected feature columns x1..xd in order followed by "
-            f"a last column 'label' (classification) or 'target' (regression), "
-            f"e.g. ['x1', 'x2', 'label']"
+            f"{where} has columns {columns}; expected feature columns x1..xd in order (or "
+            f"z1..zd for features already scaled) followed by a last column 'label' "
+            f"(classification) or 'target' (regression), e.g. ['x1', 'x2', 'label']"
         )
+    standardise = prefix == STANDARDISED_PREFIX
+    fingerprint = csv_fingerprint(content, standardise)
     if len(df) == 0:
         raise DatasetError(f"{where} has a header but no data rows")
 
@@ -139,7 +167,7 @@ def load_csv(path: str) -> tuple[np.ndarray, np.ndarray, str]:
         )
     if last == "target":
         _check_target(values["target"], where)
-        return X, values["target"], csv_fingerprint(content)
+        return CsvData(X, values["target"], fingerprint, standardise)
 
     # labels: strings as written; sort numerically if they all parse as numbers
     raw = df["label"].fillna("").str.strip()
@@ -154,4 +182,4 @@ def load_csv(path: str) -> tuple[np.ndarray, np.ndarray, str]:
             f"{where} has {len(classes)} distinct label(s) {list(raw.unique())}; "
             f"a classification dataset needs at least 2"
         )
-    return X, y.astype(np.int64), csv_fingerprint(content)
+    return CsvData(X, y.astype(np.int64), fingerprint, standardise)

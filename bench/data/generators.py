@@ -1,7 +1,8 @@
 """The built-in toy problems' samplers, noise included (bench.data.datasets splits them).
 
 Classification samplers take (n_samples, noise, data_seed) and return X (n, 2) float64 and
-y (n,) int64, with per-class counts differing by at most 1 and the rows shuffled; regression
+y (n,) int64, with per-class counts differing by at most 1 and the rows shuffled (`spheres`
+takes a number of dimensions too and returns X (n, dim)); regression
 samplers (below) return a float64 target instead. Changing any of them changes the data
 behind a name: bump bench.data.datasets.GENERATOR_VERSION.
 """
@@ -19,6 +20,10 @@ _BLOB_CENTERS = np.array([[-1.0, -1.0], [1.0, 1.0]])
 _BLOB_STD = 0.3
 _BLOB_MAX_RADIUS = 3 * _BLOB_STD  # truncate at 3 std: the centres are sqrt(2) from the boundary
 _BOARD_HALF_WIDTH = 2.0  # the board is [-2, 2]^2 with unit cells, i.e. 4x4
+# make_circles' rings: the outer (class 0) of radius 1, the inner (class 1) of radius `factor`;
+# `spheres` uses the same two radii in any number of dimensions.
+CIRCLES_FACTOR = 0.8
+SPHERE_RADII = (1.0, CIRCLES_FACTOR)  # radius of class 0, class 1
 
 
 def _class_counts(n: int, k: int) -> list[int]:
@@ -29,7 +34,7 @@ def _class_counts(n: int, k: int) -> list[int]:
 def _finish(
     xs: list[np.ndarray], noise: float, rng: np.random.Generator
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Stack per-class points xs[j] (n_j, 2) into X (n, 2), y (n,), add noise, shuffle rows."""
+    """Stack per-class points xs[j] (n_j, d) into X (n, d), y (n,), add noise, shuffle rows."""
     X = np.concatenate(xs)
     y = np.concatenate([np.full(len(x), j, dtype=np.int64) for j, x in enumerate(xs)])
     # noise is added after labelling, so it blurs the class boundary instead of moving it
@@ -39,8 +44,22 @@ def _finish(
 
 
 def circles(n: int, noise: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    X, y = make_circles(n, noise=noise, random_state=seed)  # outer ring is class 0, factor 0.8
+    # outer ring is class 0; the factor given is make_circles' default, so the data is the seed's
+    X, y = make_circles(n, noise=noise, random_state=seed, factor=CIRCLES_FACTOR)
     return X, y.astype(np.int64)
+
+
+def spheres(n: int, noise: float, seed: int, dim: int) -> tuple[np.ndarray, np.ndarray]:
+    """The circles in `dim` dimensions: class j uniform on the sphere of radius SPHERE_RADII[j]
+    (a normalised Gaussian direction times the radius), then isotropic Gaussian noise of std
+    `noise` on every coordinate, as make_circles adds it. At dim 2 these are the circles' two
+    rings and noise, with random angles where make_circles spaces them evenly."""
+    rng = np.random.default_rng(seed)
+    xs = []
+    for radius, n_j in zip(SPHERE_RADII, _class_counts(n, 2), strict=True):
+        direction = rng.normal(size=(n_j, dim))  # (n_j, dim), isotropic
+        xs.append(radius * direction / np.linalg.norm(direction, axis=1, keepdims=True))
+    return _finish(xs, noise, rng)
 
 
 def moons(n: int, noise: float, seed: int) -> tuple[np.ndarray, np.ndarray]:

@@ -33,6 +33,7 @@ import torch
 
 from bench.data import ceiling
 from bench.data.datasets import GENERATOR_VERSION, REGRESSION_DATASETS, is_csv, make_dataset
+from bench.data.real import is_real
 
 METHOD_VERSION = "1"  # bump when the search below changes, so cached lines are found again
 SAMPLE_POINTS = 20_000  # noisy points: a line's accuracy on them has a standard error < 0.36 pt
@@ -144,7 +145,7 @@ def line_on_test(dataset: str, **data_args) -> float:
     yardstick beside its test accuracy. NaN for a CSV or regression dataset (whose
     distribution is unknown, or has no accuracy). ``data_args`` are make_dataset's other
     arguments (bench.schema.DATA_AXES)."""
-    if is_csv(dataset) or dataset in REGRESSION_DATASETS:
+    if is_csv(dataset) or is_real(dataset) or dataset in REGRESSION_DATASETS:
         return float("nan")
     data = make_dataset(dataset, **data_args)
     coords = data.coords_test if data.coords_test is not None else data.X_test

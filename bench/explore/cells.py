@@ -34,7 +34,7 @@ from bench.activations.builtins import BUILTINS
 from bench.data.ceiling import ceiling, r2_yardsticks
 from bench.data.datasets import BUILTIN_DATASETS, REGRESSION_DATASETS, DatasetError
 from bench.data.features import FEATURE_MAPS
-from bench.schema import AXES, DATA_AXES, DERIVED_AXES, METRICS, SEED_AXES
+from bench.schema import AXES, DATA_AXES, DERIVED_AXES, METRICS, SEED_AXES, dataset_properties
 from bench.spec import LATER_FIELDS
 from bench.stats import bootstrap_ci
 
@@ -79,10 +79,12 @@ def grid_layout(runs: pd.DataFrame) -> Layout:
     """The varying axes of `runs` (at least one: activation, if nothing varies)."""
     present = [a for a in AXES if a in runs and a not in DERIVED_AXES]
     levels = {a: _ordered(a, runs[a]) for a in present}
-    varying = [a for a in present if a not in SEED_AXES and len(levels[a]) > 1]
+    properties = dataset_properties(runs)  # set by each dataset (a real table's rows): no control
+    varying = [a for a in present if a not in (*SEED_AXES, *properties) and len(levels[a]) > 1]
     if not varying:
         varying = ["activation"]
     fixed = {a: _python(levels[a][0]) for a in present if len(levels[a]) == 1 and a not in varying}
+    fixed.update({a: "set by each dataset" for a in properties})
     seeds = tuple(a for a in SEED_AXES if a in runs)
     return Layout(tuple(varying), {a: levels[a] for a in varying}, seeds, fixed)
 

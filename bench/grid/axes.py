@@ -53,6 +53,7 @@ MAX_DATA_SEED = 2**32 - 1
 MAX_SAMPLES = 2_000_000
 MAX_WIDTH = 4096
 MAX_DEPTH = 64
+MAX_DIM = 1024  # coordinates of `spheres`
 
 
 def _float_in(low: float, high: float, low_open=False, high_open=False) -> tuple:
@@ -86,6 +87,7 @@ AXIS_RULES: dict[str, tuple] = {
     "data_seed": _int_in(0, MAX_DATA_SEED, "numpy's seeds are 32-bit"),
     "stratify": (bool, None, "true or false"),
     "features": _choice(FEATURE_MAPS),
+    "dim": _int_in(1, MAX_DIM, "coordinates of spheres, the one dataset that takes dim"),
     "activation": (str, None, "a registered activation name (see `nonlinbench list-activations`)"),
     "depth": _int_in(0, MAX_DEPTH, "hidden layers"),
     "width": _int_in(1, MAX_WIDTH, "units per hidden layer"),
@@ -207,7 +209,7 @@ def _dataset_value(where: str, key: str, value: str, base: Path | None) -> str:
             "the path to a .csv file"
         )
     try:
-        X, _, _ = load_csv(str(path.resolve()))
+        X = load_csv(str(path.resolve())).X
     except DatasetError as exc:
         raise GridError(f"{where}: key '{key}' value {value!r}: {exc}") from None
     return CsvName(Path(os.path.normpath(value)).as_posix(), str(path.resolve()), len(X))

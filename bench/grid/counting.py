@@ -24,7 +24,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from bench.data.datasets import is_csv
-from bench.spec import derived_fields
+from bench.data.real import is_real, real_shape
+from bench.spec import DEFAULTS, derived_fields
 
 NETWORK = ("layers", "depth", "width", "activation")  # one factor: the hidden layers
 DATA = ("dataset", "n_samples", "noise")  # one factor: the data
@@ -43,9 +44,12 @@ def network_of(layers: str, depth: int, width: int, activation: str) -> tuple:
 
 
 def data_of(dataset: str, n_samples: int, noise: float, noise_given: bool) -> tuple:
-    """A CSV file's data: all its rows, and noise only when the grid gives `noise`."""
+    """A CSV file's data: all its rows, and noise only when the grid gives `noise`; a real
+    dataset's: all its rows, no noise (bench.grid.parse refuses a grid that gives it either)."""
     if is_csv(dataset) and hasattr(dataset, "rows"):
         return (dataset, dataset.rows, noise if noise_given else 0.0)
+    if is_real(dataset) and (n_samples, noise) == (DEFAULTS["n_samples"], DEFAULTS["noise"]):
+        return (dataset, real_shape(dataset)[0], 0.0)  # other values: bench.grid.parse refuses
     return (dataset, n_samples, noise)
 
 

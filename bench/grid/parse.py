@@ -25,6 +25,14 @@ and relu. Names (datasets, activations, optimizers, init schemes) are case-insen
 dataset may also be a CSV file, whose relative path, like a plugin's, is relative to the grid
 file. Everything is validated before any training, and errors name the file, the key and the
 value and say what is allowed.
+
+Some values apply to some datasets only, and a run that would get one elsewhere is refused
+(excludes applied): `dim` is the number of coordinates of `spheres`, so any other dataset's runs
+keep dim 2; a real dataset (bench.data.real) uses every row as measured, so its runs keep
+`n_samples` and `noise` at their defaults. A [grid] value reaches every block that does not set
+its own, so a file whose [grid] gives noise = [0.1] and whose block lists iris is refused too:
+give such values in the blocks they are meant for (a real dataset's runs would otherwise be
+copies of one another under different ids, labelled with a noise they never had).
 """
 
 from __future__ import annotations
@@ -38,7 +46,8 @@ from pathlib import Path
 
 from bench.activations.plugins import add_plugin_file, default_registry
 from bench.activations.registry import Activation, ActivationError, Registry
-from bench.data.datasets import dataset_fingerprint
+from bench.data.datasets import DIM_DATASET, dataset_fingerprint
+from bench.data.real import is_real
 from bench.grid.axes import GridError, axis_values
 from bench.grid.blocks import (
     Block,
@@ -48,10 +57,10 @@ from bench.grid.blocks import (
     parse_excludes,
     unknown_key,
 )
-from bench.grid.counting import union_size
+from bench.grid.counting import DATA, union_size
 from bench.grid.layers import activation_record
 from bench.schema import AXES
-from bench.spec import RunSpec
+from bench.spec import DEFAULTS, RunSpec
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -273,6 +282,7 @@ def parse_grid(
     if "block" not in raw and grid.size() == 0:
         raise GridError(f"{where}: the [[exclude]] tables drop every run; nothing to train")
     _check_combinations(grid, where)
+    _check_dataset_values(grid, where, raw.get("block", []))
     return grid
 
 
@@ -301,3 +311,45 @@ def _check_combinations(grid: Grid, where: str) -> None:
             'is SGD\'s (Adam has its own, beta1); add [[exclude]] optimizer = "adam" and '
             f"momentum = {momenta!r}, or set momentum only on SGD runs"
         )
+
+
+def _runs_with(block: Block, dataset: str, axis: str, value) -> int:
+    """How many of a block's runs (excludes applied) are of `dataset` with `axis` at `value`."""
+    sets, excludes = block.counting()
+    if axis in DATA:  # the derived (dataset, n_samples, noise) factor
+        at = DATA.index(axis)
+        sets["data"] = frozenset(t for t in sets["data"] if t[0] == dataset and t[at] == value)
+    else:
+        sets["data"] = frozenset(t for t in sets["data"] if t[0] == dataset)
+        sets[axis] = sets[axis] & {value}
+    return union_size([(sets, excludes)])
+
+
+def _check_dataset_values(grid: Grid, where: str, tables: list) -> None:
+    """Values that only some datasets take (see the module docstring), in any run."""
+    for i, block in enumerate(grid.all_blocks()):
+        own = tables[i] if grid.has_blocks else {}
+        for name in block.axes["dataset"]:
+            axes = ("n_samples", "noise") if is_real(name) else ()
+            axes += ("dim",) if name != DIM_DATASET else ()
+            for axis in axes:
+                values = [v for v in block.axes[axis] if v != DEFAULTS[axis]]
+                bad = [v for v in values if _runs_with(block, name, axis, v)]
+                if not bad:
+                    continue
+                key = f"block[{i}].{axis}" if axis in own else f"grid.{axis}"
+                if axis == "dim":
+                    why = (
+                        f"only {DIM_DATASET!r} takes dim (its number of coordinates), every "
+                        f"other dataset has its own; give dim in a [[block]] of {DIM_DATASET} "
+                        f'alone, or add [[exclude]] dataset = "{name}" and dim = {bad!r}'
+                    )
+                else:
+                    why = (
+                        f"a real dataset uses all its rows as measured, without noise, so {axis} "
+                        f"does not apply to it; give {axis} in a [[block]] of generated "
+                        "datasets, without the real ones"
+                    )
+                raise GridError(
+                    f"{where}: key '{key}' value {bad[0]!r} with dataset {name!r}: {why}"
+                )

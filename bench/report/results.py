@@ -32,6 +32,7 @@ import pandas as pd
 from bench.activations.builtins import BUILTINS
 from bench.data.datasets import BUILTIN_DATASETS, REGRESSION_DATASETS
 from bench.data.features import FEATURE_MAPS
+from bench.data.real import REAL_REGRESSION
 from bench.results.store import Store, StoreError
 from bench.schema import AXES, DERIVED_AXES, RUN_RESULTS, SEED_AXES
 from bench.spec import LATER_FIELDS
@@ -214,7 +215,7 @@ def is_regression(runs: pd.DataFrame) -> np.ndarray:
         classes = pd.Series(np.nan, index=runs.index)
     source = runs["dataset_source"] if "dataset_source" in runs else runs["dataset"]
     regression = (classes == 0).to_numpy(bool)
-    known = set(source[regression]) | set(REGRESSION_DATASETS)
+    known = set(source[regression]) | set(REGRESSION_DATASETS) | set(REAL_REGRESSION)
     unknown = classes.isna().to_numpy(bool)
     return regression | (unknown & source.isin(known).to_numpy(bool))
 

@@ -21,6 +21,7 @@ from bench.report.results import levels, seed_axes, task_axes, usable, with_hidd
 from bench.report.summaries import Summaries, learning_curve_runs, references
 from bench.report.tables import cell
 from bench.report.wording import top_group, top_phrase
+from bench.schema import dataset_properties
 
 
 def _seed_phrase(runs: pd.DataFrame) -> str:
@@ -250,7 +251,9 @@ def _ranking(inputs: Inputs) -> Built:
     first, reference = ranking.iloc[0], ranking.attrs["reference"]
     top = top_group(ranking, columns=("iqm", "iqm_low", "iqm_high"))
     runs = inputs.results.runs
-    varying = [a for a in task_axes(runs) if len(levels(with_hidden_layers(runs), a)) > 1]
+    properties = dataset_properties(runs)  # a dataset's own rows are not a task axis
+    varying = [a for a in task_axes(runs)
+               if a not in properties and len(levels(with_hidden_layers(runs), a)) > 1]  # fmt: skip
     caption = (
         f"Left: interquartile mean (IQM) of test accuracy over {int(first['n_tasks'])} tasks "
         f"(every combination of {', '.join(varying) or 'the fixed axes'}) and "

@@ -43,7 +43,7 @@ from bench.report.tables import (
 )
 from bench.report.wording import chance_status, top_group
 from bench.report.yardsticks import with_yardsticks
-from bench.schema import AXES, SEED_AXES
+from bench.schema import AXES, SEED_AXES, dataset_properties
 
 MAX_CURVE_POINTS = 40  # evaluation epochs per learning curve: enough to show its shape
 # Axes with a figure of their own, or that are the replicates of every interval.
@@ -238,7 +238,7 @@ def headline_inputs(runs: pd.DataFrame) -> str | None:
 
 def other_axes(runs: pd.DataFrame) -> list[str]:
     """The axes that vary in ``runs`` and have no figure of their own: label_noise, lr, ..."""
-    skip = (*DRAWN_AXES, *BOOKKEEPING_AXES)
+    skip = (*DRAWN_AXES, *BOOKKEEPING_AXES, *dataset_properties(runs))
     return [a for a in AXES if a not in skip and len(levels(runs, a)) > 1]
 
 

@@ -28,11 +28,13 @@ from bench.report.headline import headline
 from bench.report.lesson_sections import Writers, lead_parts, why_parts
 from bench.report.markdown import accuracy_pivot, note, ranking_markdown, yardstick_markdown
 from bench.report.plotting import activation_styles
+from bench.report.real_data import section as real_section
 from bench.report.regression_summaries import regression_summaries
 from bench.report.results import (
     affine_activations,
     is_regression,
     levels,
+    linear_control,
     load_results,
     split_tasks,
     usable,
@@ -49,6 +51,7 @@ from bench.report.text import (
     resolve_grid_name,
     seed_reproduction,
 )
+from bench.report.yardsticks import with_yardsticks
 from bench.results.blocks import Blocks, load_blocks
 from bench.results.export import run_registry
 
@@ -117,6 +120,8 @@ def build_report(
             write = Writers(lambda name, fig: figures.write_bytes(name, _png(fig)), tables.write)
             parts += lead_parts(s.lesson, results.surfaces, write, explore_page)
             parts += why_parts(s.lesson, results, styles, write)
+    parts += real_section(with_yardsticks(usable(main.runs)), linear_control(main.runs),
+                          n_resamples=n_resamples, seed=seed)  # fmt: skip
     if s is not None:
         parts.append("## Findings")
         parts.append(headline(classification.runs, s))

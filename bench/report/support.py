@@ -31,7 +31,7 @@ import pandas as pd
 
 from bench.data.features import FEATURE_MAPS
 from bench.report.results import BOOKKEEPING_AXES, levels, ordered, usable
-from bench.schema import AXES, SEED_AXES
+from bench.schema import AXES, SEED_AXES, dataset_properties
 
 # Axes never pooled: held at their reference value unless compared or faceted.
 STRATA: dict[str, Callable[[list], object]] = {
@@ -95,7 +95,7 @@ def _fmt(value) -> str:
 
 def nuisance_candidates(runs: pd.DataFrame, keep: Sequence[str]) -> list[str]:
     """The axes of ``runs`` that may be averaged over: not kept, not seeds, not bookkeeping."""
-    skip = (*keep, *SEED_AXES, *BOOKKEEPING_AXES)
+    skip = (*keep, *SEED_AXES, *BOOKKEEPING_AXES, *dataset_properties(runs))
     return [a for a in AXES if a in runs and a not in skip]
 
 

@@ -97,7 +97,8 @@ def summarize(
 
 
 def _with_yardstick_means(summary: pd.DataFrame, runs: pd.DataFrame, by: list[str]) -> pd.DataFrame:
-    columns = {"chance": "chance", "ceiling": "ceiling", "bayes": "bayes_test", "line": "line_test"}
+    columns = {"chance": "chance", "ceiling": "ceiling", "bayes": "bayes_test", "line": "line_test",
+               "linear_ref": "linear_ref", "strong_ref": "strong_ref"}  # fmt: skip
     present = {k: v for k, v in columns.items() if v in runs}
     if not present or not by:
         return summary

@@ -18,7 +18,7 @@ from bench.report.headline import convergence_paragraph
 from bench.report.markdown import INTERVALS, fmt, fmt_list, pct, pct_ci
 from bench.report.results import levels
 from bench.report.summaries import NotebookCells
-from bench.schema import AXES, DERIVED_AXES
+from bench.schema import AXES, DERIVED_AXES, dataset_properties
 
 CEILING_NOTE = (
     "The best possible accuracy is the Bayes-optimal test accuracy on the dataset's own "
@@ -48,10 +48,15 @@ def grid_description(runs: pd.DataFrame) -> str:
         "every summary). Axes that vary:",
         "",
     ]
+    properties = dataset_properties(runs)
     shown = [a for a in AXES if a not in DERIVED_AXES]  # a stack's layers: its activation label
     for axis in shown:
         values = levels(runs, axis)
-        if len(values) > 1:
+        if axis in properties:  # one value per dataset: a property of it, never an axis
+            per = runs.groupby("dataset", sort=False)[axis].first()
+            each = ", ".join(f"{d} {fmt(v)}" for d, v in per.items())
+            lines.append(f"- `{axis}`: set by each dataset, not varied ({each})")
+        elif len(values) > 1:
             lines.append(f"- `{axis}`: {fmt_list(values)}")
     fixed = []
     for axis in shown:

@@ -14,6 +14,14 @@ axes, with the same averaging as test accuracy) gives the matching reference:
                 network without an activation, can score there
     of_best     test_acc / bayes_test: the share of the best possible reached, per test set
                 (paired: a test set easier than average raises both)
+    linear_ref  where no Bayes rule is known (a real or CSV dataset): a tuned linear model's
+                score on the run's very test points (logistic regression or ridge, its
+                regularisation chosen by cross-validation on the training split;
+                bench.data.references), accuracy or R^2 as the run is scored
+    strong_ref  the same for a tuned standard model (the best by cross-validation of an RBF
+                support-vector machine, gradient boosting and k-nearest neighbours), with
+                strong_model naming it: "a tuned standard model reaches", never "the best
+                possible"
 
 The ceiling does not depend on label noise: test labels are never flipped. Regression runs
 (n_classes 0) have neither: their three columns are NaN (their yardsticks are R^2 values, see
@@ -27,11 +35,12 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from bench.data import ceiling, straight_line
+from bench.data import ceiling, references, straight_line
 from bench.data.datasets import DatasetError, is_csv
+from bench.data.real import is_real
 from bench.schema import DATA_AXES
 
-YARDSTICKS = ("chance", "ceiling", "bayes_test", "line_test", "of_best")
+YARDSTICKS = ("chance", "ceiling", "bayes_test", "line_test", "of_best", "linear_ref", "strong_ref")
 
 
 def with_yardsticks(runs: pd.DataFrame) -> pd.DataFrame:
@@ -41,19 +50,28 @@ def with_yardsticks(runs: pd.DataFrame) -> pd.DataFrame:
     source = runs["dataset_source"] if "dataset_source" in runs else runs["dataset"]
     axes = [a for a in DATA_AXES if a in runs]  # results from before an axis existed lack it
     data = runs[axes].assign(dataset=source.to_numpy())
-    chances, ceilings, bayes, lines = {}, {}, {}, {}
+    chances, ceilings, bayes, lines, tuned = {}, {}, {}, {}, {}
     for key in data.drop_duplicates().itertuples(index=False, name=None):
         args = dict(zip(axes, key, strict=True))
         chances[key] = _chance(args)
-        known = not is_csv(args["dataset"]) and np.isfinite(chances[key])
-        ceilings[key] = ceiling.ceiling(args["dataset"], args["noise"]) if known else np.nan
+        generated = not (is_csv(args["dataset"]) or is_real(args["dataset"]))
+        known = generated and np.isfinite(chances[key])
+        dim = int(args.get("dim", 2))
+        ceilings[key] = ceiling.ceiling(args["dataset"], args["noise"], dim) if known else np.nan
         bayes[key] = _bayes(args) if known else np.nan
         lines[key] = _line(args) if known else np.nan
+        tuned[key] = _references(args) if not generated else (np.nan, np.nan, "")
     index = pd.MultiIndex.from_frame(data)
     runs["chance"] = pd.Series(chances, dtype=float).reindex(index).to_numpy(float)
     runs["ceiling"] = pd.Series(ceilings, dtype=float).reindex(index).to_numpy(float)
     runs["bayes_test"] = pd.Series(bayes, dtype=float).reindex(index).to_numpy(float)
     runs["line_test"] = pd.Series(lines, dtype=float).reindex(index).to_numpy(float)
+    if any(np.isfinite(v[0]) or np.isfinite(v[1]) for v in tuned.values()):
+        found = pd.DataFrame(tuned, index=["linear_ref", "strong_ref", "strong_model"]).T
+        found = found.reindex(index)
+        runs["linear_ref"] = found["linear_ref"].to_numpy(float)
+        runs["strong_ref"] = found["strong_ref"].to_numpy(float)
+        runs["strong_model"] = found["strong_model"].fillna("").to_numpy(object)
     classes = runs["n_classes"].astype(float)
     fallback = 1.0 / classes.where(classes > 0)  # when the data cannot be made again; NaN: none
     runs["chance"] = runs["chance"].fillna(fallback)
@@ -77,6 +95,18 @@ def _line(args: dict) -> float:
         return straight_line.line_on_test(dataset, **args)
     except (DatasetError, OSError, ValueError):
         return np.nan
+
+
+def _references(args: dict) -> tuple[float, float, str]:
+    """(linear reference, strong reference, the strong one's model) on the run's test points;
+    NaN where the data cannot be made again or the references were skipped."""
+    args = dict(args)
+    dataset = args.pop("dataset")
+    try:
+        found = references.references(dataset, **args)
+    except (DatasetError, OSError, ValueError):
+        return np.nan, np.nan, ""
+    return found.linear.score, found.strong.score, found.strong.model
 
 
 def _chance(args: dict) -> float:

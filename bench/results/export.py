@@ -178,16 +178,31 @@ class Standalone(nn.Module):
     regression. The feature map runs in float64, then the network in float32, as the data
     pipeline made the network's inputs."""
 
-    def __init__(self, net: nn.Sequential, feature_map: str, regression: bool):
+    def __init__(self, net: nn.Sequential, feature_map: str, regression: bool,
+                 scaler=None, target_scaler=None):  # fmt: skip
         super().__init__()
         self.net = net
         self.feature_map = feature_map
         self.regression = regression
+        # The data's standardisation, fitted on the run's training rows (bench.data.real.
+        # Scaler): raw coordinates in, and a regression's values back in the target's units.
+        self.register_buffer("mean", _float64(scaler.mean if scaler else 0.0))
+        self.register_buffer("scale", _float64(scaler.scale if scaler else 1.0))
+        self.register_buffer("target_mean", _float64(target_scaler.mean if target_scaler else 0.0))
+        self.register_buffer("target_scale",
+                             _float64(target_scaler.scale if target_scaler else 1.0))  # fmt: skip
 
     def forward(self, coords: torch.Tensor) -> torch.Tensor:
-        inputs = apply_feature_map(self.feature_map, coords.double()).float()
+        standard = (coords.double() - self.mean) / self.scale
+        inputs = apply_feature_map(self.feature_map, standard).float()
         out = self.net(inputs)
-        return out.squeeze(-1) if self.regression else out
+        if not self.regression:
+            return out
+        return (out.squeeze(-1).double() * self.target_scale + self.target_mean).float()
+
+
+def _float64(value) -> torch.Tensor:
+    return torch.as_tensor(np.asarray(value, dtype=np.float64))
 
 
 def how_to_read(n_classes: int) -> str:
@@ -273,16 +288,25 @@ def export_run(
 
     paths = output_paths(Path(out) if out else Path("exports") / f"{row.run_id}.pt")
     paths["torchscript"].parent.mkdir(parents=True, exist_ok=True)
-    module = Standalone(net, data.feature_map, data.regression).eval()
+    module = Standalone(net, data.feature_map, data.regression, data.scaler,
+                        data.target_scaler).eval()  # fmt: skip
+    # the test set in the data's own units: the module standardises as training did
+    raw_test = data.coords_test.numpy()
+    if data.scaler is not None:
+        raw_test = data.scaler.inverse(raw_test).astype(np.float32)
+    raw_y = data.y_test.numpy()
+    if data.target_scaler is not None:
+        raw_y = data.target_scaler.inverse(raw_y).astype(np.float32)
+    coords_test, y_test = torch.from_numpy(raw_test), torch.from_numpy(raw_y)
     with torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)  # torch 2.13 deprecates torch.jit
-        torch.jit.trace(module, data.coords_test[:8]).save(str(paths["torchscript"]))
+        torch.jit.trace(module, coords_test[:8]).save(str(paths["torchscript"]))
         reloaded = torch.jit.load(str(paths["torchscript"]))
     torch.save(net.state_dict(), paths["state_dict"])
     np.savez(
         paths["test_set"],
-        X_test=data.coords_test.numpy(),
-        y_test=data.y_test.numpy(),
+        X_test=raw_test,
+        y_test=raw_y,
         inputs_test=data.X_test.numpy(),
     )
     reading = ("logits (n, 1): class 1 where > 0", f"logits (n, {data.n_classes}): argmax")
@@ -298,9 +322,9 @@ def export_run(
 
     # The check: the saved module, reloaded, scores the saved test set as stored.
     with torch.no_grad():
-        outputs = reloaded(data.coords_test)
+        outputs = reloaded(coords_test)
         outputs = outputs[:, None] if data.regression else outputs
-        recomputed = float(score(outputs, data.y_test).item())
+        recomputed = float(score(outputs, y_test).item())
     metric = "test_r2" if data.regression else "test_acc"
     stored = float(row[metric]) if metric in row else math.nan
     return Exported(row.run_id, files, metric, stored, recomputed)
