@@ -36,10 +36,12 @@ import functools
 import inspect
 import json
 import math
+import os
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
 import numpy as np
+from joblib import Parallel, delayed
 from sklearn.compose import TransformedTargetRegressor
 from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
 from sklearn.linear_model import LogisticRegressionCV, RidgeCV
@@ -49,7 +51,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC, SVR
 from threadpoolctl import threadpool_limits
 
-from bench.data.ceiling import stored
+from bench.data.ceiling import _read_cache, _write_cache, stored
 from bench.data.datasets import Dataset, dataset_fingerprint, make_dataset
 from bench.stats import r_squared
 
@@ -98,13 +100,45 @@ def references(dataset: str, **data_args) -> References:
     """The linear and strong references of one data sample: ``data_args`` are make_dataset's
     other arguments (bench.schema.DATA_AXES). Cached in memory and on disk. Raises
     bench.data.datasets.DatasetError if the data cannot be made."""
-    # every argument, defaults filled in: one key per data sample however it is asked for
+    key, args = _key(dataset, data_args)
+    return _cached(key, dataset, args)
+
+
+def _key(dataset: str, data_args: dict) -> tuple[str, tuple]:
+    """The cache key of one data sample and its arguments, every default filled in: one key
+    per data sample however it is asked for."""
     bound = _MAKE_DATASET.bind(dataset, **data_args)
     bound.apply_defaults()
     data_args = {k: v for k, v in bound.arguments.items() if k != "name"}
     args = json.dumps(data_args, sort_keys=True, default=str)
     key = f"method {METHOD_VERSION}|{dataset_fingerprint(dataset)}|{dataset}|{args}"
-    return _cached(key, dataset, tuple(sorted(data_args.items())))
+    return key, tuple(sorted(data_args.items()))
+
+
+def prefetch(requests: list[tuple[str, dict]], jobs: int | None = None) -> None:
+    """Compute the references of the data samples in ``requests`` ((dataset, data_args) pairs)
+    that the disk cache lacks, in ``jobs`` processes at once (default: one per core), and store
+    them in one write from this process (the cache file keeps one writer). Each fit runs on
+    one thread (`one_thread`), so the processes share the cores instead of fighting over them."""
+    missing, seen = [], set()
+    have = _read_cache(REFERENCES_FILE)
+    for dataset, data_args in requests:
+        key, args = _key(dataset, data_args)
+        if key not in have and key not in seen:
+            seen.add(key)
+            missing.append((key, dataset, args))
+    if len(missing) < 2:
+        return
+    jobs = min(len(missing), jobs or os.cpu_count() or 1)
+    values = Parallel(n_jobs=jobs)(
+        delayed(_compute_json)(dataset, dict(args)) for _, dataset, args in missing
+    )
+    found = dict(zip((key for key, _, _ in missing), values, strict=True))
+    _write_cache({**_read_cache(REFERENCES_FILE), **found}, REFERENCES_FILE)
+
+
+def _compute_json(dataset: str, data_args: dict) -> dict:
+    return _as_json(compute(dataset, **data_args))
 
 
 @functools.cache

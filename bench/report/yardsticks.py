@@ -51,7 +51,9 @@ def with_yardsticks(runs: pd.DataFrame) -> pd.DataFrame:
     axes = [a for a in DATA_AXES if a in runs]  # results from before an axis existed lack it
     data = runs[axes].assign(dataset=source.to_numpy())
     chances, ceilings, bayes, lines, tuned = {}, {}, {}, {}, {}
-    for key in data.drop_duplicates().itertuples(index=False, name=None):
+    keys = list(data.drop_duplicates().itertuples(index=False, name=None))
+    _prefetch_references([dict(zip(axes, key, strict=True)) for key in keys])
+    for key in keys:
         args = dict(zip(axes, key, strict=True))
         chances[key] = _chance(args)
         generated = not (is_csv(args["dataset"]) or is_real(args["dataset"]))
@@ -95,6 +97,21 @@ def _line(args: dict) -> float:
         return straight_line.line_on_test(dataset, **args)
     except (DatasetError, OSError, ValueError):
         return np.nan
+
+
+def _prefetch_references(samples: list[dict]) -> None:
+    """The references that the cache lacks, computed in parallel before the loop reads them
+    one by one; a data sample that cannot be made is left to the loop (which gives NaN)."""
+    wanted = []
+    for args in samples:
+        args = dict(args)
+        dataset = args.pop("dataset")
+        if is_csv(dataset) or is_real(dataset):
+            wanted.append((dataset, args))
+    try:
+        references.prefetch(wanted)
+    except (DatasetError, OSError, ValueError):
+        pass
 
 
 def _references(args: dict) -> tuple[float, float, str]:
