@@ -87,6 +87,8 @@ METRICS: tuple[Column, ...] = (
     Column("best_test_acc", "float64", "highest test accuracy at any evaluated epoch"),
     Column("epochs_to_target", "float64", "first evaluated epoch with test_acc >= target_acc"),
     Column("gen_gap", "float64", "train_acc - test_acc"),
+    # "The input plane": the data's two coordinates, or with more the first two principal
+    # components of the training inputs, centred at their mean (surfaces' `plane` says which).
     Column("linear_fit_r2", "float64", "R^2 of an affine fit to the logits on the input plane"),
     Column("linear_regions", "float64", "distinct linear pieces on the input plane (NaN: smooth)"),
     Column("linear_regions_init", "float64", "the same at initialisation, before training"),
@@ -153,7 +155,8 @@ SURFACE_COLUMNS: tuple[Column, ...] = (
     Column(
         "plane",
         "object",
-        "'input' (two features), 'pca' (first two principal components) or 'line' (one "
+        "'input' (two features), 'pca' (first two principal components of the training inputs, "
+        "centred at their mean) or 'line' (one "
         "feature; y is a dummy axis)",
     ),
     Column(

@@ -114,7 +114,10 @@ class Plane:
 
 def data_plane(data: Dataset) -> Plane:
     """The plane of the data's own coordinates (before any feature map), its grid, and the
-    grid's points as the network's inputs (through the feature map)."""
+    grid's points as the network's inputs (through the feature map). With more than two
+    coordinates the plane is the first two principal components of the *training* inputs,
+    centred at their mean (nothing about the test points chooses it); the grid covers every
+    point's projection, and the test points are shown projected onto it."""
     train = data.coords_train if data.coords_train is not None else data.X_train
     test = data.coords_test if data.coords_test is not None else data.X_test
     coords = torch.cat([train, test])  # (n, d)
@@ -133,7 +136,7 @@ def data_plane(data: Dataset) -> Plane:
         points, extent = metrics.covering_grid(coords, MEASURE_RESOLUTION)
         kind, on_plane, shown = "input", points, test
     else:
-        mean, components = metrics.pca_basis(coords)
+        mean, components = metrics.pca_basis(train)  # the training inputs' plane, as a model sees
         points, extent = metrics.covering_grid((coords - mean) @ components.T, MEASURE_RESOLUTION)
         on_plane = metrics.grid_in_input_space(points, mean, components)
         kind, shown = "pca", (test.to(components.dtype) - mean) @ components.T

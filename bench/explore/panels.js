@@ -105,7 +105,7 @@ const Panels = (() => {
   }
 
   function surfaceCaption(s, c, i) {
-    const planes = { pca: "the first two principal components", line: "its one feature (across; the vertical axis means nothing)" };
+    const planes = { pca: "the first two principal components of the training inputs, centred at their mean", line: "its one feature (across; the vertical axis means nothing)" };
     const plane = planes[s.plane] || "the input plane";
     let from = "one of its runs";
     // its own run: of this cell, or of a cell with the same key (another study's seeds of it)

@@ -24,7 +24,7 @@ from bench.report.support import STRATA
 
 PLANE_LABELS = {
     "input": ("input feature $x_1$ (data units)", "input feature $x_2$ (data units)"),
-    "pca": ("principal component 1", "principal component 2"),
+    "pca": ("principal component 1 (of the training inputs)", "principal component 2"),
     "line": ("input feature $x_1$ (data units)", "(one feature: no second axis)"),
 }
 FEW_DATASETS = 4  # with fewer columns than this, the panels are drawn larger

@@ -245,9 +245,13 @@ def _draw_references(ax: Axes, rows: pd.DataFrame, x: str, positions: dict) -> d
     for column, label, style in REFERENCES:
         if column not in rows or not np.isfinite(rows[column].to_numpy(float)).any():
             continue
-        if x in rows and rows[column].nunique() > 1:
+        known = np.isfinite(rows[column].to_numpy(float))
+        if x in rows and (rows[column].nunique() > 1 or not known.all()):
+            # through its value at each x; where it is unknown (the best straight line beyond
+            # the plane, say) nothing is drawn, and a lone known value is a short tick
             part = rows.assign(**{x: rows[x].map(positions.get)}).sort_values(x)
-            ax.plot(part[x], part[column], **style)
+            lone = {"marker": "_", "markersize": 18} if known.sum() == 1 else {}
+            ax.plot(part[x], part[column], **style, **lone)
         else:
             ax.axhline(float(rows[column].mean()), **style)
         drawn[label] = style
