@@ -25,8 +25,6 @@ chance, while the accuracy-best line cuts off the part of the plane it can win.
 from __future__ import annotations
 
 import functools
-import json
-import os
 
 import numpy as np
 import torch
@@ -42,6 +40,7 @@ REFINE = 32  # finer directions within one coarse step either side of the best
 RESTARTS = 4  # random starts of the multi-class search, besides logistic regression
 SHARPEST = 0.01  # the smoothed accuracy's last temperature (in units of the scores)
 SEED = 20261207  # data seed of the sample (distinct from the Bayes estimate's)
+CACHE_FILE = "straight_lines.json"  # beside the ceilings
 
 
 def threshold_accuracy(projection: np.ndarray, y: np.ndarray) -> tuple[float, float, int]:
@@ -140,6 +139,7 @@ def _sharpen(X, y, W, b, steps: int = 300) -> tuple[torch.Tensor, torch.Tensor]:
 # the yardstick per dataset and noise, cached; scored on a run's test points
 
 
+@functools.cache
 def line_on_test(dataset: str, **data_args) -> float:
     """The best straight line's accuracy (a fraction) on one run's own test points: the
     yardstick beside its test accuracy. NaN for a CSV or regression dataset (whose
@@ -160,11 +160,14 @@ def line_on_test(dataset: str, **data_args) -> float:
 def classifier(dataset: str, noise: float) -> tuple[np.ndarray, np.ndarray]:
     """The best straight line of a built-in dataset at a noise level, as C affine scores W (C,
     2), b (C,) whose argmax is the predicted class (two classes: scores 0 and w . x + b).
-    Cached in memory and on disk beside the Bayes estimates."""
+    Cached in memory and on disk beside the Bayes estimates (bench.data.ceiling.stored)."""
     key = f"method {METHOD_VERSION}|generator {GENERATOR_VERSION}|{dataset}|{noise!r}"
-    stored = _read()
-    if key in stored:
-        return np.asarray(stored[key]["W"]), np.asarray(stored[key]["b"])
+    found = ceiling.stored(CACHE_FILE, key, lambda: _search(dataset, noise))
+    return np.asarray(found["W"]), np.asarray(found["b"])
+
+
+def _search(dataset: str, noise: float) -> dict:
+    """The search on the generator's own sample, as JSON: {"W": [[...]], "b": [...]}."""
     data = make_dataset(dataset, SAMPLE_POINTS, noise=noise, data_seed=SEED, test_size=0.5,
                         stratify=False)  # fmt: skip
     coords = [d if d is not None else x for d, x in ((data.coords_train, data.X_train),
@@ -176,28 +179,4 @@ def classifier(dataset: str, noise: float) -> tuple[np.ndarray, np.ndarray]:
         W, b = np.stack([np.zeros(2), w]), np.array([0.0, b0])
     else:
         W, b, _ = best_affine(X, y)
-    _write({**_read(), key: {"W": W.tolist(), "b": b.tolist()}})
-    return W, b
-
-
-def _path():
-    return ceiling.cache_path().with_name("straight_lines.json")
-
-
-def _read() -> dict:
-    try:
-        return json.loads(_path().read_text())
-    except (OSError, ValueError):  # absent, unreadable or damaged: search again
-        return {}
-
-
-def _write(values: dict) -> None:
-    """Atomically, as ceiling's cache; a read-only home only costs the cache."""
-    path = _path()
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = path.with_name(f".{path.name}.{os.getpid()}")
-        temporary.write_text(json.dumps(values, indent=1, sort_keys=True))
-        temporary.replace(path)
-    except OSError:
-        pass
+    return {"W": W.tolist(), "b": b.tolist()}

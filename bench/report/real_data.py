@@ -16,7 +16,6 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from bench.report.markdown import fmt
 from bench.report.results import usable
 from bench.report.tables import summarize
 from bench.report.wording import top_group, top_phrase
@@ -202,9 +201,3 @@ def per_sample(runs: pd.DataFrame) -> pd.DataFrame:
                              zip(rows["dataset"], rows["strong_ref"], strict=True)],
         "strong model": rows["strong_model"] if "strong_model" in rows else "",
     })  # fmt: skip
-
-
-def rows_features(runs: pd.DataFrame) -> str:
-    """'iris 150 rows, wine 178 rows, ...': what each dataset is, never an axis."""
-    per = runs.groupby("dataset", sort=False)["n_samples"].first()
-    return ", ".join(f"{d} {fmt(n)} rows" for d, n in per.items())

@@ -81,22 +81,23 @@ def with_yardsticks(runs: pd.DataFrame) -> pd.DataFrame:
     return runs
 
 
-def _bayes(args: dict) -> float:
+def _on_data(yardstick, args: dict, missing=np.nan):
+    """``yardstick(dataset, **other data axes)`` for one data sample's ``args``; ``missing``
+    where the data cannot be made again (a CSV file no longer where it was, say)."""
     args = dict(args)
     dataset = args.pop("dataset")
     try:
-        return ceiling.bayes_on_test(dataset, **args)
+        return yardstick(dataset, **args)
     except (DatasetError, OSError, ValueError):
-        return np.nan
+        return missing
+
+
+def _bayes(args: dict) -> float:
+    return _on_data(ceiling.bayes_on_test, args)
 
 
 def _line(args: dict) -> float:
-    args = dict(args)
-    dataset = args.pop("dataset")
-    try:
-        return straight_line.line_on_test(dataset, **args)
-    except (DatasetError, OSError, ValueError):
-        return np.nan
+    return _on_data(straight_line.line_on_test, args)
 
 
 def _prefetch_references(samples: list[dict]) -> None:
@@ -117,11 +118,8 @@ def _prefetch_references(samples: list[dict]) -> None:
 def _references(args: dict) -> tuple[float, float, str]:
     """(linear reference, strong reference, the strong one's model) on the run's test points;
     NaN where the data cannot be made again or the references were skipped."""
-    args = dict(args)
-    dataset = args.pop("dataset")
-    try:
-        found = references.references(dataset, **args)
-    except (DatasetError, OSError, ValueError):
+    found = _on_data(references.references, args, missing=None)
+    if found is None:
         return np.nan, np.nan, ""
     return found.linear.score, found.strong.score, found.strong.model
 
